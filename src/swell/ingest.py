@@ -1,0 +1,270 @@
+"""`swell ingest`: input files -> readers -> batches of posts -> the store.
+
+Every input record ends up in exactly one place: a post (or several, for an API page), a recorded
+deletion, an ignored non-post (counted by reason), or the rejects file with its file, line and
+reason. Batches are committed with the file's progress, so a killed ingest resumes cleanly.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import ijson
+import orjson
+import pyarrow.compute as pc
+
+from swell.model import Post, posts_to_batch
+from swell.readers import FORMATS, detect
+from swell.readers import csv as csv_reader
+from swell.readers.base import RECORD_ERRORS, reason_for
+from swell.sources import InputFile
+from swell.store import FileProgress, Store
+
+FORMAT_CHOICES = (*FORMATS, "csv")
+BATCH_SIZE = 20_000
+
+
+@dataclass
+class FileSummary:
+    path: str
+    layout: str = ""
+    records: int = 0
+    posts: int = 0
+    new: int = 0
+    rejected: int = 0
+    deletions: int = 0
+    ignored: Counter = field(default_factory=Counter)
+    platforms: Counter = field(default_factory=Counter)
+    formats: Counter = field(default_factory=Counter)
+    first_us: int | None = None
+    last_us: int | None = None
+    skipped: str | None = None  # why the file was not read at all
+
+    @property
+    def duplicates(self) -> int:
+        return self.posts - self.new
+
+    def add(self, other: FileSummary) -> None:
+        for name in ("records", "posts", "new", "rejected", "deletions"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for name in ("ignored", "platforms", "formats"):
+            getattr(self, name).update(getattr(other, name))
+        self.widen(other.first_us, other.last_us)
+
+    def widen(self, first_us: int | None, last_us: int | None) -> None:
+        """Stretch the time span to cover [first_us, last_us]."""
+        if first_us is not None:
+            self.first_us = first_us if self.first_us is None else min(self.first_us, first_us)
+        if last_us is not None:
+            self.last_us = last_us if self.last_us is None else max(self.last_us, last_us)
+
+
+RejectHook = Callable[[str, str], None]  # (source "file:line", reason)
+ProgressHook = Callable[[str, int, int, int], None]  # (path, bytes done, bytes total, posts so far)
+
+
+class _FileSink:
+    """Collects what the readers find in one file until the next commit."""
+
+    def __init__(self, summary: FileSummary, on_reject: RejectHook | None):
+        self.summary = summary
+        self.on_reject = on_reject
+        self.posts: list[Post] = []
+        self.deletions: list[tuple[str, int | None, str]] = []
+        self.rejects: list[bytes] = []
+
+    def post(self, post: Post) -> None:
+        self.posts.append(post)
+
+    def deletion(self, post_id: str, deleted_at: int | None, source: str) -> None:
+        self.deletions.append((post_id, deleted_at, source))
+
+    def ignore(self, reason: str) -> None:
+        self.summary.ignored[reason] += 1
+
+    def reject(self, reason: str, raw: Any, source: str) -> None:
+        if isinstance(raw, bytes):
+            raw = raw.decode("utf-8", errors="replace").rstrip("\n")
+        file, _, line = source.rpartition(":")
+        where = int(line) if line.isdigit() else line  # "item N" in a JSON document
+        self.rejects.append(orjson.dumps({"file": file, "line": where, "reason": reason, "raw": raw}, default=str))
+        self.summary.rejected += 1
+        if self.on_reject:
+            self.on_reject(source, reason)
+
+
+class Ingest:
+    """Reads input files into a store. `fmt` forces a JSON reader or "csv"; `mapping` is for CSV."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        fmt: str | None = None,
+        mapping: csv_reader.Mapping | None = None,
+        batch_size: int = BATCH_SIZE,
+        force: bool = False,
+        on_reject: RejectHook | None = None,
+        on_progress: ProgressHook | None = None,
+    ):
+        if fmt is not None and fmt not in FORMAT_CHOICES:
+            raise ValueError(f"unknown format {fmt!r}; formats are {', '.join(FORMAT_CHOICES)}")
+        self.store = store
+        self.fmt = fmt
+        self.mapping = mapping
+        self.batch_size = batch_size
+        self.force = force
+        self.on_reject = on_reject
+        self.on_progress = on_progress
+
+    def run(self, paths: Iterable[str | Path]) -> list[FileSummary]:
+        return [self.ingest_file(Path(p)) for p in paths]
+
+    def ingest_file(self, path: Path) -> FileSummary:
+        summary = FileSummary(str(path))
+        stat = path.stat()
+        progress = self.store.file_progress(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+        if progress.complete and not self.force:
+            summary.skipped = "already ingested (same size and modification time); --force reads it again"
+            return summary
+        if self.force:
+            progress.records_done = 0
+        with InputFile(path) as source, self.store.rejects_path.open("ab") as rejects:
+            layout = "csv" if self.fmt == "csv" else source.layout
+            summary.layout = layout if source.compression is None else f"{layout}+{source.compression}"
+            sink = _FileSink(summary, self.on_reject)
+            run = _Run(self, source, sink, progress, rejects)
+            if layout == "csv":
+                run.csv_records()
+            elif layout == "jsonl":
+                run.jsonl_records()
+            else:
+                run.json_items()
+            progress.complete = True
+            run.flush()
+        return summary
+
+
+class _Run:
+    """One pass over one file: the hot loops, and the commit of each batch."""
+
+    def __init__(self, ingest: Ingest, source: InputFile, sink: _FileSink, progress: FileProgress, rejects):
+        self.ingest = ingest
+        self.source = source
+        self.sink = sink
+        self.progress = progress
+        self.rejects = rejects
+        self.name = str(source.path)
+        self.total = source.size()
+        self.forced: ModuleType | None = FORMATS.get(ingest.fmt) if ingest.fmt else None
+        self.last: ModuleType | None = None
+
+    def flush(self) -> None:
+        sink, summary = self.sink, self.sink.summary
+        if sink.rejects:  # written before the commit: a crash in between repeats a reject, never loses one
+            self.rejects.write(b"\n".join(sink.rejects) + b"\n")
+            self.rejects.flush()
+            sink.rejects.clear()
+        batch = posts_to_batch(sink.posts)
+        if batch.num_rows:
+            for row in pc.value_counts(batch.column("platform")).to_pylist():
+                summary.platforms[row["values"]] += row["counts"]
+            bounds = pc.min_max(batch.column("created_at").cast("int64")).as_py()
+            summary.widen(bounds["min"], bounds["max"])
+        summary.posts += batch.num_rows
+        summary.deletions += len(sink.deletions)
+        summary.new += self.ingest.store.append(batch, sink.deletions, self.progress)
+        sink.posts.clear()
+        sink.deletions.clear()
+        if self.ingest.on_progress:
+            self.ingest.on_progress(self.name, self.source.position(), self.total, summary.posts)
+
+    def _after_record(self, location: int) -> None:
+        self.sink.summary.records += 1
+        if len(self.sink.posts) >= self.ingest.batch_size:
+            self.progress.records_done = location
+            self.flush()
+
+    def dispatch(self, record: Any, source: str) -> None:
+        """Hand one parsed JSON value to the reader that recognises it."""
+        sink = self.sink
+        if type(record) is list:  # an API response array on one line
+            for item in record:
+                self.dispatch(item, source)
+            return
+        if type(record) is not dict:
+            sink.reject(f"not a JSON object but {type(record).__name__}", record, source)
+            return
+        reader = self.forced
+        if reader is None:
+            reader = self.last if self.last is not None and self.last.matches(record) else detect(record)
+            if reader is None:
+                keys = ", ".join(sorted(record)[:8])
+                sink.reject(f"unknown record shape (keys: {keys})", record, source)
+                return
+            self.last = reader
+        sink.summary.formats[reader.NAME] += 1
+        try:
+            reader.parse(record, source, sink)
+        except RECORD_ERRORS as exc:
+            sink.reject(reason_for(exc), record, source)
+
+    def jsonl_records(self) -> None:
+        loads, decode_error = orjson.loads, orjson.JSONDecodeError
+        done, name, dispatch = self.progress.records_done, self.name, self.dispatch
+        for lineno, line in enumerate(self.source.lines(), 1):
+            if lineno <= done:
+                continue
+            try:
+                record = loads(line)
+            except decode_error as exc:
+                if line.strip():
+                    self.sink.reject(f"invalid JSON: {exc}", line, f"{name}:{lineno}")
+                    self.sink.summary.records += 1
+                continue
+            dispatch(record, f"{name}:{lineno}")
+            self._after_record(lineno)
+
+    def json_items(self) -> None:
+        done, name = self.progress.records_done, self.name
+        item = 0
+        try:
+            for item, record in enumerate(self.source.json_items(), 1):
+                if item > done:
+                    self.dispatch(record, f"{name}:item {item}")
+                    self._after_record(item)
+        except ijson.JSONError as exc:
+            # A JSON document cannot be resynchronised after an error: say where it stopped.
+            self.sink.reject(f"invalid JSON after item {item}: {exc}", None, f"{name}:item {item + 1}")
+
+    def csv_records(self) -> None:
+        header, rows = csv_reader.read_rows(self.source.text())
+        mapping = self.ingest.mapping or csv_reader.mapping_for_header(header)
+        if mapping is None:
+            raise ValueError(
+                f"{self.name}: not JSON, and its header matches no shipped CSV mapping "
+                f"({', '.join(csv_reader.shipped_names())}); pass --mapping FILE or --map COLUMN=FIELD"
+            )
+        missing = sorted(set(mapping.columns.values()) - set(header))
+        if missing:
+            raise ValueError(f"{self.name}: mapping {mapping.name} names columns not in the header: {missing}")
+        convert = csv_reader.RowConverter(mapping).convert
+        sink, done, name = self.sink, self.progress.records_done, self.name
+        for lineno, row in rows:
+            if lineno <= done:
+                continue
+            source = f"{name}:{lineno}"
+            if isinstance(row, str):
+                sink.reject(row, None, source)
+            else:
+                try:
+                    sink.post(convert(row, source))
+                except RECORD_ERRORS as exc:
+                    sink.reject(reason_for(exc), row, source)
+            sink.summary.formats[f"csv ({mapping.name})"] += 1
+            self._after_record(lineno)

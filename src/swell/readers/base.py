@@ -1,0 +1,52 @@
+"""What every reader shares: the sink it writes to and how a bad record is reported."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from swell.model import Post
+
+
+class BadRecord(ValueError):
+    """A record a reader recognised but cannot turn into a post; the message is the reject reason."""
+
+
+class Sink(Protocol):
+    """Where a reader puts what it finds in one input record."""
+
+    def post(self, post: Post) -> None: ...
+
+    def deletion(self, post_id: str, deleted_at: int | None, source: str) -> None: ...
+
+    def ignore(self, reason: str) -> None:
+        """A valid record that is not a post (a like, a stream notice): counted, not stored."""
+
+    def reject(self, reason: str, raw: Any, source: str) -> None: ...
+
+
+# Exceptions a reader raises on a malformed record; anything else is a bug in swell and propagates.
+RECORD_ERRORS = (BadRecord, KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError)
+
+
+def reason_for(exc: BaseException) -> str:
+    """A reject reason a person can act on, from the exception a malformed record raised."""
+    if isinstance(exc, BadRecord):
+        return str(exc)
+    if isinstance(exc, KeyError):
+        return f"missing field {exc.args[0]!r}"
+    return f"bad value ({type(exc).__name__}: {exc})"
+
+
+def text_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def int_or_none(value: Any) -> int | None:
+    return value if type(value) is int else None
+
+
+def require_str(value: Any, what: str) -> str:
+    """Ids and handles must be non-empty strings; a number where a string belongs is a bad record."""
+    if isinstance(value, str) and value:
+        return value
+    raise BadRecord(f"{what} must be a non-empty string, got {type(value).__name__}")

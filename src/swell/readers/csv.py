@@ -1,0 +1,237 @@
+"""CSV exports (twarc-csv, 4CAT, the IRA troll-tweet releases, ...) through a column mapping.
+
+A mapping is a TOML file (see `swell/mappings/*.toml`, which ship as examples) or `--map col=field`
+options on the command line:
+
+    platform = "twitter"              # the platform name stored in every row
+    time_format = "%m/%d/%Y %H:%M"    # strptime format; omitted: ISO 8601 or Unix seconds
+    [columns]                         # unified field = CSV column
+    post_id = "tweet_id"
+    [values.kind]                     # raw column value -> stored value, per field
+    RETWEET = "repost"
+    [defaults]                        # value when the column is empty
+    kind = "post"
+    [refs]                            # column holding a referenced post id -> the kind it implies
+    "referenced_tweets.retweeted.id" = "repost"
+    [ref_authors]                     # kind -> column holding the referenced author
+    repost = "retweeted_user_id"
+
+Hashtags come from a hashtags column when the mapping names one, otherwise from the text.
+"""
+
+from __future__ import annotations
+
+import csv
+import tomllib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from importlib import resources
+from pathlib import Path
+
+import orjson
+
+from swell.model import (
+    POST_SCHEMA,
+    Post,
+    datetime_to_us,
+    hashtags_from_text,
+    normalize_hashtags,
+    normalize_urls,
+    parse_iso_time,
+)
+from swell.readers.base import BadRecord
+
+NAME = "csv"
+REQUIRED = ("post_id", "created_at", "author_id")
+FIELDS = frozenset(POST_SCHEMA.names) - {"source"}
+
+
+@dataclass
+class Mapping:
+    name: str
+    platform: str = "csv"
+    columns: dict[str, str] = field(default_factory=dict)  # unified field -> CSV column
+    values: dict[str, dict[str, str]] = field(default_factory=dict)
+    defaults: dict[str, str] = field(default_factory=dict)
+    refs: dict[str, str] = field(default_factory=dict)  # CSV column -> kind
+    ref_authors: dict[str, str] = field(default_factory=dict)  # kind -> CSV column
+    time_format: str | None = None
+
+    @classmethod
+    def from_dict(cls, name: str, data: dict) -> Mapping:
+        unknown = set(data) - {"platform", "time_format", "columns", "values", "defaults", "refs", "ref_authors"}
+        if unknown:
+            raise ValueError(f"mapping {name}: unknown keys {sorted(unknown)}")
+        mapping = cls(name=name, **data)
+        mapping.check()
+        return mapping
+
+    def with_options(self, options: list[str]) -> Mapping:
+        """`col=field` command-line options on top of this mapping."""
+        columns = dict(self.columns)
+        for option in options:
+            column, sep, target = option.partition("=")
+            if not sep or not column or not target:
+                raise ValueError(f"--map takes COLUMN=FIELD, got {option!r}")
+            columns[target.strip()] = column.strip()
+        mapping = Mapping(**{**self.__dict__, "columns": columns})
+        mapping.check()
+        return mapping
+
+    def check(self) -> None:
+        bad = set(self.columns) - FIELDS
+        if bad:
+            raise ValueError(f"mapping {self.name}: unknown fields {sorted(bad)}; fields are {sorted(FIELDS)}")
+        missing = [f for f in REQUIRED if f not in self.columns]
+        if missing:
+            raise ValueError(f"mapping {self.name}: no column given for {missing}")
+
+    def fits(self, header: list[str]) -> bool:
+        return set(self.columns.values()) | set(self.refs) | set(self.ref_authors.values()) <= set(header)
+
+
+def load_mapping(spec: str | Path) -> Mapping:
+    """A mapping from a TOML or JSON file, or the name of one that ships with swell."""
+    path = Path(spec)
+    if not path.exists():
+        shipped = resources.files("swell") / "mappings" / f"{spec}.toml"
+        if not shipped.is_file():
+            raise ValueError(
+                f"no mapping file {spec!r}, and no shipped mapping of that name ({', '.join(shipped_names())})"
+            )
+        return Mapping.from_dict(str(spec), tomllib.loads(shipped.read_text()))
+    raw = path.read_bytes()
+    data = orjson.loads(raw) if path.suffix == ".json" else tomllib.loads(raw.decode())
+    return Mapping.from_dict(path.name, data)
+
+
+def shipped_names() -> list[str]:
+    folder = resources.files("swell") / "mappings"
+    return sorted(p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def mapping_for_header(header: list[str]) -> Mapping | None:
+    """The first shipped mapping whose columns all appear in the header."""
+    for name in shipped_names():
+        mapping = load_mapping(name)
+        if mapping.fits(header):
+            return mapping
+    return None
+
+
+def _list(value: str) -> list[str]:
+    """A list cell: JSON (as twarc-csv writes entities) or separated by spaces, commas or semicolons."""
+    value = value.strip()
+    if not value:
+        return []
+    if value.startswith("["):
+        items = orjson.loads(value)
+        out = []
+        for item in items:
+            if isinstance(item, dict):
+                item = (
+                    item.get("tag")
+                    or item.get("text")
+                    or item.get("expanded_url")
+                    or item.get("url")
+                    or item.get("username")
+                )
+            if isinstance(item, str | int):
+                out.append(str(item))
+        return out
+    return [v for v in value.replace(",", " ").replace(";", " ").split() if v]
+
+
+class RowConverter:
+    """Turns CSV rows (dicts keyed by header) into posts under one mapping."""
+
+    def __init__(self, mapping: Mapping):
+        self.m = mapping
+
+    def _get(self, row: dict, name: str) -> str | None:
+        column = self.m.columns.get(name)
+        value = row.get(column) if column else None
+        if value is None or value == "":
+            value = self.m.defaults.get(name)
+        if value is not None and name in self.m.values:
+            value = self.m.values[name].get(value, value)
+        return value if value != "" else None
+
+    def _time(self, value: str | None) -> int | None:
+        if value is None:
+            return None
+        value = value.strip()
+        if self.m.time_format:
+            return datetime_to_us(datetime.strptime(value, self.m.time_format))
+        if value.replace(".", "", 1).isdigit():
+            seconds = float(value)
+            return int(seconds * 1000) if seconds > 1e11 else int(seconds * 1_000_000)  # ms or s
+        return parse_iso_time(value)
+
+    def convert(self, row: dict, source: str) -> Post:
+        post_id = self._get(row, "post_id")
+        author_id = self._get(row, "author_id")
+        created = self._get(row, "created_at")
+        for name, value in (("post_id", post_id), ("author_id", author_id), ("created_at", created)):
+            if not value:
+                raise BadRecord(f"empty {name} (column {self.m.columns[name]!r})")
+        platform = self._get(row, "platform") or self.m.platform
+        kind = self._get(row, "kind") or "post"
+        ref_post_id = self._get(row, "ref_post_id")
+        ref_author_id = self._get(row, "ref_author_id")
+        for column, ref_kind in self.m.refs.items():
+            if row.get(column):
+                kind, ref_post_id = ref_kind, row[column]
+                ref_author_id = row.get(self.m.ref_authors.get(ref_kind, ""), "") or None
+                break
+        if kind not in ("post", "repost", "quote", "reply"):
+            raise BadRecord(f"kind {kind!r} is not post, repost, quote or reply (add it to [values.kind])")
+        text = self._get(row, "text")
+        tags = self._get(row, "hashtags")
+        followers = self._get(row, "author_followers")
+        return Post(
+            post_id=post_id if ":" in post_id else f"{platform}:{post_id}",
+            platform=platform,
+            created_at=self._time(created),
+            author_id=author_id,
+            author_handle=self._get(row, "author_handle"),
+            text=text,
+            lang=self._get(row, "lang"),
+            kind=kind,
+            ref_post_id=(ref_post_id if ":" in ref_post_id else f"{platform}:{ref_post_id}") if ref_post_id else None,
+            ref_author_id=ref_author_id,
+            hashtags=normalize_hashtags(_list(tags)) if "hashtags" in self.m.columns else hashtags_from_text(text),
+            urls=normalize_urls(_list(self._get(row, "urls") or "")),
+            mentions=_list(self._get(row, "mentions") or ""),
+            author_followers=int(float(followers)) if followers else None,
+            author_created_at=self._time(self._get(row, "author_created_at")),
+            source=source,
+        )
+
+
+def read_rows(text_stream) -> tuple[list[str], Iterator[tuple[int, dict | str]]]:
+    """The header, and (line where the record starts, row dict or why it is malformed) per record.
+
+    A quoted cell may span lines, so the start line is tracked, not counted.
+    """
+    reader = csv.reader(text_stream)
+    header = next(reader, None) or []
+
+    def rows() -> Iterator[tuple[int, dict | str]]:
+        start = 2
+        while True:
+            try:
+                fields = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                yield start, f"malformed CSV: {exc}"
+            else:
+                if len(fields) == len(header):
+                    yield start, dict(zip(header, fields, strict=True))
+                elif fields:
+                    yield start, f"row has {len(fields)} fields, the header has {len(header)}"
+            start = reader.line_num + 1
+
+    return header, rows()

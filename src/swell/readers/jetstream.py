@@ -1,0 +1,59 @@
+"""Bluesky Jetstream events: `{"did", "time_us", "kind": "commit", "commit": {...}}`.
+
+Post creates become posts and repost creates become repost rows. Deletes are recorded in the store's
+`deletions` table, not applied: the post stays, because a deleted post is evidence too (a burst
+of posts deleted after trending is a signal worth seeing). Other collections (likes, follows) and
+identity/account events are counted as ignored.
+"""
+
+from __future__ import annotations
+
+from swell.model import Post, parse_iso_time
+from swell.readers.base import BadRecord, Sink, require_str
+from swell.readers.bluesky import record_to_post, repost_to_post
+
+NAME = "jetstream"
+
+_POST = "app.bsky.feed.post"
+_REPOST = "app.bsky.feed.repost"
+
+
+def matches(rec: dict) -> bool:
+    return "did" in rec and "time_us" in rec and "kind" in rec
+
+
+def parse(rec: dict, source: str, sink: Sink) -> None:
+    if rec["kind"] != "commit":
+        sink.ignore(f"{NAME} {rec['kind']} event")
+        return
+    did = require_str(rec["did"], "did")
+    time_us = rec["time_us"]
+    if type(time_us) is not int:
+        raise BadRecord(f"time_us must be an integer, got {type(time_us).__name__}")
+    commit = rec["commit"]
+    collection, operation = commit["collection"], commit["operation"]
+    if collection not in (_POST, _REPOST):
+        sink.ignore(f"{NAME} {collection} {operation}")
+        return
+    uri = f"at://{did}/{collection}/{require_str(commit['rkey'], 'commit.rkey')}"
+    if operation == "delete":
+        sink.deletion(f"bluesky:{uri}", time_us, source)
+    elif operation != "create":
+        sink.ignore(f"{NAME} {collection} {operation}")
+    elif collection == _POST:
+        sink.post(
+            record_to_post(
+                uri=uri, author_id=did, author_handle=None, record=commit["record"], seen_us=time_us, source=source
+            )
+        )
+    else:
+        sink.post(_repost(uri, did, commit["record"], time_us, source))
+
+
+def _repost(uri: str, did: str, record: dict, time_us: int, source: str) -> Post:
+    subject = require_str(record["subject"]["uri"], "record.subject.uri")
+    created = record.get("createdAt")
+    created_us = min(parse_iso_time(created), time_us) if isinstance(created, str) else time_us
+    return repost_to_post(
+        uri=uri, author_id=did, author_handle=None, subject_uri=subject, created_us=created_us, source=source
+    )

@@ -1,0 +1,108 @@
+"""Mastodon `Status` objects (REST timelines, streaming `update` payloads, exports of either).
+
+Ids: a status's and an account's local `id` differ from instance to instance, so posts are keyed
+by their ActivityPub `uri` and accounts by theirs (`uri`, or `url` on servers older than 4.2).
+A reply names its parent only by the serving instance's local id; that is kept as
+`mastodon:local:<id>`, which matches other replies to the same parent in the same collection.
+"""
+
+from __future__ import annotations
+
+from selectolax.lexbor import LexborHTMLParser as HTMLParser
+
+from swell.model import Post, normalize_hashtags, normalize_urls, parse_iso_time
+from swell.readers.base import BadRecord, Sink, int_or_none, require_str, text_or_none
+
+NAME = "mastodon"
+PLATFORM = "mastodon"
+
+
+def matches(rec: dict) -> bool:
+    return "account" in rec and "content" in rec and "uri" in rec
+
+
+def parse(rec: dict, source: str, sink: Sink) -> None:
+    sink.post(status_to_post(rec, source))
+
+
+def html_to_text(html: str) -> tuple[str, list[str]]:
+    """Mastodon's HTML to plain text (paragraphs separated by a blank line, <br> as a newline),
+    and the links it holds other than mentions and hashtags."""
+    if "<" not in html:
+        return html, []
+    tree = HTMLParser(html)
+    links = [
+        a.attributes.get("href") or ""
+        for a in tree.css("a")
+        if not {"mention", "hashtag"} & set((a.attributes.get("class") or "").split())
+    ]
+    for br in tree.css("br"):
+        br.replace_with("\n")
+    paragraphs = tree.css("p")
+    text = "\n\n".join(p.text() for p in paragraphs) if paragraphs else tree.text()
+    return text, links
+
+
+def account_id(account: dict) -> str:
+    return require_str(account.get("uri") or account.get("url"), "account.uri")
+
+
+def status_to_post(status: dict, source: str) -> Post:
+    account = status["account"]
+    author_id = account_id(account)
+    reblog = status.get("reblog")
+    shown = reblog if isinstance(reblog, dict) else status  # a reblog's content is the original's
+    content = shown.get("content")
+    if not isinstance(content, str):
+        raise BadRecord("status has no content")
+    if isinstance(reblog, dict):
+        kind = "repost"
+        ref_post_id = f"mastodon:{require_str(reblog['uri'], 'reblog.uri')}"
+        ref_author_id = account_id(reblog["account"])
+    elif status.get("in_reply_to_id"):
+        kind = "reply"
+        ref_post_id = f"mastodon:local:{status['in_reply_to_id']}"
+        ref_author_id = _reply_author(status, account, author_id)
+    elif isinstance(status.get("quote"), dict) and isinstance(status["quote"].get("quoted_status"), dict):
+        kind = "quote"  # Mastodon 4.5 quote posts
+        quoted = status["quote"]["quoted_status"]
+        ref_post_id = f"mastodon:{require_str(quoted['uri'], 'quote.quoted_status.uri')}"
+        ref_author_id = account_id(quoted["account"])
+    else:
+        kind, ref_post_id, ref_author_id = "post", None, None
+    text, links = html_to_text(content)
+    card = shown.get("card")
+    if isinstance(card, dict):
+        links.append(card.get("url") or "")
+    created = account.get("created_at")
+    return Post(
+        post_id=f"mastodon:{require_str(status['uri'], 'uri')}",
+        platform=PLATFORM,
+        created_at=parse_iso_time(status["created_at"]),
+        author_id=author_id,
+        author_handle=text_or_none(account.get("acct")),
+        text=text,
+        lang=text_or_none(shown.get("language")),
+        kind=kind,
+        ref_post_id=ref_post_id,
+        ref_author_id=ref_author_id,
+        hashtags=normalize_hashtags(t["name"] for t in shown.get("tags") or ()),
+        urls=normalize_urls(links),
+        mentions=[m.get("url") or m["acct"] for m in shown.get("mentions") or ()],
+        author_followers=int_or_none(account.get("followers_count")),
+        author_created_at=parse_iso_time(created) if created else None,
+        source=source,
+    )
+
+
+def _reply_author(status: dict, account: dict, author_id: str) -> str | None:
+    """The replied-to account's global id, found among the status's mentions by local id."""
+    local_id = status.get("in_reply_to_account_id")
+    if local_id is None:
+        return None
+    if local_id == account.get("id"):
+        return author_id
+    for mention in status.get("mentions") or ():
+        if mention.get("id") == local_id:
+            return mention.get("url")
+    return f"mastodon:local:{local_id}"

@@ -1,0 +1,181 @@
+"""The store: one DuckDB file holding the unified posts table.
+
+Appends are idempotent (`post_id` is the primary key; a post already stored is skipped) and each
+batch is one transaction together with the file progress that produced it, so an ingest killed at
+any point leaves the store consistent and a rerun resumes where the last committed batch ended.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pyarrow as pa
+
+from swell.model import POST_SCHEMA
+
+DEFAULT_DB = "swell.duckdb"
+
+_SCHEMA_SQL = """
+CREATE TABLE IF NOT EXISTS posts (
+    post_id VARCHAR PRIMARY KEY,
+    platform VARCHAR NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL,
+    author_id VARCHAR NOT NULL,
+    author_handle VARCHAR,
+    text VARCHAR,
+    lang VARCHAR,
+    kind VARCHAR NOT NULL,
+    ref_post_id VARCHAR,
+    ref_author_id VARCHAR,
+    hashtags VARCHAR[],
+    urls VARCHAR[],
+    mentions VARCHAR[],
+    author_followers BIGINT,
+    author_created_at TIMESTAMPTZ,
+    source VARCHAR
+);
+-- Deletions are recorded, not applied: a post deleted after it trended is evidence too.
+CREATE TABLE IF NOT EXISTS deletions (
+    post_id VARCHAR PRIMARY KEY,
+    deleted_at TIMESTAMPTZ,
+    source VARCHAR
+);
+-- How far each input file got; committed in the same transaction as the posts it produced.
+CREATE TABLE IF NOT EXISTS ingested_files (
+    path VARCHAR PRIMARY KEY,
+    size BIGINT,
+    mtime_ns BIGINT,
+    records_done BIGINT,
+    complete BOOLEAN
+);
+"""
+
+
+@dataclass
+class FileProgress:
+    path: str
+    size: int
+    mtime_ns: int
+    records_done: int = 0
+    complete: bool = False
+
+
+class Store:
+    """A DuckDB file of posts. Use as a context manager, or call `close()`."""
+
+    def __init__(self, path: str | Path = DEFAULT_DB, *, read_only: bool = False):
+        self.path = Path(path)
+        if read_only and not self.path.exists():
+            raise FileNotFoundError(f"no store at {self.path} (run `swell ingest` first)")
+        self.con = duckdb.connect(str(self.path), read_only=read_only)
+        self.con.execute("SET TimeZone = 'UTC'")
+        if not read_only:
+            self.con.execute(_SCHEMA_SQL)
+
+    @property
+    def rejects_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".rejects.jsonl")
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.con.close()
+
+    # --- writing ----------------------------------------------------------------------------------
+
+    def append(
+        self,
+        batch: pa.RecordBatch,
+        deletions: list[tuple[str, int | None, str]] = (),
+        progress: FileProgress | None = None,
+    ) -> int:
+        """Store a batch of posts (and deletions, and file progress) in one transaction.
+
+        Returns how many posts were new; the rest were already stored.
+        """
+        con = self.con
+        con.begin()
+        try:
+            con.register("_batch", batch)
+            new = con.execute("INSERT OR IGNORE INTO posts BY NAME SELECT * FROM _batch").fetchone()[0]
+            con.unregister("_batch")
+            if deletions:
+                con.executemany(
+                    "INSERT OR IGNORE INTO deletions VALUES (?, make_timestamptz(?), ?)",
+                    [list(d) for d in deletions],
+                )
+            if progress is not None:
+                con.execute(
+                    "INSERT OR REPLACE INTO ingested_files VALUES (?, ?, ?, ?, ?)",
+                    [progress.path, progress.size, progress.mtime_ns, progress.records_done, progress.complete],
+                )
+            con.commit()
+        except BaseException:
+            con.rollback()
+            raise
+        return new
+
+    def file_progress(self, path: str, size: int, mtime_ns: int) -> FileProgress:
+        """What an earlier ingest of this exact file (same size and mtime) committed."""
+        row = self.con.execute(
+            "SELECT records_done, complete FROM ingested_files WHERE path = ? AND size = ? AND mtime_ns = ?",
+            [path, size, mtime_ns],
+        ).fetchone()
+        done, complete = row if row else (0, False)
+        return FileProgress(path, size, mtime_ns, done, complete)
+
+    # --- reading ----------------------------------------------------------------------------------
+
+    def posts(self, where: str = "TRUE", params: list | None = None) -> pa.Table:
+        """The posts as an Arrow table with POST_SCHEMA. `where` is SQL over the posts columns;
+        put every user-supplied value in `params` (`?` placeholders), never into `where` itself."""
+        query = f"SELECT * FROM posts WHERE {where} ORDER BY created_at, post_id"
+        return self.con.sql(query, params=params or None).to_arrow_table().cast(POST_SCHEMA)
+
+    def posts_polars(self, where: str = "TRUE", params: list | None = None) -> pl.DataFrame:
+        return pl.from_arrow(self.posts(where, params))
+
+    def export_parquet(self, directory: str | Path) -> Path:
+        """Write the posts as Parquet files partitioned by platform; returns the directory."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self.con.execute(
+            "COPY (SELECT * FROM posts ORDER BY created_at) TO ? "
+            "(FORMAT parquet, PARTITION_BY (platform), OVERWRITE_OR_IGNORE)",
+            [str(directory)],
+        )
+        return directory
+
+    def info(self, top: int = 10) -> dict:
+        con = self.con
+        total, first, last, authors = con.execute(
+            "SELECT count(*), min(created_at), max(created_at), count(DISTINCT author_id) FROM posts"
+        ).fetchone()
+        platforms = con.execute(
+            "SELECT platform, count(*) AS n FROM posts GROUP BY platform ORDER BY n DESC, platform"
+        ).fetchall()
+        kinds = con.execute("SELECT kind, count(*) AS n FROM posts GROUP BY kind ORDER BY n DESC, kind").fetchall()
+        tags = con.execute(
+            """SELECT tag, count(*) AS n, count(DISTINCT author_id) AS accounts
+               FROM (SELECT unnest(hashtags) AS tag, author_id FROM posts)
+               GROUP BY tag ORDER BY n DESC, tag LIMIT ?""",
+            [top],
+        ).fetchall()
+        deletions = con.execute("SELECT count(*) FROM deletions").fetchone()[0]
+        return {
+            "posts": total,
+            "accounts": authors,
+            "first": first,
+            "last": last,
+            "platforms": dict(platforms),
+            "kinds": dict(kinds),
+            "deletions": deletions,
+            "top_hashtags": [{"hashtag": t, "posts": n, "accounts": a} for t, n, a in tags],
+        }
