@@ -164,6 +164,7 @@ def _day_start_us(year: int, month: int, day: int) -> int:
     return datetime_to_us(datetime(year, month, day, tzinfo=UTC))
 
 
+@lru_cache(maxsize=1 << 16)  # account creation times repeat, and a busy second holds many tweets
 def parse_twitter_time(value: str) -> int:
     """'Wed Oct 10 20:19:24 +0000 2018' (API v1.1) to epoch µs.
 

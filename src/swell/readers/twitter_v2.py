@@ -30,16 +30,14 @@ def parse(rec: dict, source: str, sink: Sink) -> None:
         message = first.get("detail") or first.get("message") or first.get("title") or "no detail"
         raise BadRecord(f"{NAME} API error response: {message}")
     if "data" not in rec:  # a flattened tweet: everything it references is inline
-        sink.post(tweet_to_post(rec, {}, {}, source))
+        sink.post(tweet_to_post(rec, _NO_INCLUDES, source))
         return
     data = rec["data"]
     tweets = data if isinstance(data, list) else [data]
-    includes = rec.get("includes") or {}
-    users = {u["id"]: u for u in includes.get("users") or () if isinstance(u, dict) and "id" in u}
-    referenced = {t["id"]: t for t in includes.get("tweets") or () if isinstance(t, dict) and "id" in t}
+    includes = Includes(rec.get("includes"))
     for tweet in tweets:
         try:
-            sink.post(tweet_to_post(tweet, users, referenced, source))
+            sink.post(tweet_to_post(tweet, includes, source))
         except RECORD_ERRORS as exc:  # one bad tweet does not cost the rest of its page
             sink.reject(reason_for(exc), tweet, source)
 
@@ -55,9 +53,22 @@ def _text_and_entities(tweet: dict) -> tuple[str, dict]:
     return text, tweet.get("entities") or {}
 
 
-def tweet_to_post(tweet: dict, users: dict, referenced: dict, source: str) -> Post:
+class Includes:
+    """A page's `includes`, indexed: users by id and by username, referenced tweets by id."""
+
+    def __init__(self, includes: dict | None = None):
+        includes = includes or {}
+        self.users = {u["id"]: u for u in includes.get("users") or () if isinstance(u, dict) and "id" in u}
+        self.user_ids = {u.get("username"): uid for uid, u in self.users.items()}
+        self.tweets = {t["id"]: t for t in includes.get("tweets") or () if isinstance(t, dict) and "id" in t}
+
+
+_NO_INCLUDES = Includes()
+
+
+def tweet_to_post(tweet: dict, includes: Includes, source: str) -> Post:
     post_id = require_str(tweet["id"], "id")
-    author = tweet.get("author") or users.get(tweet.get("author_id")) or {}
+    author = tweet.get("author") or includes.users.get(tweet.get("author_id")) or {}
     author_id = require_str(tweet.get("author_id") or author.get("id"), "author_id")
     text, entities = _text_and_entities(tweet)
 
@@ -70,13 +81,13 @@ def tweet_to_post(tweet: dict, users: dict, referenced: dict, source: str) -> Po
     ref_post_id = ref_author_id = None
     if ref is not None:
         ref_post_id = require_str(ref["id"], "referenced_tweets.id")
-        full_ref = referenced.get(ref_post_id) or ref  # flattened lines carry the whole tweet inline
+        full_ref = includes.tweets.get(ref_post_id) or ref  # flattened lines carry the whole tweet inline
         ref_author_id = full_ref.get("author_id") or (full_ref.get("author") or {}).get("id")
         if kind == "reply" and not ref_author_id:
             ref_author_id = tweet.get("in_reply_to_user_id")
         if kind == "repost" and "text" in full_ref:
             # The retweet's own text is truncated and its entities computed on the truncation.
-            ref_author = full_ref.get("author") or users.get(ref_author_id) or {}
+            ref_author = full_ref.get("author") or includes.users.get(ref_author_id) or {}
             ref_text, entities = _text_and_entities(full_ref)
             text = f"RT @{ref_author.get('username', '')}: {ref_text}"
 
@@ -97,7 +108,9 @@ def tweet_to_post(tweet: dict, users: dict, referenced: dict, source: str) -> Po
         urls=normalize_urls(
             u.get("unwound_url") or u.get("expanded_url") or u.get("url") for u in entities.get("urls") or ()
         ),
-        mentions=[m.get("id") or m["username"] for m in entities.get("mentions") or ()],
+        mentions=[
+            m.get("id") or includes.user_ids.get(m["username"], m["username"]) for m in entities.get("mentions") or ()
+        ],
         author_followers=int_or_none(followers),
         author_created_at=parse_iso_time(author_created) if author_created else None,
         source=source,
