@@ -13,7 +13,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeE
 from rich.table import Table
 
 from swell import __version__
-from swell.ingest import FORMAT_CHOICES, FileSummary, Ingest
+from swell.ingest import BATCH_SIZE, FORMAT_CHOICES, FileSummary, Ingest
 from swell.model import us_to_datetime
 from swell.readers import csv as csv_reader
 from swell.store import DEFAULT_DB, Store
@@ -62,7 +62,7 @@ def main() -> None:
 @click.option(
     "--force", is_flag=True, help="Read files again even if already ingested (posts are still never stored twice)."
 )
-@click.option("--batch-size", default=20_000, show_default=True, help="Posts per committed batch.")
+@click.option("--batch-size", default=BATCH_SIZE, show_default=True, help="Posts per committed batch.")
 def ingest(files, db, fmt, mapping, map_options, force, batch_size) -> None:
     """Read posts from FILES (JSON lines, JSON, CSV; plain, .gz or .zst) into the store.
 
@@ -109,11 +109,13 @@ def ingest(files, db, fmt, mapping, map_options, force, batch_size) -> None:
             try:
                 summary = job.ingest_file(path)
             except (ValueError, OSError, EOFError) as exc:  # a file we cannot read at all
-                errors.print(f"[red]error[/] {path}: {exc}", highlight=False, soft_wrap=True)
+                errors.print(f"[red]error[/] {path}: {exc or type(exc).__name__}", highlight=False, soft_wrap=True)
                 failed.append(str(path))
                 continue
             summaries.append(summary)
             total.add(summary)
+            for note in summary.notes:
+                errors.print(f"[yellow]note[/] {note}", highlight=False, soft_wrap=True)
         rejects_path = store.rejects_path
     elapsed = time.perf_counter() - started
     _print_summary(summaries, total, elapsed)

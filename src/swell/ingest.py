@@ -7,6 +7,7 @@ reason. Batches are committed with the file's progress, so a killed ingest resum
 
 from __future__ import annotations
 
+import csv
 import gc
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -29,7 +30,7 @@ from swell.store import FileProgress, Store
 
 FORMAT_CHOICES = (*FORMATS, "csv")
 _FAST_PATH_MISSES = (msgspec.MsgspecError, *RECORD_ERRORS)
-BATCH_SIZE = 20_000
+BATCH_SIZE = 50_000
 
 
 @dataclass
@@ -47,6 +48,7 @@ class FileSummary:
     first_us: int | None = None
     last_us: int | None = None
     skipped: str | None = None  # why the file was not read at all
+    notes: list[str] = field(default_factory=list)  # what a person should know about how it was read
 
     @property
     def duplicates(self) -> int:
@@ -151,10 +153,10 @@ class Ingest:
         if self.force:
             progress.records_done = 0
         with InputFile(path) as source, self.store.rejects_path.open("ab") as rejects:
-            layout = "csv" if self.fmt == "csv" else source.layout
-            summary.layout = layout if source.compression is None else f"{layout}+{source.compression}"
             sink = _FileSink(summary, self.on_reject)
             run = _Run(self, source, sink, progress, rejects)
+            layout = run.layout()
+            summary.layout = layout if source.compression is None else f"{layout}+{source.compression}"
             read = {"csv": run.csv_records, "jsonl": run.jsonl_records}.get(layout, run.json_items)
             self._without_gc(read)
             progress.complete = True
@@ -175,6 +177,24 @@ class _Run:
         self.total = source.size()
         self.forced: ModuleType | None = FORMATS.get(ingest.fmt) if ingest.fmt else None
         self.last: ModuleType | None = self.forced
+        self.parse_line = getattr(self.forced, "parse_line", None)  # the last format's fast path, if any
+
+    def layout(self) -> str:
+        """How to read this file: the sniffed layout, CSV where a mapping is given or fits the header."""
+        layout = self.source.layout
+        if self.ingest.fmt == "csv" or (layout == "text" and self.ingest.mapping):
+            return "csv"
+        if layout != "text":
+            return layout
+        header = next(csv.reader([self.source.first_line.decode("utf-8", errors="replace")]), [])
+        if csv_reader.mapping_for_header(header) is not None:
+            return "csv"
+        # Neither JSON nor a CSV export we know: read as JSON lines, so each line is rejected with its number.
+        self.sink.summary.notes.append(
+            f"{self.name}: not JSON, and its first line is not the header of a known CSV export "
+            f"({', '.join(csv_reader.shipped_names())}); if it is CSV, pass --mapping or --map"
+        )
+        return "jsonl"
 
     def flush(self) -> None:
         sink, summary = self.sink, self.sink.summary
@@ -206,6 +226,8 @@ class _Run:
         """Hand one parsed JSON value to the reader that recognises it."""
         sink = self.sink
         if type(record) is list:  # an API response array on one line
+            if not record:
+                sink.ignore("empty JSON array")
             for item in record:
                 self.dispatch(item, source)
             return
@@ -219,7 +241,9 @@ class _Run:
                 keys = ", ".join(sorted(record)[:8])
                 sink.reject(f"unknown record shape (keys: {keys})", record, source)
                 return
-            self.last = reader
+            if reader is not self.last:
+                self.last = reader
+                self.parse_line = getattr(reader, "parse_line", None)
         sink.summary.formats[reader.NAME] += 1
         try:
             reader.parse(record, source, sink)
@@ -229,7 +253,7 @@ class _Run:
     def jsonl_records(self) -> None:
         loads, decode_error = orjson.loads, orjson.JSONDecodeError
         done, name, dispatch, sink = self.progress.records_done, self.name, self.dispatch, self.sink
-        formats = sink.summary.formats
+        posts, batch_size, summary = sink.posts, self.ingest.batch_size, sink.summary
         for lineno, line in enumerate(self.source.lines(), 1):
             if lineno <= done:
                 continue
@@ -237,22 +261,24 @@ class _Run:
             # Fast path: a reader that decodes raw bytes into just the fields it needs, tried with the
             # format of the previous line. Anything it does not take goes the general way below,
             # which detects the shape again and gives a bad record its reject reason.
-            parse_line = getattr(self.last, "parse_line", None)
-            if parse_line is not None:
+            if self.parse_line is not None:
                 try:
-                    parse_line(line, source, sink)
+                    self.parse_line(line, source, sink)
                 except _FAST_PATH_MISSES:
                     pass
                 else:
-                    formats[self.last.NAME] += 1
-                    self._after_record(lineno)
+                    summary.formats[self.last.NAME] += 1
+                    summary.records += 1
+                    if len(posts) >= batch_size:
+                        self.progress.records_done = lineno
+                        self.flush()
                     continue
             try:
                 record = loads(line)
             except decode_error as exc:
                 if line.strip():
                     sink.reject(f"invalid JSON: {exc}", line, source)
-                    sink.summary.records += 1
+                    summary.records += 1
                 continue
             dispatch(record, source)
             self._after_record(lineno)
@@ -267,14 +293,15 @@ class _Run:
                     self._after_record(item)
         except ijson.JSONError as exc:
             # A JSON document cannot be resynchronised after an error: say where it stopped.
-            self.sink.reject(f"invalid JSON after item {item}: {exc}", None, f"{name}:item {item + 1}")
+            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            self.sink.reject(f"invalid JSON after item {item}: {first_line}", None, f"{name}:item {item + 1}")
 
     def csv_records(self) -> None:
         header, rows = csv_reader.read_rows(self.source.text())
         mapping = self.ingest.mapping or csv_reader.mapping_for_header(header)
         if mapping is None:
             raise ValueError(
-                f"{self.name}: not JSON, and its header matches no shipped CSV mapping "
+                f"{self.name}: its header matches no shipped CSV mapping "
                 f"({', '.join(csv_reader.shipped_names())}); pass --mapping FILE or --map COLUMN=FIELD"
             )
         missing = sorted(set(mapping.columns.values()) - set(header))

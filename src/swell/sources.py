@@ -4,7 +4,7 @@ Layouts:
 - `jsonl`: one JSON value per line (twarc, twarc2, Jetstream captures, most exports);
 - `json`: JSON documents, possibly pretty-printed or concatenated, or one top-level array
   (an API response saved to a file); streamed item by item with ijson, never loaded whole;
-- `csv`: anything else, read as CSV with a header and a column mapping.
+- `text`: anything else: CSV when a column mapping fits it, otherwise lines that are rejected.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 import ijson
+import orjson
 import zstandard
 
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -23,36 +24,54 @@ _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _BOM = b"\xef\xbb\xbf"
 
 
+_SNIFF_LINES = 20
+_SNIFF_LINE_LIMIT = 16 << 20  # a twarc2 page of 100 tweets with includes is ~0.5 MB on one line
+
+
+def _decompressed(raw: BinaryIO) -> tuple[BinaryIO, str | None]:
+    magic = raw.read(4)
+    raw.seek(0)
+    if magic.startswith(_GZIP_MAGIC):
+        return gzip.GzipFile(fileobj=raw), "gzip"
+    if magic == _ZSTD_MAGIC:
+        return zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True), "zstd"
+    return raw, None
+
+
+def sniff_layout(stream: BinaryIO) -> tuple[str, bytes]:
+    """`jsonl`, `json` or `text` (CSV, or something unknown) from the first lines of a stream,
+    and the first non-blank line (a CSV header, if it is CSV)."""
+    lines = []
+    for _ in range(_SNIFF_LINES):
+        line = stream.readline(_SNIFF_LINE_LIMIT)
+        if not line:
+            break
+        if line.strip():
+            lines.append(line.removeprefix(_BOM).strip())
+    if not lines:
+        return "jsonl", b""  # empty: nothing to read either way
+    for line in lines:
+        if line[:1] in (b"{", b"["):
+            try:
+                orjson.loads(line)
+            except orjson.JSONDecodeError:
+                continue
+            return "jsonl", lines[0]  # one line holds a whole JSON value: JSON lines, whatever the first line is
+    # No line stands alone: a pretty-printed or multi-line document, or not JSON at all.
+    return ("json" if lines[0][:1] in (b"{", b"[") else "text"), lines[0]
+
+
 class InputFile:
     """An open input: `stream` gives the decompressed bytes, `position()` the bytes read from disk."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
+        with open(self.path, "rb") as raw:
+            sniffed, _ = _decompressed(raw)
+            self.layout, self.first_line = sniff_layout(io.BufferedReader(sniffed))
         self.raw: BinaryIO = open(self.path, "rb")  # noqa: SIM115 - closed by close()
-        magic = self.raw.read(4)
-        self.raw.seek(0)
-        if magic.startswith(_GZIP_MAGIC):
-            self.compression = "gzip"
-            decompressed: BinaryIO = gzip.GzipFile(fileobj=self.raw)
-        elif magic == _ZSTD_MAGIC:
-            self.compression = "zstd"
-            decompressed = zstandard.ZstdDecompressor().stream_reader(self.raw, read_across_frames=True)
-        else:
-            self.compression = None
-            decompressed = self.raw
+        decompressed, self.compression = _decompressed(self.raw)
         self.stream = io.BufferedReader(decompressed, buffer_size=1 << 20)
-        self.layout = self._sniff_layout()
-
-    def _sniff_layout(self) -> str:
-        head = self.stream.peek(1 << 16)[: 1 << 16]
-        head = head.removeprefix(_BOM).lstrip()
-        if head.startswith(b"["):
-            return "json"
-        if head.startswith(b"{"):
-            first_line = head.split(b"\n", 1)[0].strip()
-            # A pretty-printed document opens with a line holding only "{"; a JSON-lines file never does.
-            return "json" if first_line == b"{" else "jsonl"
-        return "csv"
 
     def position(self) -> int:
         return self.raw.tell()
@@ -84,8 +103,7 @@ class InputFile:
 
         Raises ijson.JSONError where the document stops being valid JSON; what came before is kept.
         """
-        head = self.stream.peek(1 << 16).removeprefix(_BOM).lstrip()
-        prefix = "item" if head.startswith(b"[") else ""
+        prefix = "item" if self.first_line.startswith(b"[") else ""
         if self.stream.peek(3).startswith(_BOM):
             self.stream.read(3)
         yield from ijson.items(self.stream, prefix, multiple_values=True, use_float=True)

@@ -30,6 +30,8 @@ def matches(rec: dict) -> bool:
 def parse(rec: dict, source: str, sink: Sink) -> None:
     items = rec.get("posts") or rec.get("feed")
     if isinstance(items, list) and "uri" not in rec:
+        if not items:
+            sink.ignore(f"{NAME} response with no posts")
         for item in items:
             try:
                 _parse_item(item, source, sink)

@@ -34,6 +34,8 @@ def parse(rec: dict, source: str, sink: Sink) -> None:
         return
     data = rec["data"]
     tweets = data if isinstance(data, list) else [data]
+    if not tweets:
+        sink.ignore(f"{NAME} page with no tweets")
     includes = Includes(rec.get("includes"))
     for tweet in tweets:
         try:
