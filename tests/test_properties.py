@@ -88,6 +88,7 @@ def _ingest_lines(raw_lines: list[bytes]) -> None:
         if summary.layout == "json":  # no line stood alone as JSON: read as one document, items numbered
             assert summary.posts + summary.rejected + ignored >= 1
             return
+        raw_lines = [raw_lines[0].removeprefix(b"\xef\xbb\xbf"), *raw_lines[1:]]  # a byte-order mark is no record
         records = {str(i) for i, line in enumerate(raw_lines, 1) if line.strip()}
         accounted = posted | deleted | rejected
         assert accounted <= records
