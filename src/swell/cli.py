@@ -47,7 +47,7 @@ def main() -> None:
 
 
 @main.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @db_option
 @click.option(
     "--format", "fmt", type=click.Choice(FORMAT_CHOICES), help="Skip detection: read every record as this format."
@@ -65,6 +65,9 @@ def main() -> None:
 @click.option("--batch-size", default=BATCH_SIZE, show_default=True, help="Posts per committed batch.")
 def ingest(files, db, fmt, mapping, map_options, force, batch_size) -> None:
     """Read posts from FILES (JSON lines, JSON, CSV; plain, .gz or .zst) into the store.
+
+    A directory stands for the data files in it and below it (.json, .jsonl, .ndjson, .csv,
+    possibly compressed), in name order.
 
     The format of each record is detected from its content: X/Twitter v1.1 and v2 (twarc, twarc2),
     Bluesky Jetstream and AppView, Mastodon, or CSV through a column mapping. Bad records go to
@@ -105,7 +108,7 @@ def ingest(files, db, fmt, mapping, map_options, force, batch_size) -> None:
             on_progress=on_progress,
         )
         summaries = []
-        for path in files:
+        for path in expand_inputs(files):
             try:
                 summary = job.ingest_file(path)
             except (ValueError, OSError, EOFError) as exc:  # a file we cannot read at all
@@ -130,6 +133,23 @@ def ingest(files, db, fmt, mapping, map_options, force, batch_size) -> None:
         sys.exit(1)
     if failed:
         errors.print(f"[yellow]{len(failed)} file(s) could not be read:[/] {', '.join(failed)}")
+
+
+DATA_SUFFIXES = {".json", ".jsonl", ".ndjson", ".csv"}
+
+
+def expand_inputs(paths) -> list[Path]:
+    """Files as given; a directory as the data files below it, by extension (READMEs are not data)."""
+    out: list[Path] = []
+    for path in paths:
+        if not path.is_dir():
+            out.append(path)
+            continue
+        for found in sorted(path.rglob("*")):
+            suffixes = [s for s in found.suffixes if s not in (".gz", ".zst")]
+            if found.is_file() and suffixes and suffixes[-1].lower() in DATA_SUFFIXES:
+                out.append(found)
+    return out
 
 
 def load_cli_mapping(mapping: str | None, map_options: tuple[str, ...]) -> csv_reader.Mapping | None:

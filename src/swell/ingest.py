@@ -304,7 +304,7 @@ class _Run:
                 f"{self.name}: its header matches no shipped CSV mapping "
                 f"({', '.join(csv_reader.shipped_names())}); pass --mapping FILE or --map COLUMN=FIELD"
             )
-        missing = sorted(set(mapping.columns.values()) - set(header))
+        missing = sorted(mapping.needed_columns() - set(header))
         if missing:
             raise ValueError(f"{self.name}: mapping {mapping.name} names columns not in the header: {missing}")
         convert = csv_reader.RowConverter(mapping).convert

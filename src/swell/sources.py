@@ -110,4 +110,6 @@ class InputFile:
 
     def text(self) -> io.TextIOWrapper:
         """A text view for CSV: UTF-8 (a byte-order mark skipped), undecodable bytes replaced, not fatal."""
-        return io.TextIOWrapper(self.stream, encoding="utf-8-sig", errors="replace", newline="")
+        # Kept on the object: a collected TextIOWrapper closes the stream under it.
+        self._text = io.TextIOWrapper(self.stream, encoding="utf-8-sig", errors="replace", newline="")
+        return self._text

@@ -1,12 +1,14 @@
-"""CSV exports (twarc-csv, 4CAT, the IRA troll-tweet releases, ...) through a column mapping.
+r"""CSV exports (twarc-csv, 4CAT, the IRA troll-tweet releases, ...) through a column mapping.
 
 A mapping is a TOML file (see `swell/mappings/*.toml`, which ship as examples) or `--map col=field`
 options on the command line:
 
     platform = "twitter"              # the platform name stored in every row
-    time_format = "%m/%d/%Y %H:%M"    # strptime format; omitted: ISO 8601 or Unix seconds
+    time_format = ["%m/%d/%Y %H:%M"]  # strptime formats, tried in order; omitted: ISO 8601 or Unix seconds
     [columns]                         # unified field = CSV column
     post_id = "tweet_id"
+    [patterns]                        # optional: a regex whose first group is taken from the column
+    post_id = 'statuses/(\d+)'
     [values.kind]                     # raw column value -> stored value, per field
     RETWEET = "repost"
     [defaults]                        # value when the column is empty
@@ -16,20 +18,27 @@ options on the command line:
     [ref_authors]                     # kind -> column holding the referenced author
     repost = "retweeted_user_id"
 
+An export without post ids names `key_columns` instead: the post id is then a hash of those columns,
+the same on every ingest, so re-ingesting stays idempotent.
+
 Hashtags come from a hashtags column when the mapping names one, otherwise from the text.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
+import re
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
 import orjson
+import pycountry
 
 from swell.model import (
     POST_SCHEMA,
@@ -42,27 +51,46 @@ from swell.model import (
 )
 from swell.readers.base import BadRecord
 
+
+@lru_cache(maxsize=1024)
+def language_code(value: str) -> str:
+    """ISO 639 code for a language name ('English' -> 'en'), as some exports write names; a value
+    that is already a code, or that no standard name matches, is kept as it is."""
+    if len(value) <= 3:
+        return value
+    try:
+        language = pycountry.languages.lookup(value)
+    except LookupError:
+        return value
+    return getattr(language, "alpha_2", None) or language.alpha_3
+
 NAME = "csv"
 REQUIRED = ("post_id", "created_at", "author_id")
 FIELDS = frozenset(POST_SCHEMA.names) - {"source"}
+LIST_FIELDS = frozenset(("hashtags", "urls", "mentions"))
 
 
 @dataclass
 class Mapping:
     name: str
     platform: str = "csv"
-    columns: dict[str, str] = field(default_factory=dict)  # unified field -> CSV column
+    # unified field -> CSV column; a list field (hashtags, urls, mentions) may take several columns
+    columns: dict[str, str | list[str]] = field(default_factory=dict)
     values: dict[str, dict[str, str]] = field(default_factory=dict)
     defaults: dict[str, str] = field(default_factory=dict)
     refs: dict[str, str] = field(default_factory=dict)  # CSV column -> kind
     ref_authors: dict[str, str] = field(default_factory=dict)  # kind -> CSV column
-    time_format: str | None = None
+    patterns: dict[str, str] = field(default_factory=dict)  # unified field -> regex with one group
+    key_columns: list[str] = field(default_factory=list)  # hashed into post_id when there is no id column
+    time_format: list[str] = field(default_factory=list)
 
     @classmethod
     def from_dict(cls, name: str, data: dict) -> Mapping:
-        unknown = set(data) - {"platform", "time_format", "columns", "values", "defaults", "refs", "ref_authors"}
+        unknown = set(data) - {f.name for f in cls.__dataclass_fields__.values()} - {"name"}
         if unknown:
             raise ValueError(f"mapping {name}: unknown keys {sorted(unknown)}")
+        if isinstance(data.get("time_format"), str):
+            data = {**data, "time_format": [data["time_format"]]}
         mapping = cls(name=name, **data)
         mapping.check()
         return mapping
@@ -80,15 +108,28 @@ class Mapping:
         return mapping
 
     def check(self) -> None:
-        bad = set(self.columns) - FIELDS
+        bad = (set(self.columns) | set(self.patterns)) - FIELDS
         if bad:
             raise ValueError(f"mapping {self.name}: unknown fields {sorted(bad)}; fields are {sorted(FIELDS)}")
-        missing = [f for f in REQUIRED if f not in self.columns]
+        missing = [f for f in REQUIRED if f not in self.columns and not (f == "post_id" and self.key_columns)]
         if missing:
             raise ValueError(f"mapping {self.name}: no column given for {missing}")
+        self.check_list_columns()
+        for name, pattern in self.patterns.items():
+            if re.compile(pattern).groups != 1:
+                raise ValueError(f"mapping {self.name}: the pattern for {name} needs exactly one (group)")
+
+    def check_list_columns(self) -> None:
+        for name, column in self.columns.items():
+            if isinstance(column, list) and name not in LIST_FIELDS:
+                raise ValueError(f"mapping {self.name}: only {sorted(LIST_FIELDS)} take several columns, not {name}")
+
+    def needed_columns(self) -> set[str]:
+        columns = {c for v in self.columns.values() for c in ([v] if isinstance(v, str) else v)}
+        return {*columns, *self.refs, *self.ref_authors.values(), *self.key_columns}
 
     def fits(self, header: list[str]) -> bool:
-        return set(self.columns.values()) | set(self.refs) | set(self.ref_authors.values()) <= set(header)
+        return self.needed_columns() <= set(header)
 
 
 def load_mapping(spec: str | Path) -> Mapping:
@@ -120,7 +161,7 @@ def mapping_for_header(header: list[str]) -> Mapping | None:
     return None
 
 
-def _list(value: str) -> list[str]:
+def split_cell(value: str) -> list[str]:
     """A list cell: JSON (as twarc-csv writes entities) or separated by spaces, commas or semicolons."""
     value = value.strip()
     if not value:
@@ -148,34 +189,54 @@ class RowConverter:
 
     def __init__(self, mapping: Mapping):
         self.m = mapping
+        self.patterns = {name: re.compile(p) for name, p in mapping.patterns.items()}
 
     def _get(self, row: dict, name: str) -> str | None:
         column = self.m.columns.get(name)
         value = row.get(column) if column else None
+        if value and name in self.patterns:
+            found = self.patterns[name].search(value)
+            if found is None:
+                raise BadRecord(f"{name}: column {column!r} does not match {self.patterns[name].pattern!r}")
+            value = found.group(1)
         if value is None or value == "":
             value = self.m.defaults.get(name)
         if value is not None and name in self.m.values:
             value = self.m.values[name].get(value, value)
         return value if value != "" else None
 
+    def _list(self, row: dict, name: str) -> list[str]:
+        """A list field, from one column or several, each cell split by `split_cell`."""
+        columns = self.m.columns.get(name) or []
+        return [item for column in ([columns] if isinstance(columns, str) else columns) for item in split_cell(row[column])]
+
     def _time(self, value: str | None) -> int | None:
         if value is None:
             return None
         value = value.strip()
+        for time_format in self.m.time_format:
+            try:
+                return datetime_to_us(datetime.strptime(value, time_format))
+            except ValueError:
+                continue
         if self.m.time_format:
-            return datetime_to_us(datetime.strptime(value, self.m.time_format))
+            raise BadRecord(f"time {value!r} matches none of {self.m.time_format}")
         if value.replace(".", "", 1).isdigit():
             seconds = float(value)
             return int(seconds * 1000) if seconds > 1e11 else int(seconds * 1_000_000)  # ms or s
         return parse_iso_time(value)
 
+    def _key(self, row: dict) -> str:
+        joined = "\x1f".join(row[c] for c in self.m.key_columns)
+        return "csv-" + hashlib.blake2b(joined.encode(), digest_size=12).hexdigest()
+
     def convert(self, row: dict, source: str) -> Post:
-        post_id = self._get(row, "post_id")
+        post_id = self._get(row, "post_id") if "post_id" in self.m.columns else self._key(row)
         author_id = self._get(row, "author_id")
         created = self._get(row, "created_at")
         for name, value in (("post_id", post_id), ("author_id", author_id), ("created_at", created)):
             if not value:
-                raise BadRecord(f"empty {name} (column {self.m.columns[name]!r})")
+                raise BadRecord(f"empty {name} (column {self.m.columns.get(name)!r})")
         platform = self._get(row, "platform") or self.m.platform
         kind = self._get(row, "kind") or "post"
         ref_post_id = self._get(row, "ref_post_id")
@@ -188,7 +249,6 @@ class RowConverter:
         if kind not in ("post", "repost", "quote", "reply"):
             raise BadRecord(f"kind {kind!r} is not post, repost, quote or reply (add it to [values.kind])")
         text = self._get(row, "text")
-        tags = self._get(row, "hashtags")
         followers = self._get(row, "author_followers")
         return Post(
             post_id=post_id if ":" in post_id else f"{platform}:{post_id}",
@@ -197,13 +257,15 @@ class RowConverter:
             author_id=author_id,
             author_handle=self._get(row, "author_handle"),
             text=text,
-            lang=self._get(row, "lang"),
+            lang=language_code(lang) if (lang := self._get(row, "lang")) else None,
             kind=kind,
             ref_post_id=(ref_post_id if ":" in ref_post_id else f"{platform}:{ref_post_id}") if ref_post_id else None,
             ref_author_id=ref_author_id,
-            hashtags=normalize_hashtags(_list(tags)) if "hashtags" in self.m.columns else hashtags_from_text(text),
-            urls=normalize_urls(_list(self._get(row, "urls") or "")),
-            mentions=_list(self._get(row, "mentions") or ""),
+            hashtags=normalize_hashtags(self._list(row, "hashtags"))
+            if "hashtags" in self.m.columns
+            else hashtags_from_text(text),
+            urls=normalize_urls(self._list(row, "urls")),
+            mentions=self._list(row, "mentions"),
             author_followers=int(float(followers)) if followers else None,
             author_created_at=self._time(self._get(row, "author_created_at")),
             source=source,

@@ -1,0 +1,96 @@
+"""CSV exports through column mappings: the IRA troll tweets (data/ira-2016-09/SOURCE.md), --map options."""
+
+import csv
+import re
+
+from conftest import DATA, ingest, post, rejects, rows, swell, utc
+
+IRA = DATA / "ira-2016-09"
+SAMPLE = IRA / "IRAhandle_tweets_sample.csv"
+BY_AUTHOR = IRA / "bet4a-TEN_GOP-2016-09-25_to_28.csv"
+
+
+def _csv(path):
+    with path.open(newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def test_fivethirtyeight_release_through_the_shipped_mapping(db):
+    result = ingest(db, SAMPLE)  # detected from the header: no --mapping needed
+    assert "csv (ira-fivethirtyeight) 100" in result.output
+    assert len(rows(db)) == 100 and rejects(db) == []
+    # a spreadsheet re-save turned tweet_id into 9.1458E+17; the ids come from article_url instead
+    assert len({r["post_id"] for r in rows(db)}) == 100
+    first = post(db, "twitter:914580356430536707")
+    assert first["created_at"] == utc("2017-10-01T19:58:00+00:00")  # two-digit year, second format
+    assert (first["author_id"], first["author_handle"]) == ("905874659358453760", "10_GOP")
+    assert (first["lang"], first["author_followers"], first["kind"]) == ("en", 9636, "post")
+    assert first["urls"] == ["https://twitter.com/10_gop/status/914580356430536707/video/1"]
+    source = _csv(SAMPLE)
+    kinds = rows(db, "SELECT kind, count(*) AS n FROM posts GROUP BY kind ORDER BY kind")
+    assert kinds == [
+        {"kind": "post", "n": sum(r["post_type"] == "" for r in source)},
+        {"kind": "quote", "n": sum(r["post_type"] == "QUOTE_TWEET" for r in source)},
+        {"kind": "repost", "n": sum(r["post_type"] == "RETWEET" for r in source)},
+    ]
+
+
+def test_september_2016_debate_tweets_without_ids(db):
+    ingest(db, BY_AUTHOR)
+    source = _csv(BY_AUTHOR)
+    assert len(rows(db)) == len(source) == 155
+    for tag in ("debatenight", "debates", "debates2016"):
+        expected = sum(bool(re.search(rf"#{tag}\b", r["content"], re.IGNORECASE)) for r in source)
+        found = rows(db, "SELECT count(*) AS n FROM posts WHERE list_contains(hashtags, ?)", [tag])
+        assert found == [{"n": expected}], tag
+    assert rows(db, "SELECT count(*) AS n FROM posts WHERE kind = 'repost'") == [{"n": 7}]
+    [first] = rows(db, "SELECT * FROM posts WHERE source LIKE '%:2'")
+    assert first["created_at"] == utc("2016-09-25T02:49:00+00:00")
+    assert first["hashtags"] == ["baltimore", "baltimoreshooting"] and first["author_handle"] == "TEN_GOP"
+    # the hashed key is stable: reading the file again stores nothing new
+    again = swell("ingest", "--db", db, "--force", BY_AUTHOR)
+    assert "155 │   0 │ 155" in again.output and len(rows(db)) == 155
+
+
+def test_map_options_on_an_export_of_stored_posts(db, tmp_path):
+    ingest(db, DATA / "twitter-v2" / "flat.jsonl")
+    exported = tmp_path / "export.csv"
+    fields = ["id", "when", "who", "body", "tags"]
+    with exported.open("w", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(fields)
+        for r in rows(db):
+            out.writerow([r["post_id"], r["created_at"].isoformat(), r["author_id"], r["text"], ""])
+    other = tmp_path / "other.duckdb"
+    options = ["--map", "id=post_id", "--map", "when=created_at", "--map", "who=author_id", "--map", "body=text"]
+    swell("ingest", "--db", other, *options, "--map", "x=platform", exported, ok=False)  # no column x
+    assert rows(other) == []
+    swell("ingest", "--db", other, *options, exported)
+    before = {r["post_id"]: r for r in rows(db)}
+    after = {r["post_id"]: r for r in rows(other)}
+    assert after.keys() == before.keys()
+    for post_id, r in after.items():
+        assert (r["created_at"], r["author_id"], r["text"]) == (
+            before[post_id]["created_at"],
+            before[post_id]["author_id"],
+            before[post_id]["text"],
+        )
+        assert r["platform"] == "csv"  # --map gives no platform; a mapping file names it
+
+
+def test_mapping_mistakes_are_usage_errors(db, tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[columns]\npost_id = "a"\ncreated_at = "b"\nauthor_id = "c"\nfollowers = "d"\n')
+    result = swell("ingest", "--db", db, "--mapping", bad, SAMPLE, ok=False)
+    assert result.exit_code == 2 and "unknown fields ['followers']" in result.output
+    result = swell("ingest", "--db", db, "--map", "nonsense", SAMPLE, ok=False)
+    assert result.exit_code == 2 and "--map takes COLUMN=FIELD" in result.output
+
+
+def test_unknown_csv_is_rejected_line_by_line_with_a_hint(db, tmp_path):
+    unknown = tmp_path / "unknown.csv"
+    unknown.write_text("a,b\n1,2\n3,4\n")
+    result = ingest(db, unknown, ok=False)
+    assert result.exit_code == 1
+    assert [r["line"] for r in rejects(db)] == [1, 2, 3]
+    assert "not the header of a known CSV export" in " ".join(result.output.split())

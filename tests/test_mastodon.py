@@ -1,0 +1,74 @@
+"""Mastodon statuses: a real public timeline (data/mastodon/SOURCE.md) and the documented v4 shape."""
+
+import orjson
+
+from conftest import DATA, ingest, post, rows, utc
+from swell.readers.mastodon import html_to_text
+
+TIMELINE = DATA / "mastodon" / "mastodon4j-public_timeline.json"
+
+
+def test_public_timeline(db):
+    ingest(db, TIMELINE)
+    assert len(rows(db)) == 20
+    first = post(db, "mastodon:tag:mstdn.jp,2017-04-14:objectId=172429:objectType=Status")
+    assert first["author_id"] == "https://mstdn.jp/@iorin0225"  # global, not the instance-local id
+    assert first["author_handle"] == "iorin0225"
+    assert first["text"] == "電話であれ、テキストであれ、伝達能力はしっかり鍛えてほしい。"  # HTML stripped
+    assert first["created_at"] == utc("2017-04-14T06:11:41.893+00:00")
+    remote = post(db, "mastodon:tag:mstdn.club,2017-04-14:objectId=19523:objectType=Status")
+    assert remote["author_handle"] == "ryutah@mstdn.club"
+    assert remote["urls"] == [
+        "https://inforati.jp/apple/mac-tips-techniques/system-hints/"
+        "how-to-capture-a-specific-window-with-macos-screen-shot-function.html"
+    ]
+
+
+def _v4_status(**changes) -> dict:
+    """A status of today's API (4.x fields) built from a real 2017 status of the timeline above."""
+    status = orjson.loads(TIMELINE.read_bytes())[0]
+    status["account"]["uri"] = "https://mstdn.jp/users/iorin0225"
+    status["tags"] = [{"name": "Blast2024", "url": "https://mstdn.jp/tags/blast2024"}]
+    status["language"] = "ja"
+    status["content"] = (
+        '<p>Join <a href="https://mstdn.jp/tags/Blast2024" class="mention hashtag" rel="tag">#<span>Blast2024'
+        '</span></a> <span class="h-card"><a href="https://mastodon.cloud/@katsusuke" class="u-url mention">'
+        '@<span>katsusuke</span></a></span><br>see <a href="https://example.org/a?utm_source=m">example.org/a</a>'
+        "</p><p>&lt;script&gt;</p>"
+    )
+    return status | changes
+
+
+def test_current_api_fields_reblogs_and_replies(db, tmp_path):
+    original = _v4_status()
+    reblog = _v4_status(id="999", uri="https://mstdn.jp/users/nururyun/statuses/999", reblog=original, content="") | {
+        "account": orjson.loads(TIMELINE.read_bytes())[16]["account"]
+    }
+    reply = _v4_status(
+        id="1000",
+        uri="https://mstdn.jp/users/iorin0225/statuses/1000",
+        in_reply_to_id="172402",
+        in_reply_to_account_id="999999",
+        mentions=[{"id": "999999", "url": "https://mastodon.cloud/@katsusuke", "acct": "katsusuke@mastodon.cloud"}],
+    )
+    path = tmp_path / "statuses.jsonl"
+    path.write_bytes(b"\n".join(orjson.dumps(s) for s in (original, reblog, reply)) + b"\n")
+    ingest(db, path)
+    first = post(db, f"mastodon:{original['uri']}")
+    assert first["author_id"] == "https://mstdn.jp/users/iorin0225"  # the 4.2+ actor uri wins over url
+    assert first["hashtags"] == ["blast2024"] and first["lang"] == "ja"
+    assert first["text"] == "Join #Blast2024 @katsusuke\nsee example.org/a\n\n<script>"
+    assert first["urls"] == ["https://example.org/a"]  # mentions and hashtag links are not shared links
+    boost = post(db, "mastodon:https://mstdn.jp/users/nururyun/statuses/999")
+    assert boost["kind"] == "repost" and boost["ref_post_id"] == f"mastodon:{original['uri']}"
+    assert boost["author_id"] == "https://mstdn.jp/@nururyun"
+    assert boost["hashtags"] == ["blast2024"] and boost["text"].startswith("Join #Blast2024")
+    answer = post(db, "mastodon:https://mstdn.jp/users/iorin0225/statuses/1000")
+    assert (answer["kind"], answer["ref_post_id"]) == ("reply", "mastodon:local:172402")
+    assert answer["ref_author_id"] == "https://mastodon.cloud/@katsusuke"
+
+
+def test_html_to_text_keeps_markup_out_and_text_in():
+    text, links = html_to_text('<p>a<br/>b</p><p><a href="https://x.org/">x.org</a> &amp; "q"</p>')
+    assert (text, links) == ('a\nb\n\nx.org & "q"', ["https://x.org/"])
+    assert html_to_text("plain") == ("plain", [])
