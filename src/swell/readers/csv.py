@@ -64,6 +64,7 @@ def language_code(value: str) -> str:
         return value
     return getattr(language, "alpha_2", None) or language.alpha_3
 
+
 NAME = "csv"
 REQUIRED = ("post_id", "created_at", "author_id")
 FIELDS = frozenset(POST_SCHEMA.names) - {"source"}
@@ -208,7 +209,9 @@ class RowConverter:
     def _list(self, row: dict, name: str) -> list[str]:
         """A list field, from one column or several, each cell split by `split_cell`."""
         columns = self.m.columns.get(name) or []
-        return [item for column in ([columns] if isinstance(columns, str) else columns) for item in split_cell(row[column])]
+        return [
+            item for column in ([columns] if isinstance(columns, str) else columns) for item in split_cell(row[column])
+        ]
 
     def _time(self, value: str | None) -> int | None:
         if value is None:
