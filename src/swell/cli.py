@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import csv
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 import orjson
+import pyarrow as pa
+import pyarrow.compute
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from swell import __version__
 from swell.ingest import BATCH_SIZE, FORMAT_CHOICES, FileSummary, Ingest
-from swell.model import us_to_datetime
+from swell.model import datetime_to_us, us_to_datetime
 from swell.readers import csv as csv_reader
+from swell.simulate import WRITERS, Campaign, Simulation, default_campaigns, generate
 from swell.store import DEFAULT_DB, Store
+from swell.trends import DETECTORS, TREND_COLUMNS, Trend, TrendStream, make_detector, post_filter, trends_over_store
 
 console = Console()
 errors = Console(stderr=True)
@@ -236,3 +242,188 @@ def export(db, parquet_dir) -> None:
         out = store.export_parquet(parquet_dir)
         n = store.con.execute("SELECT count(*) FROM posts").fetchone()[0]
     console.print(f"wrote {n:,} posts to {out}/ (Parquet, one folder per platform)")
+
+
+# --- trends -----------------------------------------------------------------------------------------
+
+
+def parse_time(value: str | None) -> int | None:
+    """ISO 8601 ('2016-09-26T21:00', '2016-09-26 21:00:00+02:00') to epoch µs; no zone means UTC."""
+    if value is None:
+        return None
+    try:
+        return datetime_to_us(datetime.fromisoformat(value))
+    except ValueError as exc:
+        raise click.BadParameter(f"{value!r} is not an ISO 8601 time such as 2016-09-26T21:00") from exc
+
+
+def _print_trends(trends: list[Trend], fmt: str, title: str) -> None:
+    rows = [t.as_dict() for t in trends]
+    if fmt == "json":
+        click.echo(orjson.dumps({"title": title, "trends": rows}, option=orjson.OPT_INDENT_2).decode())
+    elif fmt == "jsonl":
+        click.echo(orjson.dumps({"title": title, "trends": rows}).decode())
+    elif fmt == "csv":
+        out = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else ["hashtag"])
+        out.writeheader()
+        out.writerows(rows)
+    else:
+        table = Table(title=title, title_justify="left")
+        for name in ("hashtag", "trending since", "first seen", "score", "peak", "posts", "accounts"):
+            table.add_column(name, justify="left" if name in ("hashtag", "trending since", "first seen") else "right")
+        for t in trends:
+            table.add_row(
+                f"#{t.hashtag}",
+                fmt_time(t.since_us),
+                fmt_time(t.first_seen_us),
+                f"{t.score:,.1f}",
+                f"{t.peak:,.1f}",
+                f"{t.posts:,}",
+                f"{len(t.accounts):,}",
+            )
+        console.print(table)
+
+
+@main.command()
+@db_option
+@click.option(
+    "--at", "at", help="Trending at this time (ISO 8601, UTC unless a zone is given). Default: the last post."
+)
+@click.option(
+    "--since", help="Start of the range (ISO 8601). Default: the first post (with --at: --history before it)."
+)
+@click.option("--until", help="End of the range (ISO 8601, exclusive). Default: the last post.")
+@click.option("--history", default=24.0, show_default=True, help="With --at and no --since: hours of data before it.")
+@click.option("--bucket", default=5.0, show_default=True, help="Bucket size in minutes.")
+@click.option(
+    "--detector",
+    type=click.Choice(list(DETECTORS)),
+    help="Trend detector. Default: signitrend over archives, mastodon with --follow.",
+)
+@click.option("--threshold", type=float, help="The detector's trending threshold (see the README).")
+@click.option("--min-accounts", type=int, help="Fewest distinct accounts in a bucket for a trend.")
+@click.option("--platform", help="Only posts of this platform.")
+@click.option("--no-reposts", is_flag=True, help="Do not count reposts.")
+@click.option("--warmup", default=60.0, show_default=True, help="Minutes at the start the detector only learns.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.option("--follow", is_flag=True, help="Keep watching the store and print the trends as new posts arrive.")
+@click.option("--interval", default=5.0, show_default=True, help="With --follow: seconds between looks at the store.")
+def trends(
+    db,
+    at,
+    since,
+    until,
+    history,
+    bucket,
+    detector,
+    threshold,
+    min_accounts,
+    platform,
+    no_reposts,
+    warmup,
+    fmt,
+    follow,
+    interval,
+) -> None:
+    """Which hashtags are trending, and since when.
+
+    Without --at, lists every trend episode in the range; with --at, the hashtags trending at that
+    time. Each trend has the bucket in which it started trending, when the hashtag was first seen,
+    its score (detector units) and peak, and the posts and distinct accounts while it trended.
+    """
+    options = {k: v for k, v in (("threshold", threshold), ("min_accounts", min_accounts)) if v is not None}
+    name = detector or ("mastodon" if follow else "signitrend")
+    stream = TrendStream(
+        make_detector(name, bucket, **options), bucket_min=bucket, include_reposts=not no_reposts, warmup_min=warmup
+    )
+    at_us, since_us, until_us = parse_time(at), parse_time(since), parse_time(until)
+    if at_us is not None:
+        until_us = at_us - at_us % stream.bucket_us + stream.bucket_us
+        if since_us is None:
+            since_us = at_us - int(history * 3_600_000_000)
+    if follow:
+        _follow(db, stream, since_us, platform, fmt, interval)
+        return
+    with Store(db, read_only=True) as store:
+        trends_over_store(store, stream, since_us=since_us, until_us=until_us, platform=platform)
+    if stream.late:
+        errors.print(f"{stream.late:,} posts arrived after their bucket had closed and were not counted")
+    if at_us is not None or stream.last_bucket is None:
+        title = f"trending at {fmt_time(stream.last_bucket)} ({name}, {bucket:g}-minute buckets)"
+        _print_trends(stream.trending_now(), fmt, title)
+    else:
+        title = (
+            f"trend episodes, {fmt_time(since_us or stream.first_bucket)} to {fmt_time(stream.last_bucket)} ({name})"
+        )
+        _print_trends(stream.episodes(), fmt, title)
+
+
+def _follow(
+    db: Path, stream: TrendStream, since_us: int | None, platform: str | None, fmt: str, interval: float
+) -> None:
+    """Poll the store for posts added since the last look (by row order, so late arrivals are seen and
+    counted as late), feed them through the same stream, print the trends after each look."""
+    last_row = -1
+    fmt = "jsonl" if fmt == "json" else fmt
+    try:
+        while True:
+            with Store(db, read_only=True) as store:
+                where, params = post_filter(since_us, None, platform)
+                for batch in store.iter_posts([*TREND_COLUMNS, "rowid"], f"{where} AND rowid > ?", [*params, last_row]):
+                    stream.feed(batch)
+                    last_row = max(last_row, pa.compute.max(batch.column("rowid")).as_py())
+            _print_trends(stream.trending_now(), fmt, f"trending at {fmt_time(stream.last_bucket)}")
+            sys.stdout.flush()
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        pass
+
+
+# --- simulate ---------------------------------------------------------------------------------------
+
+
+def _plant(value: str) -> Campaign:
+    """KIND:HASHTAG@TIME[/ACCOUNTS], e.g. grassroots:FreeThePress@2024-03-01T17:00/400."""
+    try:
+        kind, rest = value.split(":", 1)
+        tag, rest = rest.split("@", 1)
+        when, _, accounts = rest.partition("/")
+        start = datetime.fromisoformat(when)
+    except ValueError as exc:
+        raise click.BadParameter(f"{value!r}: expected KIND:HASHTAG@TIME[/ACCOUNTS]") from exc
+    return Campaign(kind, tag.lstrip("#"), start, **({"accounts": int(accounts)} if accounts else {}))
+
+
+@main.command()
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(list(WRITERS)), default="twitter-v1", show_default=True)
+@click.option("--start", default="2024-03-01T00:00", show_default=True, help="Start of the stream (UTC).")
+@click.option("--hours", default=24.0, show_default=True)
+@click.option("--posts-per-hour", default=20_000.0, show_default=True, help="Background volume, averaged over the day.")
+@click.option("--seed", default=0, show_default=True)
+@click.option(
+    "--plant",
+    "plants",
+    multiple=True,
+    metavar="KIND:HASHTAG@TIME[/ACCOUNTS]",
+    help="A campaign to plant (grassroots or coordinated); repeatable. Default: one of each, on the first day.",
+)
+@click.option("--no-campaigns", is_flag=True, help="Background only.")
+def simulate(out, fmt, start, hours, posts_per_hour, seed, plants, no_campaigns) -> None:
+    """Write a synthetic stream with planted campaigns to OUT, and what was planted to OUT.truth.json.
+
+    The stream runs through the real readers: `swell ingest OUT`.
+    """
+    begin = datetime.fromisoformat(start).replace(tzinfo=UTC)
+    try:
+        campaigns = [] if no_campaigns else [_plant(p) for p in plants] or default_campaigns(begin)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    sim = Simulation(start=begin, hours=hours, posts_per_hour=posts_per_hour, seed=seed, campaigns=campaigns)
+    table, truth = generate(sim)
+    n = WRITERS[fmt](table, out)
+    truth_path = out.with_name(out.name + ".truth.json")
+    truth_path.write_bytes(orjson.dumps(truth, option=orjson.OPT_INDENT_2))
+    console.print(f"wrote {n:,} posts ({fmt}) to {out}, and the {len(truth)} planted campaign(s) to {truth_path}")
+    for c in truth:
+        console.print(f"  {c['kind']:<11} #{c['hashtag']} from {c['start']}, {len(c['accounts'])} accounts")

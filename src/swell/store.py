@@ -7,6 +7,8 @@ any point leaves the store consistent and a rerun resumes where the last committ
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,6 +56,21 @@ CREATE TABLE IF NOT EXISTS ingested_files (
 """
 
 
+def _connect(path: Path, read_only: bool, wait_s: float) -> duckdb.DuckDBPyConnection:
+    """Open the file, waiting while another process holds it: DuckDB allows one writing process
+    and no readers beside it, so `swell trends --follow` and `swell ingest` take turns."""
+    deadline = time.monotonic() + wait_s
+    pause = 0.05
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 1.0)
+
+
 @dataclass
 class FileProgress:
     path: str
@@ -66,11 +83,11 @@ class FileProgress:
 class Store:
     """A DuckDB file of posts. Use as a context manager, or call `close()`."""
 
-    def __init__(self, path: str | Path = DEFAULT_DB, *, read_only: bool = False):
+    def __init__(self, path: str | Path = DEFAULT_DB, *, read_only: bool = False, wait_s: float = 30.0):
         self.path = Path(path)
         if read_only and not self.path.exists():
             raise FileNotFoundError(f"no store at {self.path} (run `swell ingest` first)")
-        self.con = duckdb.connect(str(self.path), read_only=read_only)
+        self.con = _connect(self.path, read_only, wait_s)
         self.con.execute("SET TimeZone = 'UTC'")
         if not read_only:
             self.con.execute(_SCHEMA_SQL)
@@ -138,6 +155,14 @@ class Store:
         put every user-supplied value in `params` (`?` placeholders), never into `where` itself."""
         query = f"SELECT * FROM posts WHERE {where} ORDER BY created_at, post_id"
         return self.con.sql(query, params=params or None).to_arrow_table().cast(POST_SCHEMA)
+
+    def iter_posts(
+        self, columns: list[str], where: str = "TRUE", params: list | None = None, batch_size: int = 200_000
+    ) -> Iterator[pa.RecordBatch]:
+        """Posts in time order as Arrow batches, never all in memory. Same rules for `where` as `posts`."""
+        query = f"SELECT {', '.join(columns)} FROM posts WHERE {where} ORDER BY created_at, post_id"
+        reader = self.con.sql(query, params=params or None).to_arrow_reader(batch_size)
+        yield from reader
 
     def posts_polars(self, where: str = "TRUE", params: list | None = None) -> pl.DataFrame:
         return pl.from_arrow(self.posts(where, params))

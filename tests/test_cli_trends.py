@@ -1,0 +1,89 @@
+"""`swell simulate`, then `swell ingest`, then `swell trends` as a user runs them, --follow included."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+
+from conftest import ingest, swell
+
+
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("sim") / "stream.jsonl"
+    result = swell("simulate", out, "--hours", "30", "--posts-per-hour", "5000", "--seed", "2")
+    assert "grassroots  #FreeThePress from 2024-03-01T17:00:00+00:00, 400 accounts" in result.output
+    return out
+
+
+def test_simulate_writes_truth_and_trends_finds_the_planted_campaigns(simulated, tmp_path):
+    truth = orjson.loads(simulated.with_name(simulated.name + ".truth.json").read_bytes())
+    assert [(c["kind"], c["hashtag"], len(c["accounts"])) for c in truth] == [
+        ("grassroots", "FreeThePress", 400),
+        ("coordinated", "PressLies", 40),
+    ]
+    db = tmp_path / "t.duckdb"
+    ingest(db, simulated)
+    result = swell("trends", "--db", db, "--format", "json")
+    found = {t["hashtag"]: t for t in orjson.loads(result.output)["trends"]}
+    assert set(found) == {"freethepress", "presslies"}
+    assert found["freethepress"]["trending_since"] == "2024-03-01T17:00:00+00:00"
+    assert found["presslies"]["trending_since"] == "2024-03-01T09:00:00+00:00"
+    assert found["presslies"]["accounts"] == 40
+    at = swell("trends", "--db", db, "--at", "2024-03-01T17:10", "--format", "csv")
+    lines = at.output.strip().splitlines()
+    assert lines[0].startswith("hashtag,trending_since,first_seen") and lines[1].startswith("freethepress,")
+    quiet = swell("trends", "--db", db, "--at", "2024-03-01T13:00", "--format", "csv")
+    assert quiet.output.strip() == "hashtag"
+    table = swell(
+        "trends", "--db", db, "--detector", "poisson", "--since", "2024-03-01T08:00", "--until", "2024-03-01T10:00"
+    )
+    assert "#presslies" in table.output and "#freethepress" not in table.output
+
+
+def test_follow_updates_as_posts_arrive(simulated, tmp_path):
+    lines = simulated.read_bytes().splitlines()
+
+    def index_of(minute: str) -> int:
+        return next(i for i, line in enumerate(lines) if orjson.loads(line)["created_at"].startswith(minute))
+
+    before, arriving = tmp_path / "before.jsonl", tmp_path / "arriving.jsonl"
+    before.write_bytes(b"\n".join(lines[: index_of("Fri Mar 01 16:30")]) + b"\n")
+    arriving.write_bytes(b"\n".join(lines[index_of("Fri Mar 01 16:30") : index_of("Fri Mar 01 17:16")]) + b"\n")
+    db = tmp_path / "f.duckdb"
+    ingest(db, before)
+    cmd = [
+        sys.executable,
+        "-m",
+        "swell",
+        "trends",
+        "--db",
+        str(db),
+        "--follow",
+        "--interval",
+        "0.2",
+        "--format",
+        "json",
+    ]
+    cmd += ["--detector", "signitrend", "--since", "2024-03-01T12:00"]
+    follow = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    try:
+        first = orjson.loads(follow.stdout.readline())
+        assert first["trends"] == [] and first["title"].startswith("trending at 2024-03-01 16:2")
+        ingest(db, arriving)  # while it watches: the two processes take turns on the file
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            update = orjson.loads(follow.stdout.readline())
+            if update["trends"]:
+                break
+        assert update["title"] == "trending at 2024-03-01 17:05:00 UTC"  # 17:10 waits for late posts
+        assert update["trends"][0]["hashtag"] == "freethepress"
+        assert update["trends"][0]["trending_since"] == "2024-03-01T17:00:00+00:00"
+    finally:
+        follow.terminate()
+        follow.wait(10)
