@@ -87,3 +87,19 @@ def test_follow_updates_as_posts_arrive(simulated, tmp_path):
     finally:
         follow.terminate()
         follow.wait(10)
+
+
+def test_ira_debate_night_one_loud_account_is_not_a_trend(tmp_path):
+    """Real IRA tweets of one account (@TEN_GOP) around the first 2016 presidential debate."""
+    from conftest import DATA
+
+    db = tmp_path / "ira.duckdb"
+    ingest(db, DATA / "ira-2016-09" / "bet4a-TEN_GOP-2016-09-25_to_28.csv")
+    by_accounts = swell("trends", "--db", db, "--format", "json")
+    assert orjson.loads(by_accounts.output)["trends"] == []  # one account cannot make a trend
+    hourly = ["--bucket", "60", "--warmup", "0", "--detector", "mastodon", "--threshold", "20", "--min-accounts", "1"]
+    by_posts = swell("trends", "--db", db, "--count", "posts", *hourly, "--format", "json")
+    [debates] = orjson.loads(by_posts.output)["trends"]
+    # the debate began at 21:00 EDT on 26 September, 01:00 UTC on the 27th
+    assert (debates["hashtag"], debates["trending_since"]) == ("debates", "2016-09-27T01:00:00+00:00")
+    assert debates["accounts"] == 1

@@ -302,6 +302,13 @@ def _print_trends(trends: list[Trend], fmt: str, title: str) -> None:
 )
 @click.option("--threshold", type=float, help="The detector's trending threshold (see the README).")
 @click.option("--min-accounts", type=int, help="Fewest distinct accounts in a bucket for a trend.")
+@click.option(
+    "--count",
+    type=click.Choice(["accounts", "posts"]),
+    default="accounts",
+    show_default=True,
+    help="What the detector scores: distinct accounts per bucket, or posts.",
+)
 @click.option("--platform", help="Only posts of this platform.")
 @click.option("--no-reposts", is_flag=True, help="Do not count reposts.")
 @click.option("--warmup", default=60.0, show_default=True, help="Minutes at the start the detector only learns.")
@@ -318,6 +325,7 @@ def trends(
     detector,
     threshold,
     min_accounts,
+    count,
     platform,
     no_reposts,
     warmup,
@@ -332,6 +340,7 @@ def trends(
     its score (detector units) and peak, and the posts and distinct accounts while it trended.
     """
     options = {k: v for k, v in (("threshold", threshold), ("min_accounts", min_accounts)) if v is not None}
+    options["count"] = count
     name = detector or ("mastodon" if follow else "signitrend")
     stream = TrendStream(
         make_detector(name, bucket, **options), bucket_min=bucket, include_reposts=not no_reposts, warmup_min=warmup

@@ -102,7 +102,7 @@ def _background(rng: np.random.Generator, sim: Simulation) -> tuple[np.ndarray, 
     n_tags = np.where(rng.random(n) < sim.tagged_share, rng.choice([1, 1, 1, 2, 2, 3], n), 0)
     offsets = np.concatenate([[0], np.cumsum(n_tags)]).astype(np.int32)
     ranks = _zipf_choice(rng, sim.hashtags, sim.zipf, int(offsets[-1]))
-    names = pa.array(np.char.add("t", ranks.astype(str)))
+    names = pc.binary_join_element_wise("t", pa.array(ranks).cast(pa.string()), "")
     tags = pa.ListArray.from_arrays(pa.array(offsets), names)
     # A repost points at an earlier post, mostly a recent one, and carries its hashtags.
     is_repost = (rng.random(n) < sim.repost_share) & (np.arange(n) > 0)

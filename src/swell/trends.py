@@ -274,7 +274,9 @@ class PoissonDetector:
         )
         c = joined.get_column("c").to_numpy()
         nu = joined.get_column("nu").to_numpy()
-        low, high = poisson.ppf(0.005, nu), poisson.ppf(0.995, nu)
+        # Expected counts repeat (they are mostly small integers): compute each interval once.
+        distinct_nu, which = np.unique(nu, return_inverse=True)
+        low, high = poisson.ppf(0.005, distinct_nu)[which], poisson.ppf(0.995, distinct_nu)[which]
         eta = np.where(c > nu, np.abs(c - nu) / np.maximum(high - low, 1.0), 0.0)
         self._previous = observed.select("tag", nu="c")
         if self.baseline == "daily":
@@ -327,8 +329,11 @@ class FirstSeen:
             for row, cells in enumerate(self._cells_of(tags)):
                 np.minimum.at(self._cells[row], cells, times)
             return
-        for tag, first in zip(tags.to_list(), first_us.to_list(), strict=True):
-            self._exact.setdefault(tag, first)
+        names = tags.to_list()
+        new = set(names).difference(self._exact.keys())  # set operations run in C; a loop would not
+        if new:
+            firsts = dict(zip(names, first_us.to_list(), strict=True))
+            self._exact.update({tag: firsts[tag] for tag in new})
 
     def get(self, tag: str) -> int | None:
         if not self.hashed:
