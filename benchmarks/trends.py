@@ -87,6 +87,7 @@ def main() -> None:
     parser.add_argument("--hashtags", type=int, default=1_000_000)
     parser.add_argument("--hashtags-small", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--detectors", nargs="+", default=DETECTORS, choices=DETECTORS)
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -98,7 +99,7 @@ def main() -> None:
     distinct = len(pc.unique(pc.list_flatten(tags)))
     print(f"stream: {args.posts:,} posts, {distinct:,} distinct hashtags, {len(pc.list_flatten(tags)):,} hashtag uses")
     del tags
-    for detector in DETECTORS:
+    for detector in args.detectors:
         results = [measure(big, detector) for _ in range(args.runs)]
         rate = statistics.median(r["posts_s"] for r in results)
         peak = max(r["peak_mib"] for r in results)

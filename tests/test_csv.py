@@ -55,17 +55,25 @@ def test_september_2016_debate_tweets_without_ids(db):
 def test_map_options_on_an_export_of_stored_posts(db, tmp_path):
     ingest(db, DATA / "twitter-v2" / "flat.jsonl")
     exported = tmp_path / "export.csv"
-    fields = ["id", "when", "who", "body", "tags"]
+    fields = ["id", "when", "who", "body", "net"]
     with exported.open("w", newline="") as f:
         out = csv.writer(f)
         out.writerow(fields)
         for r in rows(db):
-            out.writerow([r["post_id"], r["created_at"].isoformat(), r["author_id"], r["text"], ""])
+            out.writerow(
+                [
+                    r["post_id"].removeprefix("twitter:"),
+                    r["created_at"].isoformat(),
+                    r["author_id"],
+                    r["text"],
+                    "twitter",
+                ]
+            )
     other = tmp_path / "other.duckdb"
     options = ["--map", "id=post_id", "--map", "when=created_at", "--map", "who=author_id", "--map", "body=text"]
     swell("ingest", "--db", other, *options, "--map", "x=platform", exported, ok=False)  # no column x
     assert rows(other) == []
-    swell("ingest", "--db", other, *options, exported)
+    swell("ingest", "--db", other, *options, "--map", "net=platform", exported)
     before = {r["post_id"]: r for r in rows(db)}
     after = {r["post_id"]: r for r in rows(other)}
     assert after.keys() == before.keys()
@@ -75,7 +83,7 @@ def test_map_options_on_an_export_of_stored_posts(db, tmp_path):
             before[post_id]["author_id"],
             before[post_id]["text"],
         )
-        assert r["platform"] == "csv"  # --map gives no platform; a mapping file names it
+        assert r["platform"] == "twitter"  # and the ids are the JSON readers' ids: one post, not two
 
 
 def test_mapping_mistakes_are_usage_errors(db, tmp_path):
@@ -94,3 +102,38 @@ def test_unknown_csv_is_rejected_line_by_line_with_a_hint(db, tmp_path):
     assert result.exit_code == 1
     assert [r["line"] for r in rejects(db)] == [1, 2, 3]
     assert "not the header of a known CSV export" in " ".join(result.output.split())
+
+
+def test_numeric_times_in_any_unit_and_malformed_rows_kept_whole(db, tmp_path):
+    export = tmp_path / "times.csv"
+    when = "2024-03-01T12:00:00+00:00"
+    export.write_text(
+        "id,ts,user,body\n"
+        "1,1709294400,a,seconds\n"
+        "2,1709294400000,a,milliseconds\n"
+        "3,1709294400000000,a,microseconds\n"
+        "4,1709294400000000000,a,nanoseconds\n"
+        "5,1709294400,a,too,many\n"
+        "6,99999999999999999999999,a,nonsense\n"
+    )
+    swell(
+        "ingest",
+        "--db",
+        db,
+        "--map",
+        "id=post_id",
+        "--map",
+        "ts=created_at",
+        "--map",
+        "user=author_id",
+        "--map",
+        "body=text",
+        export,
+    )
+    assert [(r["text"], r["created_at"]) for r in rows(db, "SELECT * FROM posts ORDER BY post_id")] == [
+        (unit, utc(when)) for unit in ("seconds", "milliseconds", "microseconds", "nanoseconds")
+    ]
+    bad = {r["line"]: r for r in rejects(db)}
+    assert bad[6]["raw"] == ["5", "1709294400", "a", "too", "many"]
+    assert bad[6]["reason"] == "row has 5 fields, the header has 4"
+    assert "too large to be seconds" in bad[7]["reason"]

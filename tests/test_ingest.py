@@ -160,3 +160,60 @@ def test_killed_ingest_resumes_without_loss_or_duplicates(db, tmp_path):
     assert f"{20_000 - done:,}" in result.output  # the rerun read only what was left
     assert ids(db) == expected
     assert rows(db, "SELECT count(*) AS n, count(DISTINCT post_id) AS d FROM posts") == [{"n": 20_000, "d": 20_000}]
+
+
+def test_a_wrongly_typed_value_costs_its_post_only(db, tmp_path):
+    """Jetstream records are written by any client: a mention whose did is a number."""
+    events = orjson.loads((DATA / "bluesky" / "twitwi-bluesky-firehose-posts.json").read_bytes())
+    odd = orjson.loads(orjson.dumps(events[8]))
+    odd["commit"]["record"]["facets"][0]["features"][0]["did"] = 12345
+    odd["commit"]["rkey"] = "odd"
+    path = tmp_path / "firehose.jsonl"
+    path.write_bytes(b"\n".join(orjson.dumps(e) for e in [*events, odd]) + b"\n")
+    ingest(db, path, FLAT)
+    assert len(ids(db)) == 10 + 5  # every post, the odd one too (its bad mention left out), and the next file
+    [post] = rows(db, "SELECT mentions FROM posts WHERE post_id LIKE '%/odd'")
+    assert post["mentions"] == ["did:plc:2qbv2k7oxxhkscjrjhqroiwp"]
+
+
+def test_truncated_gzip_keeps_what_was_read(db, tmp_path):
+    raw = FLAT.read_bytes()
+    cut = tmp_path / "cut.jsonl.gz"
+    whole = gzip.compress(raw)
+    cut.write_bytes(whole[: len(whole) * 3 // 4])
+    result = ingest(db, cut)
+    assert 0 < len(ids(db)) < 5 and ids(db) < FLAT_IDS
+    [end] = [r for r in rejects(db) if r["line"] == "end"]
+    assert end["reason"].startswith("compressed data ends early or is corrupt after record")
+    assert result.exit_code == 0
+
+
+def test_array_with_one_item_a_line_is_a_document(db, tmp_path):
+    tweets = FLAT.read_bytes().splitlines()
+    scrapy = tmp_path / "items.json"  # how Scrapy's JSON exporter writes: "[", then "item," lines, "]"
+    scrapy.write_bytes(b"[\n" + b",\n".join(tweets) + b"\n]\n")
+    ingest(db, scrapy)
+    assert ids(db) == FLAT_IDS and rejects(db) == []
+
+
+def test_a_directory_skips_swells_own_rejects(tmp_path):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    (folder / "flat.jsonl").write_bytes(FLAT.read_bytes() + b"not json\n")
+    (folder / "README.md").write_text("# not data\n")
+    db = folder / "swell.duckdb"
+    for _ in range(3):
+        swell("ingest", "--db", db, "--force", folder)
+    assert len(rejects(db)) == 3  # the bad line, once a run: the rejects file itself is never read
+
+
+def test_impossible_times_are_rejected(db, tmp_path):
+    tweets = [orjson.loads(line) for line in FLAT.read_bytes().splitlines()]
+    tweets[0]["created_at"] = "9999-01-01T00:00:00.000Z"
+    path = tmp_path / "times.jsonl"
+    path.write_bytes(b"\n".join(orjson.dumps(t) for t in tweets) + b"\n")
+    ingest(db, path)
+    assert len(ids(db)) == 4
+    [bad] = rejects(db)
+    assert bad["line"] == 1 and "is outside 1970-2200" in bad["reason"]
+    assert bad["raw"]["post_id"] == "twitter:1380242611781386245"

@@ -49,13 +49,13 @@ def test_current_api_fields_reblogs_and_replies(db, tmp_path):
         uri="https://mstdn.jp/users/iorin0225/statuses/1000",
         in_reply_to_id="172402",
         in_reply_to_account_id="999999",
-        mentions=[{"id": "999999", "url": "https://mastodon.cloud/@katsusuke", "acct": "katsusuke@mastodon.cloud"}],
+        mentions=[{"id": "999999", "url": "https://mstdn.jp/@nururyun", "acct": "nururyun"}],
     )
     path = tmp_path / "statuses.jsonl"
     path.write_bytes(b"\n".join(orjson.dumps(s) for s in (original, reblog, reply)) + b"\n")
     ingest(db, path)
     first = post(db, f"mastodon:{original['uri']}")
-    assert first["author_id"] == "https://mstdn.jp/users/iorin0225"  # the 4.2+ actor uri wins over url
+    assert first["author_id"] == "https://mstdn.jp/@iorin0225"  # the profile url, as mentions carry it
     assert first["hashtags"] == ["blast2024"] and first["lang"] == "ja"
     assert first["text"] == "Join #Blast2024 @katsusuke\nsee example.org/a\n\n<script>"
     assert first["urls"] == ["https://example.org/a"]  # mentions and hashtag links are not shared links
@@ -65,10 +65,32 @@ def test_current_api_fields_reblogs_and_replies(db, tmp_path):
     assert boost["hashtags"] == ["blast2024"] and boost["text"].startswith("Join #Blast2024")
     answer = post(db, "mastodon:https://mstdn.jp/users/iorin0225/statuses/1000")
     assert (answer["kind"], answer["ref_post_id"]) == ("reply", "mastodon:local:172402")
-    assert answer["ref_author_id"] == "https://mastodon.cloud/@katsusuke"
+    # the replied-to account is found among the mentions, under the id it has as an author
+    assert answer["ref_author_id"] == answer["mentions"][0] == boost["author_id"]
 
 
 def test_html_to_text_keeps_markup_out_and_text_in():
     text, links = html_to_text('<p>a<br/>b</p><p><a href="https://x.org/">x.org</a> &amp; "q"</p>')
     assert (text, links) == ('a\nb\n\nx.org & "q"', ["https://x.org/"])
-    assert html_to_text("plain") == ("plain", [])
+    assert html_to_text("Tom &amp; Jerry") == ("Tom & Jerry", [])
+    # Mastodon 4 federates lists, quotes and code blocks: none of their text is lost
+    rich = (
+        "<p>Three reasons:</p><ul><li>one</li><li>two #vote</li></ul>"
+        "<blockquote><p>quoted</p></blockquote><pre><code>x = 1</code></pre>"
+    )
+    assert html_to_text(rich)[0] == "Three reasons:\n\none\n\ntwo #vote\n\nquoted\n\nx = 1"
+
+
+def test_streaming_api_messages(db, tmp_path):
+    status = _v4_status()
+    messages = [
+        {"event": "update", "payload": orjson.dumps(status).decode()},
+        {"event": "delete", "payload": "172402"},
+        {"event": "status.update", "payload": orjson.dumps(status).decode()},
+    ]
+    path = tmp_path / "stream.jsonl"
+    path.write_bytes(b"\n".join(orjson.dumps(m) for m in messages) + b"\n")
+    result = ingest(db, path)
+    assert [r["post_id"] for r in rows(db)] == [f"mastodon:{status['uri']}"]
+    assert [r["post_id"] for r in rows(db, "SELECT post_id FROM deletions")] == ["mastodon:local:172402"]
+    assert "mastodon stream status.update event 1" in " ".join(result.output.split())

@@ -153,7 +153,8 @@ def expand_inputs(paths) -> list[Path]:
             continue
         for found in sorted(path.rglob("*")):
             suffixes = [s for s in found.suffixes if s not in (".gz", ".zst")]
-            if found.is_file() and suffixes and suffixes[-1].lower() in DATA_SUFFIXES:
+            rejects = found.name.endswith(".rejects.jsonl")  # swell's own output is not input
+            if found.is_file() and suffixes and suffixes[-1].lower() in DATA_SUFFIXES and not rejects:
                 out.append(found)
     return out
 

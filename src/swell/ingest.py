@@ -12,6 +12,7 @@ import gc
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -19,9 +20,10 @@ from typing import Any
 import ijson
 import msgspec
 import orjson
+import pyarrow as pa
 import pyarrow.compute as pc
 
-from swell.model import Post, posts_to_batch
+from swell.model import Post, datetime_to_us, posts_to_batch
 from swell.readers import FORMATS, detect
 from swell.readers import csv as csv_reader
 from swell.readers.base import RECORD_ERRORS, reason_for
@@ -30,6 +32,11 @@ from swell.store import FileProgress, Store
 
 FORMAT_CHOICES = (*FORMATS, "csv")
 _FAST_PATH_MISSES = (msgspec.MsgspecError, *RECORD_ERRORS)
+_CONVERSION_ERRORS = (pa.ArrowException, OverflowError, TypeError, ValueError)
+_EARLIEST_US, _LATEST_US = (
+    datetime_to_us(datetime(1970, 1, 1, tzinfo=UTC)),
+    datetime_to_us(datetime(2200, 1, 1, tzinfo=UTC)),
+)
 BATCH_SIZE = 50_000
 
 
@@ -84,7 +91,12 @@ class _FileSink:
         self.rejects: list[bytes] = []
 
     def post(self, post: Post) -> None:
-        self.posts.append(post)
+        if _EARLIEST_US <= post.created_at < _LATEST_US:
+            self.posts.append(post)
+        else:  # a time no post can have: a unit mistake or a broken clock upstream
+            self.reject(
+                f"created_at ({post.created_at} µs since 1970) is outside 1970-2200", post._asdict(), post.source
+            )
 
     def deletion(self, post_id: str, deleted_at: int | None, source: str) -> None:
         self.deletions.append((post_id, deleted_at, source))
@@ -159,6 +171,12 @@ class Ingest:
             summary.layout = layout if source.compression is None else f"{layout}+{source.compression}"
             read = {"csv": run.csv_records, "jsonl": run.jsonl_records}.get(layout, run.json_items)
             self._without_gc(read)
+            if source.damage is not None:  # e.g. the .gz of a collection killed mid-write: what was read is kept
+                sink.reject(
+                    f"compressed data ends early or is corrupt after record {summary.records:,} ({source.damage})",
+                    None,
+                    f"{path}:end",
+                )
             progress.complete = True
             run.flush()
         return summary
@@ -182,11 +200,12 @@ class _Run:
     def layout(self) -> str:
         """How to read this file: the sniffed layout, CSV where a mapping is given or fits the header."""
         layout = self.source.layout
-        if self.ingest.fmt == "csv" or (layout == "text" and self.ingest.mapping):
+        header = next(csv.reader([self.source.first_line.decode("utf-8", errors="replace")]), [])
+        mapping = self.ingest.mapping
+        if self.ingest.fmt == "csv" or (mapping is not None and (layout == "text" or mapping.fits(header))):
             return "csv"
         if layout != "text":
             return layout
-        header = next(csv.reader([self.source.first_line.decode("utf-8", errors="replace")]), [])
         if csv_reader.mapping_for_header(header) is not None:
             return "csv"
         # Neither JSON nor a CSV export we know: read as JSON lines, so each line is rejected with its number.
@@ -196,13 +215,32 @@ class _Run:
         )
         return "jsonl"
 
+    def _batch(self) -> pa.RecordBatch:
+        """The collected posts as a batch. A value a reader let through with the wrong type fails the
+        conversion; then the posts are converted one by one and the failing ones rejected, so one bad
+        value costs one post, not the batch."""
+        try:
+            return posts_to_batch(self.sink.posts)
+        except _CONVERSION_ERRORS:
+            good = []
+            for post in self.sink.posts:
+                try:
+                    posts_to_batch([post])
+                except _CONVERSION_ERRORS as exc:
+                    self.sink.reject(
+                        f"bad value in a post field ({type(exc).__name__}: {exc})", post._asdict(), post.source
+                    )
+                else:
+                    good.append(post)
+            return posts_to_batch(good)
+
     def flush(self) -> None:
         sink, summary = self.sink, self.sink.summary
+        batch = self._batch()
         if sink.rejects:  # written before the commit: a crash in between repeats a reject, never loses one
             self.rejects.write(b"\n".join(sink.rejects) + b"\n")
             self.rejects.flush()
             sink.rejects.clear()
-        batch = posts_to_batch(sink.posts)
         if batch.num_rows:
             for row in pc.value_counts(batch.column("platform")).to_pylist():
                 summary.platforms[row["values"]] += row["counts"]
@@ -309,12 +347,12 @@ class _Run:
             raise ValueError(f"{self.name}: mapping {mapping.name} names columns not in the header: {missing}")
         convert = csv_reader.RowConverter(mapping).convert
         sink, done, name = self.sink, self.progress.records_done, self.name
-        for lineno, row in rows:
+        for lineno, row, raw in rows:
             if lineno <= done:
                 continue
             source = f"{name}:{lineno}"
             if isinstance(row, str):
-                sink.reject(row, None, source)
+                sink.reject(row, raw, source)
             else:
                 try:
                     sink.post(convert(row, source))

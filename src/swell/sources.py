@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -18,6 +19,9 @@ from typing import BinaryIO
 import ijson
 import orjson
 import zstandard
+
+# What a compressed file cut short (a collection killed mid-write) or damaged raises when read.
+TRUNCATED_INPUT = (EOFError, gzip.BadGzipFile, zlib.error, zstandard.ZstdError)
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -50,15 +54,46 @@ def sniff_layout(stream: BinaryIO) -> tuple[str, bytes]:
             lines.append(line.removeprefix(_BOM).strip())
     if not lines:
         return "jsonl", b""  # empty: nothing to read either way
-    for line in lines:
-        if line[:1] in (b"{", b"["):
-            try:
-                orjson.loads(line)
-            except orjson.JSONDecodeError:
-                continue
-            return "jsonl", lines[0]  # one line holds a whole JSON value: JSON lines, whatever the first line is
-    # No line stands alone: a pretty-printed or multi-line document, or not JSON at all.
-    return ("json" if lines[0][:1] in (b"{", b"[") else "text"), lines[0]
+    first = lines[0]
+    if first in (b"{", b"[") or (first.startswith(b"[") and not _whole_json(first)):
+        return "json", first  # a document over many lines: pretty-printed, or an array one item a line
+    if first.startswith((b"{", b"[")):
+        return "jsonl", first  # a JSON value a line; a broken line is rejected on its own
+    if any(line.startswith(b"{") and _whole_json(line) for line in lines[1:]):
+        return "jsonl", first  # JSON lines after a line of something else
+    return "text", first
+
+
+def _whole_json(line: bytes) -> bool:
+    try:
+        orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return False
+    return True
+
+
+class _EndAtDamage(io.RawIOBase):
+    """A decompressed stream that ends where the compressed data is cut short or damaged, instead of
+    raising: what was decompressed up to there is read as usual, and `damage` says why it ended."""
+
+    def __init__(self, stream: BinaryIO):
+        self._stream = stream
+        self.damage: Exception | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if self.damage is not None:
+            return 0
+        try:
+            # Small reads: a decompressor that meets the damage drops what it decoded in that call.
+            data = self._stream.read(min(len(buffer), 16384))
+        except TRUNCATED_INPUT as exc:
+            self.damage = exc
+            return 0
+        buffer[: len(data)] = data
+        return len(data)
 
 
 class InputFile:
@@ -68,10 +103,16 @@ class InputFile:
         self.path = Path(path)
         with open(self.path, "rb") as raw:
             sniffed, _ = _decompressed(raw)
-            self.layout, self.first_line = sniff_layout(io.BufferedReader(sniffed))
+            self.layout, self.first_line = sniff_layout(io.BufferedReader(_EndAtDamage(sniffed)))
         self.raw: BinaryIO = open(self.path, "rb")  # noqa: SIM115 - closed by close()
         decompressed, self.compression = _decompressed(self.raw)
-        self.stream = io.BufferedReader(decompressed, buffer_size=1 << 20)
+        self._decompressed = _EndAtDamage(decompressed) if self.compression else decompressed
+        self.stream = io.BufferedReader(self._decompressed, buffer_size=1 << 20)
+
+    @property
+    def damage(self) -> Exception | None:
+        """Why the compressed data ended before its end marker, if it did."""
+        return getattr(self._decompressed, "damage", None)
 
     def position(self) -> int:
         return self.raw.tell()

@@ -161,16 +161,15 @@ class SigniTrend:
     prune_every: int = 288  # buckets between sweeps of the exact table for tags that have faded
     name: str = "signitrend"
     _bucket: int = 0  # how many buckets have been scored
-    _state: pl.DataFrame = field(
-        default_factory=lambda: _empty({"tag": pl.String, "ewma": pl.Float64, "ewmvar": pl.Float64, "last": pl.Int64})
-    )
 
     def __post_init__(self) -> None:
         self.alpha = 1 - 0.5 ** (self.bucket_min / self.half_life_min)
-        if self.hashed:
-            self._ewma = np.zeros((self.depth, self.width))
-            self._ewmvar = np.zeros((self.depth, self.width))
-            self._last = np.full((self.depth, self.width), -1, dtype=np.int64)
+        # The statistics (EWMA, EWMVar, last bucket seen; -1: never): one row per tag, found through
+        # `_rows`, or `depth` rows of `width` hashed cells.
+        shape = (self.depth, self.width) if self.hashed else (0,)
+        self._ewma, self._ewmvar = np.zeros(shape), np.zeros(shape)
+        self._last = np.full(shape, -1, dtype=np.int64)
+        self._rows: dict[str, int] = {}
 
     def update(self, bucket_start_us: int, counts: pl.DataFrame) -> pl.DataFrame:
         x = counts.get_column(self.count).cast(pl.Float64).to_numpy()
@@ -188,25 +187,42 @@ class SigniTrend:
         return signitrend_step(x, ewma, ewmvar, self.alpha, self.beta)
 
     def _exact(self, counts: pl.DataFrame, x: np.ndarray) -> np.ndarray:
-        seen = counts.select("tag").join(self._state, on="tag", how="left")
-        sig, ewma, ewmvar = self._advance(
-            x,
-            seen.get_column("ewma").fill_null(0.0).to_numpy(),
-            seen.get_column("ewmvar").fill_null(0.0).to_numpy(),
-            seen.get_column("last").fill_null(-1).to_numpy(),
+        names = counts.get_column("tag").to_list()
+        rows = np.fromiter((self._rows.get(tag, -1) for tag in names), dtype=np.int64, count=len(names))
+        for i in np.flatnonzero(rows < 0):  # tags never seen (or forgotten): new rows
+            rows[i] = self._rows[names[i]] = self._grow()
+        sig, self._ewma[rows], self._ewmvar[rows] = self._advance(
+            x, self._ewma[rows], self._ewmvar[rows], self._last[rows]
         )
-        fresh = counts.select("tag", ewma=pl.Series(ewma), ewmvar=pl.Series(ewmvar), last=pl.lit(self._bucket))
-        state = self._state.update(fresh, on="tag", how="full")
-        if self._bucket % self.prune_every == 0:  # forget tags whose statistics have faded to nothing
-            ewma_now, var_now = signitrend_skip(
-                state.get_column("ewma").to_numpy(),
-                state.get_column("ewmvar").to_numpy(),
-                self._bucket - state.get_column("last").to_numpy(),
-                self.alpha,
-            )
-            state = state.filter(pl.Series((ewma_now > 1e-3) | (var_now > 1e-3)))
-        self._state = state
+        self._last[rows] = self._bucket
+        if self._bucket % self.prune_every == self.prune_every - 1:
+            self._prune()
         return sig
+
+    def _grow(self) -> int:
+        """A free row in the exact table, doubling its arrays when full; new rows start at zero."""
+        row = len(self._rows)
+        if row == len(self._ewma):
+            extra = max(len(self._ewma), 1024)
+            self._ewma = np.concatenate([self._ewma, np.zeros(extra)])
+            self._ewmvar = np.concatenate([self._ewmvar, np.zeros(extra)])
+            self._last = np.concatenate([self._last, np.full(extra, -1, dtype=np.int64)])
+        return row
+
+    def _prune(self) -> None:
+        """Forget tags whose statistics have faded to nothing: they would score as new tags anyway."""
+        used = len(self._rows)
+        ewma, ewmvar = signitrend_skip(
+            self._ewma[:used], self._ewmvar[:used], self._bucket - self._last[:used], self.alpha
+        )
+        keep = (ewma > 1e-3) | (ewmvar > 1e-3)
+        tags = np.array(list(self._rows), dtype=object)[keep]
+        self._ewma, self._ewmvar, self._last = (
+            self._ewma[:used][keep],
+            self._ewmvar[:used][keep],
+            self._last[:used][keep],
+        )
+        self._rows = {tag: i for i, tag in enumerate(tags)}
 
     def _hashed(self, counts: pl.DataFrame, x: np.ndarray) -> np.ndarray:
         tags = counts.get_column("tag")
@@ -329,11 +345,12 @@ class FirstSeen:
             for row, cells in enumerate(self._cells_of(tags)):
                 np.minimum.at(self._cells[row], cells, times)
             return
+        known = self._exact
         names = tags.to_list()
-        new = set(names).difference(self._exact.keys())  # set operations run in C; a loop would not
+        new = [i for i, tag in enumerate(names) if tag not in known]  # the bucket's tags, not all tags
         if new:
-            firsts = dict(zip(names, first_us.to_list(), strict=True))
-            self._exact.update({tag: firsts[tag] for tag in new})
+            firsts = first_us.to_list()
+            known.update((names[i], firsts[i]) for i in new)
 
     def get(self, tag: str) -> int | None:
         if not self.hashed:

@@ -41,6 +41,11 @@ def text_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def strings(values: Any) -> list[str]:
+    """The non-empty strings of a list (ids, mentions); anything else in it is left out."""
+    return [v for v in values if isinstance(v, str) and v] if isinstance(values, list) else []
+
+
 def int_or_none(value: Any) -> int | None:
     return value if type(value) is int else None
 

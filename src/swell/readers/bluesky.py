@@ -7,7 +7,16 @@
 from __future__ import annotations
 
 from swell.model import Post, normalize_hashtags, normalize_urls, parse_iso_time
-from swell.readers.base import RECORD_ERRORS, BadRecord, Sink, int_or_none, reason_for, require_str, text_or_none
+from swell.readers.base import (
+    RECORD_ERRORS,
+    BadRecord,
+    Sink,
+    int_or_none,
+    reason_for,
+    require_str,
+    strings,
+    text_or_none,
+)
 
 NAME = "bluesky"
 PLATFORM = "bluesky"
@@ -42,26 +51,29 @@ def parse(rec: dict, source: str, sink: Sink) -> None:
 
 
 def _parse_item(item: dict, source: str, sink: Sink) -> None:
+    """A PostView, or a feed item: its post and, for a repost reason, the repost (both or neither)."""
     view = item["post"] if "post" in item and "uri" not in item else item
-    sink.post(post_view_to_post(view, source))
+    post = post_view_to_post(view, source)
     reason = item.get("reason")
+    repost = None
     if isinstance(reason, dict) and reason.get("$type") == _REASON_REPOST:
         by = reason["by"]
         reposter = require_str(by["did"], "reason.by.did")
         # Older AppViews give no uri for the repost record; an account can repost a post only once,
         # so (reposter, post) identifies it.
         repost_uri = reason.get("uri") or f"repost:{reposter}:{view['uri']}"
-        sink.post(
-            repost_to_post(
-                uri=repost_uri,
-                author_id=reposter,
-                author_handle=text_or_none(by.get("handle")),
-                subject_uri=view["uri"],
-                created_us=parse_iso_time(reason["indexedAt"]),
-                source=source,
-                author_followers=int_or_none(by.get("followersCount")),
-            )
+        repost = repost_to_post(
+            uri=repost_uri,
+            author_id=reposter,
+            author_handle=text_or_none(by.get("handle")),
+            subject_uri=view["uri"],
+            created_us=parse_iso_time(reason["indexedAt"]),
+            source=source,
+            author_followers=int_or_none(by.get("followersCount")),
         )
+    sink.post(post)
+    if repost is not None:
+        sink.post(repost)
 
 
 def repost_to_post(
@@ -157,19 +169,22 @@ def record_to_post(
     tags: list[str] = []
     links: list[str] = []
     mentions: list[str] = []
+    # Records are written by any client: a malformed facet loses its own value, not the post.
     for facet in record.get("facets") or ():
-        for feature in facet.get("features") or ():
+        for feature in facet.get("features") or () if isinstance(facet, dict) else ():
+            if not isinstance(feature, dict):
+                continue
             kind = feature.get("$type")
             if kind == _TAG:
-                tags.append(feature["tag"])
+                tags.append(feature.get("tag"))
             elif kind == _LINK:
-                links.append(feature["uri"])
+                links.append(feature.get("uri"))
             elif kind == _MENTION:
-                mentions.append(feature["did"])
-    tags.extend(t for t in record.get("tags") or () if isinstance(t, str))  # tags outside the text
+                mentions.append(feature.get("did"))
+    tags.extend(strings(record.get("tags")))  # tags outside the text
     embed = record.get("embed")
     if isinstance(embed, dict) and isinstance(embed.get("external"), dict):
-        links.append(embed["external"].get("uri") or "")
+        links.append(embed["external"].get("uri"))
 
     reply = record.get("reply")
     quoted = _embedded_uri(embed)
@@ -191,9 +206,9 @@ def record_to_post(
         kind=kind,
         ref_post_id=f"bluesky:{ref}" if ref else None,
         ref_author_id=did_of(ref) if ref else None,
-        hashtags=normalize_hashtags(tags),
-        urls=normalize_urls(links),
-        mentions=mentions,
+        hashtags=normalize_hashtags(strings(tags)),
+        urls=normalize_urls(strings(links)),
+        mentions=strings(mentions),
         author_followers=author_followers,
         author_created_at=author_created_at,
         source=source,

@@ -172,11 +172,13 @@ def split_cell(value: str) -> list[str]:
         out = []
         for item in items:
             if isinstance(item, dict):
-                item = (
+                item = (  # the value the JSON readers keep: ids before usernames, expanded links before t.co
                     item.get("tag")
                     or item.get("text")
+                    or item.get("unwound_url")
                     or item.get("expanded_url")
                     or item.get("url")
+                    or item.get("id")
                     or item.get("username")
                 )
             if isinstance(item, str | int):
@@ -225,8 +227,7 @@ class RowConverter:
         if self.m.time_format:
             raise BadRecord(f"time {value!r} matches none of {self.m.time_format}")
         if value.replace(".", "", 1).isdigit():
-            seconds = float(value)
-            return int(seconds * 1000) if seconds > 1e11 else int(seconds * 1_000_000)  # ms or s
+            return _epoch_us(float(value))
         return parse_iso_time(value)
 
     def _key(self, row: dict) -> str:
@@ -254,7 +255,7 @@ class RowConverter:
         text = self._get(row, "text")
         followers = self._get(row, "author_followers")
         return Post(
-            post_id=post_id if ":" in post_id else f"{platform}:{post_id}",
+            post_id=_prefixed(platform, post_id),
             platform=platform,
             created_at=self._time(created),
             author_id=author_id,
@@ -262,28 +263,54 @@ class RowConverter:
             text=text,
             lang=language_code(lang) if (lang := self._get(row, "lang")) else None,
             kind=kind,
-            ref_post_id=(ref_post_id if ":" in ref_post_id else f"{platform}:{ref_post_id}") if ref_post_id else None,
+            ref_post_id=_prefixed(platform, ref_post_id) if ref_post_id else None,
             ref_author_id=ref_author_id,
             hashtags=normalize_hashtags(self._list(row, "hashtags"))
             if "hashtags" in self.m.columns
             else hashtags_from_text(text),
             urls=normalize_urls(self._list(row, "urls")),
             mentions=self._list(row, "mentions"),
-            author_followers=int(float(followers)) if followers else None,
+            author_followers=_count(followers) if followers else None,
             author_created_at=self._time(self._get(row, "author_created_at")),
             source=source,
         )
 
 
-def read_rows(text_stream) -> tuple[list[str], Iterator[tuple[int, dict | str]]]:
-    """The header, and (line where the record starts, row dict or why it is malformed) per record.
+def _prefixed(platform: str, post_id: str) -> str:
+    """Ids as the JSON readers write them ('twitter:123', 'bluesky:at://...'), so the same post read
+    from JSON and from CSV is one post."""
+    return post_id if post_id.startswith(f"{platform}:") else f"{platform}:{post_id}"
+
+
+# A number of seconds, milliseconds, microseconds or nanoseconds since 1970, told apart by size: any
+# time between 1973 and 5138 has a count of seconds below 1e11, and so on for each unit.
+_EPOCH_UNITS = ((1e11, 1_000_000), (1e14, 1_000), (1e17, 1), (1e20, 0.001))
+
+
+def _epoch_us(number: float) -> int:
+    for limit, to_us in _EPOCH_UNITS:
+        if number < limit:
+            return int(number * to_us)
+    raise BadRecord(f"time {number:.0f} is too large to be seconds, ms, µs or ns since 1970")
+
+
+def _count(value: str) -> int:
+    number = int(float(value))
+    if not 0 <= number < 2**63:
+        raise BadRecord(f"count {value!r} is out of range")
+    return number
+
+
+def read_rows(text_stream) -> tuple[list[str], Iterator[tuple[int, dict | str, list[str] | None]]]:
+    """The header, and per record: the line where it starts, the row as a dict or why it is
+    malformed, and a malformed row's fields (for the rejects file).
 
     A quoted cell may span lines, so the start line is tracked, not counted.
     """
     reader = csv.reader(text_stream)
     header = next(reader, None) or []
 
-    def rows() -> Iterator[tuple[int, dict | str]]:
+    def rows() -> Iterator[tuple[int, dict | str, list[str] | None]]:
         start = 2
         while True:
             try:
@@ -291,12 +318,12 @@ def read_rows(text_stream) -> tuple[list[str], Iterator[tuple[int, dict | str]]]
             except StopIteration:
                 return
             except csv.Error as exc:
-                yield start, f"malformed CSV: {exc}"
+                yield start, f"malformed CSV: {exc}", None
             else:
                 if len(fields) == len(header):
-                    yield start, dict(zip(header, fields, strict=True))
+                    yield start, dict(zip(header, fields, strict=True)), None
                 elif fields:
-                    yield start, f"row has {len(fields)} fields, the header has {len(header)}"
+                    yield start, f"row has {len(fields)} fields, the header has {len(header)}", fields
             start = reader.line_num + 1
 
     return header, rows()

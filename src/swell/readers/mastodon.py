@@ -1,35 +1,61 @@
 """Mastodon `Status` objects (REST timelines, streaming `update` payloads, exports of either).
 
 Ids: a status's and an account's local `id` differ from instance to instance, so posts are keyed
-by their ActivityPub `uri` and accounts by theirs (`uri`, or `url` on servers older than 4.2).
+by their ActivityPub `uri` and accounts by their profile `url`, which accounts and mentions both carry
+(so that replies and mentions join to authors).
 A reply names its parent only by the serving instance's local id; that is kept as
 `mastodon:local:<id>`, which matches other replies to the same parent in the same collection.
 """
 
 from __future__ import annotations
 
+import re
+
+import orjson
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
 from swell.model import Post, normalize_hashtags, normalize_urls, parse_iso_time
-from swell.readers.base import BadRecord, Sink, int_or_none, require_str, text_or_none
+from swell.readers.base import BadRecord, Sink, int_or_none, require_str, strings, text_or_none
 
 NAME = "mastodon"
 PLATFORM = "mastodon"
+_BLANK_LINES = re.compile(r"\n\s*\n(\s*\n)*")
 
 
 def matches(rec: dict) -> bool:
+    if "event" in rec and "payload" in rec:  # a streaming API message
+        return True
     return "account" in rec and "content" in rec and "uri" in rec
 
 
 def parse(rec: dict, source: str, sink: Sink) -> None:
-    sink.post(status_to_post(rec, source))
+    if "event" in rec and "payload" in rec:
+        _stream_message(rec, source, sink)
+    else:
+        sink.post(status_to_post(rec, source))
+
+
+def _stream_message(message: dict, source: str, sink: Sink) -> None:
+    """`{"event": "update", "payload": "<status JSON>"}` from /api/v1/streaming; deletes name the
+    serving instance's local id, recorded as such; other events (edits, notifications) are counted."""
+    event, payload = message["event"], message["payload"]
+    if event == "update":
+        status = orjson.loads(payload) if isinstance(payload, str | bytes) else payload
+        if not isinstance(status, dict):
+            raise BadRecord("update payload is not a status object")
+        sink.post(status_to_post(status, source))
+    elif event == "delete":
+        sink.deletion(f"mastodon:local:{require_str(payload, 'payload')}", None, source)
+    else:
+        sink.ignore(f"{NAME} stream {event} event")
+
+
+_BLOCKS = "p, li, pre, blockquote, h1, h2, h3, h4, h5, h6, div, ul, ol"
 
 
 def html_to_text(html: str) -> tuple[str, list[str]]:
-    """Mastodon's HTML to plain text (paragraphs separated by a blank line, <br> as a newline),
-    and the links it holds other than mentions and hashtags."""
-    if "<" not in html:
-        return html, []
+    """Mastodon's HTML to plain text (blocks such as paragraphs and list items separated by a blank
+    line, <br> as a newline, entities decoded), and the links it holds other than mentions and hashtags."""
     tree = HTMLParser(html)
     links = [
         a.attributes.get("href") or ""
@@ -38,13 +64,14 @@ def html_to_text(html: str) -> tuple[str, list[str]]:
     ]
     for br in tree.css("br"):
         br.replace_with("\n")
-    paragraphs = tree.css("p")
-    text = "\n\n".join(p.text() for p in paragraphs) if paragraphs else tree.text()
-    return text, links
+    for block in tree.css(_BLOCKS):
+        block.insert_after("\n\n")
+    text = tree.body.text() if tree.body is not None else ""
+    return _BLANK_LINES.sub("\n\n", text).strip(), links
 
 
 def account_id(account: dict) -> str:
-    return require_str(account.get("uri") or account.get("url"), "account.uri")
+    return require_str(account.get("url") or account.get("uri"), "account.url")
 
 
 def status_to_post(status: dict, source: str) -> Post:
@@ -88,7 +115,7 @@ def status_to_post(status: dict, source: str) -> Post:
         ref_author_id=ref_author_id,
         hashtags=normalize_hashtags(t["name"] for t in shown.get("tags") or ()),
         urls=normalize_urls(links),
-        mentions=[m.get("url") or m["acct"] for m in shown.get("mentions") or ()],
+        mentions=strings([m.get("url") or m.get("acct") for m in shown.get("mentions") or () if isinstance(m, dict)]),
         author_followers=int_or_none(account.get("followers_count")),
         author_created_at=parse_iso_time(created) if created else None,
         source=source,
@@ -103,6 +130,6 @@ def _reply_author(status: dict, account: dict, author_id: str) -> str | None:
     if local_id == account.get("id"):
         return author_id
     for mention in status.get("mentions") or ():
-        if mention.get("id") == local_id:
-            return mention.get("url")
+        if isinstance(mention, dict) and mention.get("id") == local_id:
+            return text_or_none(mention.get("url"))
     return f"mastodon:local:{local_id}"

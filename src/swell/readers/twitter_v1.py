@@ -39,13 +39,13 @@ class _Url(msgspec.Struct):
 
 
 class _Mention(msgspec.Struct):
-    id_str: str | None = None
+    id_str: str | int | None = None
 
 
 class _Entities(msgspec.Struct):
-    hashtags: list[_Hashtag] = []
-    urls: list[_Url] = []
-    user_mentions: list[_Mention] = []
+    hashtags: list[_Hashtag] | None = None
+    urls: list[_Url] | None = None
+    user_mentions: list[_Mention] | None = None
 
 
 class _Extended(msgspec.Struct):
@@ -54,7 +54,7 @@ class _Extended(msgspec.Struct):
 
 
 class _User(msgspec.Struct):
-    id_str: str | None = None
+    id_str: str | int | None = None
     id: int | None = None
     screen_name: str | None = None
     followers_count: int | None = None
@@ -66,10 +66,11 @@ class _Quoted(msgspec.Struct):
 
 
 class Status(msgspec.Struct):
-    id_str: str
+    # Some collectors rewrote ids and times as numbers: take either.
+    id_str: str | int
     user: _User
     created_at: str
-    timestamp_ms: str | None = None
+    timestamp_ms: str | int | None = None
     text: str | None = None
     full_text: str | None = None
     extended_tweet: _Extended | None = None
@@ -89,7 +90,9 @@ _NO_ENTITIES = _Entities()
 def matches(rec: dict) -> bool:
     if "id_str" in rec and "user" in rec:
         return True
-    return "delete" in rec or (len(rec) <= 2 and any(k in rec for k in _NOTICES))
+    # A notice is a one-key object such as {"limit": {...}}; "event" alone would also match
+    # Mastodon's streaming messages, whose values are strings.
+    return "delete" in rec or (len(rec) <= 2 and any(isinstance(rec.get(k), dict) for k in _NOTICES))
 
 
 def parse_line(line: bytes, source: str, sink: Sink) -> None:
@@ -127,18 +130,20 @@ def _full_text(status: Status) -> tuple[str, _Entities]:
 
 def _user_id(user: _User) -> str:
     if user.id_str:
-        return user.id_str
+        return str(user.id_str)
     if user.id is not None:
         return str(user.id)
     raise BadRecord("user has no id_str or id")
 
 
 def status_to_post(status: Status, source: str) -> Post:
+    if status.id_str == "":
+        raise BadRecord("id_str is empty")
     user = status.user
     retweeted = status.retweeted_status
     if retweeted is not None:
         kind = "repost"
-        ref_post_id = retweeted.id_str
+        ref_post_id = str(retweeted.id_str)
         ref_author_id = _user_id(retweeted.user)
         text, entities = _full_text(retweeted)
         text = f"RT @{retweeted.user.screen_name or ''}: {text}"
@@ -157,7 +162,7 @@ def status_to_post(status: Status, source: str) -> Post:
             kind, ref_post_id, ref_author_id = "post", None, None
     ms = status.timestamp_ms
     return Post(
-        post_id=f"twitter:{require_str(status.id_str, 'id_str')}",
+        post_id=f"twitter:{status.id_str}",
         platform=PLATFORM,
         created_at=int(ms) * 1000 if ms else parse_twitter_time(status.created_at),
         author_id=_user_id(user),
@@ -167,9 +172,11 @@ def status_to_post(status: Status, source: str) -> Post:
         kind=kind,
         ref_post_id=f"twitter:{ref_post_id}" if ref_post_id else None,
         ref_author_id=ref_author_id or None,
-        hashtags=normalize_hashtags([h.text for h in entities.hashtags]),
-        urls=normalize_urls([(u.unwound.url if u.unwound else None) or u.expanded_url or u.url for u in entities.urls]),
-        mentions=[m.id_str for m in entities.user_mentions if m.id_str],
+        hashtags=normalize_hashtags([h.text for h in entities.hashtags or ()]),
+        urls=normalize_urls(
+            [(u.unwound.url if u.unwound else None) or u.expanded_url or u.url for u in entities.urls or ()]
+        ),
+        mentions=[str(m.id_str) for m in entities.user_mentions or () if m.id_str],
         author_followers=user.followers_count,
         author_created_at=parse_twitter_time(user.created_at) if user.created_at else None,
         source=source,

@@ -8,7 +8,16 @@ A line holding only `errors` (a stream disconnect, a failed request) is rejected
 from __future__ import annotations
 
 from swell.model import Post, normalize_hashtags, normalize_urls, parse_iso_time
-from swell.readers.base import RECORD_ERRORS, BadRecord, Sink, int_or_none, reason_for, require_str, text_or_none
+from swell.readers.base import (
+    RECORD_ERRORS,
+    BadRecord,
+    Sink,
+    int_or_none,
+    reason_for,
+    require_str,
+    strings,
+    text_or_none,
+)
 
 NAME = "twitter-v2"
 PLATFORM = "twitter"
@@ -37,6 +46,8 @@ def parse(rec: dict, source: str, sink: Sink) -> None:
     if not tweets:
         sink.ignore(f"{NAME} page with no tweets")
     includes = Includes(rec.get("includes"))
+    for _ in rec.get("errors") or ():  # beside data: referenced tweets or users that could not be had
+        sink.ignore(f"{NAME} partial error in a page (an unavailable referenced tweet or user)")
     for tweet in tweets:
         try:
             sink.post(tweet_to_post(tweet, includes, source))
@@ -84,15 +95,19 @@ def tweet_to_post(tweet: dict, includes: Includes, source: str) -> Post:
     if ref is not None:
         ref_post_id = require_str(ref["id"], "referenced_tweets.id")
         full_ref = includes.tweets.get(ref_post_id) or ref  # flattened lines carry the whole tweet inline
-        ref_author_id = full_ref.get("author_id") or (full_ref.get("author") or {}).get("id")
+        ref_author_id = text_or_none(full_ref.get("author_id") or (full_ref.get("author") or {}).get("id"))
         if kind == "reply" and not ref_author_id:
-            ref_author_id = tweet.get("in_reply_to_user_id")
+            ref_author_id = text_or_none(tweet.get("in_reply_to_user_id"))
+        if kind == "repost" and not ref_author_id:  # original not included: the "RT @user:" mention names it
+            first = (entities.get("mentions") or [{}])[0]
+            ref_author_id = text_or_none(first.get("id") or includes.user_ids.get(first.get("username")))
         if kind == "repost" and "text" in full_ref:
             # The retweet's own text is truncated and its entities computed on the truncation.
             ref_author = full_ref.get("author") or includes.users.get(ref_author_id) or {}
             ref_text, entities = _text_and_entities(full_ref)
             text = f"RT @{ref_author.get('username', '')}: {ref_text}"
 
+    mentions = [m for m in entities.get("mentions") or () if isinstance(m, dict)]
     followers = (author.get("public_metrics") or {}).get("followers_count")
     author_created = author.get("created_at")
     return Post(
@@ -110,9 +125,9 @@ def tweet_to_post(tweet: dict, includes: Includes, source: str) -> Post:
         urls=normalize_urls(
             u.get("unwound_url") or u.get("expanded_url") or u.get("url") for u in entities.get("urls") or ()
         ),
-        mentions=[
-            m.get("id") or includes.user_ids.get(m["username"], m["username"]) for m in entities.get("mentions") or ()
-        ],
+        mentions=strings(
+            [m.get("id") or includes.user_ids.get(m.get("username"), m.get("username")) for m in mentions]
+        ),
         author_followers=int_or_none(followers),
         author_created_at=parse_iso_time(author_created) if author_created else None,
         source=source,
