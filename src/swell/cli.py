@@ -17,8 +17,17 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeE
 from rich.table import Table
 
 from swell import __version__
+from swell.coordination import (
+    DEFAULT_KINDS,
+    KINDS,
+    campaign_signals,
+    cluster_strength,
+    clusters,
+    co_action_network,
+    write_network,
+)
 from swell.ingest import BATCH_SIZE, FORMAT_CHOICES, FileSummary, Ingest
-from swell.model import datetime_to_us, us_to_datetime
+from swell.model import datetime_to_us, normalize_hashtag, us_to_datetime
 from swell.readers import csv as csv_reader
 from swell.simulate import WRITERS, Campaign, Simulation, default_campaigns, generate
 from swell.store import DEFAULT_DB, Store
@@ -437,3 +446,111 @@ def simulate(out, fmt, start, hours, posts_per_hour, seed, plants, no_campaigns)
     console.print(f"wrote {n:,} posts ({fmt}) to {out}, and the {len(truth)} planted campaign(s) to {truth_path}")
     for c in truth:
         console.print(f"  {c['kind']:<11} #{c['hashtag']} from {c['start']}, {len(c['accounts'])} accounts")
+
+
+# --- coordination -----------------------------------------------------------------------------------
+
+
+@main.command()
+@db_option
+@click.option(
+    "--kind",
+    "kinds",
+    multiple=True,
+    type=click.Choice(KINDS),
+    help=f"Co-action kinds; repeatable. Default: {', '.join(DEFAULT_KINDS)}.",
+)
+@click.option(
+    "--window", default=60.0, show_default=True, help="Seconds within which two actions count as one co-action."
+)
+@click.option("--min-weight", default=2, show_default=True, help="Fewest co-actions for an edge.")
+@click.option(
+    "--hashtag", "hashtags", multiple=True, help="Only posts with this hashtag (any of those given); repeatable."
+)
+@click.option("--since", help="Start of the range (ISO 8601).")
+@click.option("--until", help="End of the range (ISO 8601, exclusive).")
+@click.option("--platform", help="Only posts of this platform.")
+@click.option("--method", type=click.Choice(["leiden", "louvain", "components"]), default="leiden", show_default=True)
+@click.option("--min-size", default=3, show_default=True, help="Smallest cluster reported, in accounts.")
+@click.option(
+    "--min-strength",
+    default=10.0,
+    show_default=True,
+    help="Co-actions per account that make a cluster count as coordinated in the campaign signals.",
+)
+@click.option(
+    "--out", type=click.Path(file_okay=False, path_type=Path), help="Write edges, nodes, clusters and graphs here."
+)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def coordination(
+    db, kinds, window, min_weight, hashtags, since, until, platform, method, min_size, min_strength, out, fmt
+) -> None:
+    """Networks of accounts that repost the same post, post the same text, share the same link or reply
+    to the same post within seconds; their clusters; and how much of the posts they produce.
+
+    Evidence, not verdicts: every edge comes with sample pairs of posts behind it.
+    """
+    where, params = post_filter(parse_time(since), parse_time(until), platform)
+    if hashtags:
+        where += " AND list_has_any(hashtags, ?)"
+        params.append([normalize_hashtag(h) for h in hashtags])
+    with Store(db, read_only=True) as store:
+        network = co_action_network(
+            store.con, where=where, params=params, kinds=kinds or DEFAULT_KINDS, window_s=window, min_weight=min_weight
+        )
+        found = clusters(network, method=method, min_size=min_size)
+        signals = campaign_signals(store.con, found, min_strength=min_strength)
+    report = {
+        "window_s": window,
+        "min_weight": min_weight,
+        "kinds": list(network.kinds),
+        "edges": network.edges.height,
+        "edges_per_kind": dict(network.edges.group_by("kind").len().iter_rows()),
+        "signals": signals,
+        "clusters": [_cluster_dict(c) for c in found],
+    }
+    if out:
+        written = write_network(network, found, report, out)
+        errors.print(f"wrote {', '.join(p.name for p in written)} to {out}/")
+    if fmt == "json":
+        click.echo(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
+        return
+    per_kind = ", ".join(f"{k} {n:,}" for k, n in report["edges_per_kind"].items()) or "none"
+    console.print(
+        f"{network.edges.height:,} edges ({per_kind}) among {signals.get('accounts', 0):,} accounts "
+        f"and {signals.get('posts', 0):,} posts, window {window:g} s"
+    )
+    table = Table(title="clusters, strongest first", title_justify="left")
+    for name in ("cluster", "accounts", "co-actions/account", "kinds", "first", "last", "accounts (sample)"):
+        table.add_column(
+            name, justify="right" if name in ("cluster", "accounts", "co-actions/account") else "left", overflow="fold"
+        )
+    for c in sorted(found, key=lambda c: -cluster_strength(c))[:20]:
+        table.add_row(
+            str(c.id),
+            f"{len(c.accounts):,}",
+            f"{cluster_strength(c):,.1f}",
+            ", ".join(f"{k} {n}" for k, n in sorted(c.kinds.items())),
+            fmt_time(int(c.first_s * 1e6)) if c.first_s else "-",
+            fmt_time(int(c.last_s * 1e6)) if c.last_s else "-",
+            ", ".join(c.accounts[:4]) + (" ..." if len(c.accounts) > 4 else ""),
+        )
+    console.print(table)
+    console.print("signals: " + ", ".join(f"{k} {_number(v)}" for k, v in signals.items()))
+
+
+def _number(value) -> str:
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+def _cluster_dict(c) -> dict:
+    return {
+        "id": c.id,
+        "accounts": c.accounts,
+        "co_actions_per_account": round(cluster_strength(c), 3),
+        "weight": c.weight,
+        "kinds": c.kinds,
+        "first": us_to_datetime(int(c.first_s * 1e6)).isoformat() if c.first_s else None,
+        "last": us_to_datetime(int(c.last_s * 1e6)).isoformat() if c.last_s else None,
+        "samples": c.samples,
+    }

@@ -67,7 +67,9 @@ class Simulation:
     posts_per_hour: float = 20_000  # background, averaged over the daily cycle
     accounts: int = 50_000
     hashtags: int = 20_000  # size of the background hashtag vocabulary
-    zipf: float = 1.1  # popularity exponent of hashtags and of account activity
+    zipf: float = 1.1  # popularity exponent of hashtags
+    # Activity exponent of accounts: the busiest 1% of accounts write about a sixth of the posts.
+    account_zipf: float = 0.6
     tagged_share: float = 0.5  # background posts with at least one hashtag
     repost_share: float = 0.25
     daily_amplitude: float = 0.5  # volume swings by +-50% over the day, lowest at 04:00 UTC
@@ -98,7 +100,7 @@ def _background(rng: np.random.Generator, sim: Simulation) -> tuple[np.ndarray, 
     """Times, author ranks, hashtag lists and repost targets (index or -1) of the background posts."""
     times = _background_times(rng, sim)
     n = len(times)
-    authors = _zipf_choice(rng, sim.accounts, sim.zipf * 0.8, n)
+    authors = _zipf_choice(rng, sim.accounts, sim.account_zipf, n)
     n_tags = np.where(rng.random(n) < sim.tagged_share, rng.choice([1, 1, 1, 2, 2, 3], n), 0)
     offsets = np.concatenate([[0], np.cumsum(n_tags)]).astype(np.int32)
     ranks = _zipf_choice(rng, sim.hashtags, sim.zipf, int(offsets[-1]))
@@ -164,7 +166,12 @@ def generate(sim: Simulation) -> tuple[pa.Table, list[dict]]:
     author_ids = np.char.add("u", authors.astype(str))
     words = np.array(_WORDS, dtype=object)
     sentences = np.array([" ".join(row) for row in words[rng.integers(0, len(words), (4096, 7))]], dtype=object)
-    texts = sentences[rng.integers(0, len(sentences), n)]
+    # People do not write the same sentence word for word: a pool sentence and a word of their own.
+    texts = pc.binary_join_element_wise(
+        pa.array(sentences[rng.integers(0, len(sentences), n)], pa.string()),
+        pc.binary_join_element_wise("w", pa.array(rng.integers(0, 10**9, n)).cast(pa.string()), ""),
+        " ",
+    ).to_numpy(zero_copy_only=False)
 
     campaign_rows: list[tuple] = []
     truth = []

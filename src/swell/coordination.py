@@ -1,0 +1,331 @@
+"""Coordination: networks of accounts that act alike within seconds, their clusters, and how much of
+a campaign they produce. Evidence, not verdicts.
+
+A co-action is two accounts doing the same thing to the same object within a window T:
+- co-repost: reposting the same post;
+- co-post: posting the same text (normalised: lower case, mentions and URLs removed, white space
+  collapsed), reposts excluded;
+- co-link: sharing the same (normalised) URL;
+- co-reply: replying to the same post;
+- co-hashtag: using the same hashtag;
+- near-duplicate: posting texts whose word-shingle Jaccard similarity is at least 0.8 (MinHash/LSH,
+  datasketch), reposts excluded.
+
+The edge u -> v has weight = the number of distinct posts of u that have a matching post of v with
+|t_v - t_u| <= T (coordination-network-toolkit's definition; directed). Edges are computed by a
+band join in DuckDB, never a loop over pairs: actions are bucketed by floor(t / T), the other side
+is replicated into the buckets b - 1, b, b + 1, and pairs are joined on (kind, object, bucket) and
+kept when |dt| <= T. Every pair within T shares exactly one (bucket, replica), so each is found once.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import igraph
+import numpy as np
+import polars as pl
+
+KINDS = ("co-repost", "co-post", "co-link", "co-reply", "co-hashtag", "near-duplicate")
+DEFAULT_KINDS = ("co-repost", "co-post", "co-link", "co-reply")
+
+# SQL for the normalised text of co-post: lower case, no mentions, no URLs, white space collapsed.
+NORMALISED_TEXT = (
+    "trim(regexp_replace(regexp_replace(regexp_replace(lower(text), 'https?://\\S+', ' ', 'g'),"
+    " '@\\w+', ' ', 'g'), '\\s+', ' ', 'g'))"
+)
+
+_SELECT = "SELECT author_id, post_id, {object} AS object, t FROM scope"
+_ACTIONS = {
+    "co-repost": _SELECT.format(object="ref_post_id") + " WHERE kind = 'repost'",
+    "co-post": _SELECT.format(object=NORMALISED_TEXT) + " WHERE kind <> 'repost'",
+    "co-link": _SELECT.format(object="unnest(urls)"),
+    "co-reply": _SELECT.format(object="ref_post_id") + " WHERE kind = 'reply'",
+    "co-hashtag": _SELECT.format(object="unnest(hashtags)"),
+    "near-duplicate": _SELECT.format(object="grp") + " JOIN near_duplicate_groups USING (post_id)",
+}
+
+
+@dataclass
+class Network:
+    """The co-action network of a set of posts: directed weighted edges per kind, with evidence."""
+
+    window_s: float
+    kinds: tuple[str, ...]
+    edges: pl.DataFrame  # kind, source, target, weight, first_s, last_s (first and last co-action)
+    evidence: pl.DataFrame  # kind, source, target, source_post, target_post, object, dt_s
+    accounts: pl.DataFrame = field(default_factory=pl.DataFrame)  # account, handle, posts (in scope)
+
+    def undirected(self) -> pl.DataFrame:
+        """One row per account pair (a < b): the weights of both directions, all kinds, added."""
+        pairs = self.edges.select(
+            a=pl.min_horizontal("source", "target"), b=pl.max_horizontal("source", "target"), weight="weight"
+        )
+        return pairs.group_by("a", "b").agg(pl.col("weight").sum()).sort("a", "b")
+
+
+def near_duplicate_groups(texts: pl.DataFrame, threshold: float = 0.8, num_perm: int = 64) -> pl.DataFrame:
+    """Group posts whose texts are near duplicates: MinHash signatures of word 3-shingles, LSH for
+    candidates at the Jaccard threshold, connected components of the candidate pairs as groups.
+    `texts` has post_id and normalised text; the result has post_id and grp for posts in a group of 2+."""
+    from datasketch import MinHash, MinHashLSH
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+    ids = texts.get_column("post_id").to_list()
+    pairs = []
+    for i, text in enumerate(texts.get_column("object").to_list()):
+        words = text.split()
+        shingles = {" ".join(words[k : k + 3]) for k in range(max(len(words) - 2, 1))}
+        signature = MinHash(num_perm=num_perm)
+        signature.update_batch([s.encode() for s in shingles])
+        pairs.extend((i, j) for j in lsh.query(signature))
+        lsh.insert(i, signature)
+    if not pairs:
+        return pl.DataFrame(schema={"post_id": pl.String, "grp": pl.String})
+    rows, cols = np.array(pairs).T
+    graph = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(ids), len(ids)))
+    _, labels = connected_components(graph, directed=False)
+    in_pair = np.zeros(len(ids), dtype=bool)
+    in_pair[rows] = in_pair[cols] = True
+    return pl.DataFrame({"post_id": ids, "grp": [f"near:{g}" for g in labels]}).filter(pl.Series(in_pair))
+
+
+def co_action_network(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    where: str = "TRUE",
+    params: list | None = None,
+    kinds: tuple[str, ...] = DEFAULT_KINDS,
+    window_s: float = 60.0,
+    min_weight: int = 1,
+    evidence_per_edge: int = 3,
+) -> Network:
+    """The co-action network of the posts selected by `where` (SQL over posts; values in `params`)."""
+    unknown = set(kinds) - set(KINDS)
+    if unknown:
+        raise ValueError(f"unknown co-action kinds {sorted(unknown)}; kinds are {', '.join(KINDS)}")
+    window_us = int(window_s * 1_000_000)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE scope AS SELECT *, epoch_us(created_at) AS t FROM posts WHERE {where}",
+        params or [],
+    )
+    if "near-duplicate" in kinds:
+        texts = con.sql(
+            f"SELECT post_id, {NORMALISED_TEXT} AS object FROM scope WHERE kind <> 'repost' AND text IS NOT NULL"
+        ).pl()
+        groups = near_duplicate_groups(texts.filter(pl.col("object") != ""))
+        con.register("near_duplicate_groups_frame", groups.to_arrow())
+        con.execute("CREATE OR REPLACE TEMP TABLE near_duplicate_groups AS SELECT * FROM near_duplicate_groups_frame")
+    actions = " UNION ALL ".join(f"SELECT '{kind}' AS kind, * FROM ({_ACTIONS[kind]})" for kind in kinds)
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE actions AS
+            SELECT kind, author_id, post_id, object, t, t // $window AS b FROM ({actions})
+            WHERE object IS NOT NULL AND object <> ''""",
+        {"window": window_us},
+    )
+    # The band join: the other side replicated into the neighbouring buckets.
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE pairs AS
+           WITH other AS (
+               SELECT kind, author_id, post_id, object, t, b + d AS b FROM actions, (VALUES (-1), (0), (1)) s(d))
+           SELECT a.kind, a.author_id AS source, o.author_id AS target, a.post_id AS source_post,
+                  o.post_id AS target_post, a.object, (o.t - a.t) / 1e6 AS dt_s, a.t
+           FROM actions a JOIN other o ON a.kind = o.kind AND a.object = o.object AND a.b = o.b
+           WHERE a.author_id <> o.author_id AND abs(o.t - a.t) <= $window""",
+        {"window": window_us},
+    )
+    edges = con.sql(
+        """SELECT kind, source, target, count(DISTINCT source_post) AS weight,
+                  min(t) / 1e6 AS first_s, max(t) / 1e6 AS last_s
+           FROM pairs GROUP BY kind, source, target
+           HAVING count(DISTINCT source_post) >= ? ORDER BY kind, source, target""",
+        params=[min_weight],
+    ).pl()
+    evidence = con.sql(
+        """SELECT kind, source, target, source_post, target_post, object, dt_s FROM (
+               SELECT *, row_number() OVER (PARTITION BY kind, source, target ORDER BY t, source_post, target_post) AS n
+               FROM pairs) WHERE n <= ? ORDER BY kind, source, target, n""",
+        params=[evidence_per_edge],
+    ).pl()
+    evidence = evidence.join(edges.select("kind", "source", "target"), on=["kind", "source", "target"], how="semi")
+    accounts = con.sql(
+        "SELECT author_id AS account, any_value(author_handle) AS handle, count(*) AS posts FROM scope GROUP BY 1"
+    ).pl()
+    return Network(window_s, tuple(kinds), edges.cast({"weight": pl.Int64}), evidence, accounts)
+
+
+# --- clusters -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Cluster:
+    id: int
+    accounts: list[str]
+    weight: int  # sum of undirected edge weights inside the cluster
+    kinds: dict[str, int]  # co-action kind -> directed edges of that kind inside the cluster
+    first_s: float | None = None  # first and last co-action inside the cluster (epoch seconds)
+    last_s: float | None = None
+    samples: list[dict] = field(default_factory=list)  # evidence behind the heaviest edges
+
+
+def clusters(
+    network: Network, *, method: str = "leiden", min_size: int = 2, seed: int = 0, resolution: float = 1.0
+) -> list[Cluster]:
+    """Clusters of the undirected network: connected components, or Leiden / Louvain communities
+    (modularity) within them. Largest first; clusters smaller than `min_size` accounts are left out."""
+    undirected = network.undirected()
+    if undirected.is_empty():
+        return []
+    graph = igraph.Graph.TupleList(undirected.iter_rows(), directed=False, weights=True)
+    if method == "components":
+        membership = graph.connected_components().membership
+    elif method in ("leiden", "louvain"):
+        igraph.set_random_number_generator(random.Random(seed))  # reproducible communities
+        if method == "leiden":
+            parts = graph.community_leiden(
+                objective_function="modularity", weights="weight", resolution=resolution, n_iterations=-1
+            )
+        else:
+            parts = graph.community_multilevel(weights="weight", resolution=resolution)
+        membership = parts.membership
+    else:
+        raise ValueError(f"unknown clustering method {method!r}: components, leiden or louvain")
+    members: dict[int, list[str]] = {}
+    for name, group in zip(graph.vs["name"], membership, strict=True):
+        members.setdefault(group, []).append(name)
+    groups = sorted((sorted(m) for m in members.values() if len(m) >= min_size), key=lambda m: (-len(m), m[0]))
+    out = []
+    for number, accounts in enumerate(groups, 1):
+        inside = network.edges.filter(pl.col("source").is_in(accounts) & pl.col("target").is_in(accounts))
+        samples = (
+            network.evidence.join(
+                inside.select("kind", "source", "target"), on=["kind", "source", "target"], how="semi"
+            )
+            .head(10)
+            .to_dicts()
+        )
+        out.append(
+            Cluster(
+                id=number,
+                accounts=accounts,
+                weight=int(inside.get_column("weight").sum()),
+                kinds=dict(Counter(inside.get_column("kind").to_list())),
+                first_s=inside.get_column("first_s").min(),
+                last_s=inside.get_column("last_s").max(),
+                samples=samples,
+            )
+        )
+    return out
+
+
+def clustered_accounts(found: list[Cluster]) -> dict[str, int]:
+    return {account: c.id for c in found for account in c.accounts}
+
+
+def cluster_strength(cluster: Cluster) -> float:
+    """Co-actions per account inside the cluster: coordinated groups act together again and again,
+    while accounts that met once on a viral post barely connect."""
+    return cluster.weight / len(cluster.accounts)
+
+
+# --- campaign signals -----------------------------------------------------------------------------
+
+SYNCHRONY_S = 5
+
+
+def campaign_signals(con: duckdb.DuckDBPyConnection, found: list[Cluster], *, min_strength: float = 10.0) -> dict:
+    """Numbers about the posts in scope (the last `co_action_network` call): how much of them the
+    accounts of strong clusters produce, how concentrated they are, how much is duplicated text, how
+    alike the accounts' ages are, and how synchronised the posting is: the share of posts with another
+    account's post within 5 s, against the share expected if the hour's posts arrived at random."""
+    strong = [c for c in found if cluster_strength(c) >= min_strength]
+    member = pl.DataFrame({"author_id": [a for c in strong for a in c.accounts]}, schema={"author_id": pl.String})
+    con.register("clustered_accounts", member.to_arrow())
+    total, accounts = con.execute("SELECT count(*), count(DISTINCT author_id) FROM scope").fetchone()
+    if not total:
+        return {"posts": 0, "accounts": 0}
+    by_clustered = con.execute(
+        "SELECT count(*) FROM scope WHERE author_id IN (SELECT author_id FROM clustered_accounts)"
+    ).fetchone()[0]
+    top = max(1, int(np.ceil(accounts / 100)))
+    top_share = con.execute(
+        """SELECT sum(n) FROM (SELECT count(*) AS n FROM scope GROUP BY author_id ORDER BY n DESC LIMIT ?)""", [top]
+    ).fetchone()[0]
+    originals, duplicated = con.execute(
+        f"""WITH texts AS (
+                    SELECT author_id, {NORMALISED_TEXT} AS norm FROM scope WHERE kind <> 'repost' AND text IS NOT NULL),
+                 shared AS (
+                    SELECT norm FROM texts WHERE norm <> '' GROUP BY norm HAVING count(DISTINCT author_id) > 1)
+            SELECT count(*), count(*) FILTER (WHERE norm IN (SELECT norm FROM shared)) FROM texts"""
+    ).fetchone()
+    week, week_accounts, dated = con.execute(
+        """WITH a AS (SELECT author_id, any_value(author_created_at) AS created FROM scope GROUP BY author_id)
+           SELECT date_trunc('week', created) AS week, count(*) AS n, (SELECT count(created) FROM a)
+           FROM a WHERE created IS NOT NULL GROUP BY week ORDER BY n DESC, week LIMIT 1"""
+    ).fetchone() or (None, 0, 0)
+    observed, expected = con.execute(
+        f"""WITH s AS (
+                SELECT t, author_id,
+                       lag(t) OVER w AS prev_t, lag(author_id) OVER w AS prev_a,
+                       lead(t) OVER w AS next_t, lead(author_id) OVER w AS next_a,
+                       count(*) OVER (PARTITION BY t // 3600000000) / 3600.0 AS rate
+                FROM scope WINDOW w AS (ORDER BY t, post_id))
+            SELECT avg(CASE WHEN (prev_a <> author_id AND t - prev_t <= {SYNCHRONY_S} * 1e6)
+                              OR (next_a <> author_id AND next_t - t <= {SYNCHRONY_S} * 1e6) THEN 1 ELSE 0 END),
+                   avg(1 - exp(-2 * rate * {SYNCHRONY_S}))
+            FROM s"""
+    ).fetchone()
+    return {
+        "posts": total,
+        "accounts": accounts,
+        "coordinated_clusters": len(strong),
+        "coordinated_accounts": member.height,
+        "share_by_coordinated_accounts": by_clustered / total,
+        "top_1pct_accounts": top,
+        "share_by_top_1pct": top_share / total,
+        "duplicate_text_share": duplicated / originals if originals else None,
+        "busiest_creation_week": week.date().isoformat() if week is not None else None,
+        "share_created_that_week": week_accounts / dated if dated else None,
+        "synchrony_within_5s": observed,
+        "synchrony_expected_at_random": expected,
+    }
+
+
+# --- exports --------------------------------------------------------------------------------------
+
+
+def write_network(network: Network, found: list[Cluster], report: dict, out: Path) -> list[Path]:
+    """edges.csv, evidence.csv, nodes.csv, clusters.json, and the network as GEXF and GraphML (for
+    Gephi; one edge per kind, with its weight)."""
+    import networkx as nx
+    import orjson
+
+    out.mkdir(parents=True, exist_ok=True)
+    cluster_of = clustered_accounts(found)
+    nodes = network.accounts.with_columns(
+        cluster=pl.col("account").replace_strict(cluster_of, default=None, return_dtype=pl.Int64)
+    ).sort("account")
+    paths = [
+        out / name
+        for name in ("edges.csv", "evidence.csv", "nodes.csv", "clusters.json", "network.gexf", "network.graphml")
+    ]
+    network.edges.write_csv(paths[0])
+    network.evidence.write_csv(paths[1])
+    nodes.write_csv(paths[2])
+    paths[3].write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
+    graph = nx.MultiDiGraph()
+    linked = set(network.edges.get_column("source")) | set(network.edges.get_column("target"))
+    for account, handle, posts, cluster in nodes.iter_rows():
+        if account in linked:
+            graph.add_node(account, label=handle or account, posts=posts, cluster=-1 if cluster is None else cluster)
+    for kind, source, target, weight, *_ in network.edges.iter_rows():
+        graph.add_edge(source, target, key=kind, kind=kind, weight=weight)
+    nx.write_gexf(graph, paths[4])
+    nx.write_graphml(graph, paths[5])
+    return paths
