@@ -3,8 +3,12 @@ exports, and parity with coordination-network-toolkit."""
 
 from __future__ import annotations
 
+import sqlite3
+import subprocess
+import sys
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import networkx as nx
 import orjson
@@ -12,7 +16,13 @@ import polars as pl
 import pytest
 
 from conftest import ingest, swell
-from swell.coordination import cluster_strength, clusters, co_action_network, near_duplicate_groups
+from swell.coordination import (
+    cluster_strength,
+    clusters,
+    co_action_network,
+    near_duplicate_groups,
+    write_toolkit_csv,
+)
 from swell.simulate import Campaign, Simulation, generate, write_twitter_v1
 from swell.store import Store
 
@@ -124,3 +134,56 @@ def test_cli_exports_and_signals(tmp_path):
     assert in_clusters <= planted_accounts and len(in_clusters) >= 35
     table_view = swell("coordination", "--db", db, "--hashtag", "PressLies")
     assert "clusters, strongest first" in table_view.output and "co-post" in table_view.output
+
+
+# --- parity with coordination-network-toolkit ---------------------------------------------------------
+
+TOOLKIT_KINDS = {"co-repost": "co_retweet", "co-post": "co_tweet", "co-link": "co_link", "co-reply": "co_reply"}
+
+
+def toolkit_edges(csv_path: Path, db: Path, network: str, window_s: int) -> dict[tuple[str, str], int]:
+    """Run the real toolkit (its command line) and read its edges, self-loops left out as it exports them."""
+    toolkit = [sys.executable, "-m", "coordination_network_toolkit", str(db)]
+    subprocess.run([*toolkit, "preprocess", "--format", "csv", str(csv_path)], check=True, capture_output=True)
+    subprocess.run(
+        [*toolkit, "compute", network, "--time_window", str(window_s), "--min_edge_weight", "1"],
+        check=True,
+        capture_output=True,
+    )
+    with sqlite3.connect(db) as con:
+        rows = con.execute(f"SELECT user_1, user_2, weight FROM {network}_network WHERE user_1 != user_2").fetchall()
+    return {(a, b): w for a, b, w in rows}
+
+
+def test_parity_with_coordination_network_toolkit(tmp_path):
+    """Simulated coordinated groups among organic accounts, with replies and links added from the real
+    sample data's shapes, and the real sample posts of every format: same edges, same weights, T = 60 s
+    (the toolkit's command line defaults to T = 1 s and a minimum weight of 2; both set explicitly)."""
+    from conftest import DATA
+
+    table, _ = generate(Simulation(hours=6, posts_per_hour=8_000, seed=11, campaigns=[PLANTED[0], PLANTED[2]]))
+    db = tmp_path / "p.duckdb"
+    with Store(db) as store:
+        for batch in table.to_batches(50_000):
+            store.append(batch)
+        # replies and links to exercise co-reply and co-link: every 50th post replies to a post of the
+        # hour before it, every 40th carries one of a handful of links
+        store.con.execute(
+            """UPDATE posts SET kind = 'reply', ref_post_id = 'sim:' || (hash(post_id) % 200)
+               WHERE kind = 'post' AND hash(post_id) % 50 = 0"""
+        )
+        store.con.execute(
+            """UPDATE posts SET urls = ['https://news.example/' || (hash(post_id) % 7)]
+               WHERE kind <> 'repost' AND hash(post_id) % 40 = 1"""
+        )
+    ingest(db, DATA)
+    with Store(db, read_only=True) as store:
+        swell_network = co_action_network(store.con, kinds=tuple(TOOLKIT_KINDS), window_s=60, min_weight=1)
+        write_toolkit_csv(store.con, tmp_path / "all.csv")
+        write_toolkit_csv(store.con, tmp_path / "links.csv", links_only=True)
+    for kind, network in TOOLKIT_KINDS.items():
+        source = tmp_path / ("links.csv" if kind == "co-link" else "all.csv")
+        theirs = toolkit_edges(source, tmp_path / f"{network}.sqlite", network, 60)
+        ours = {(s, t): w for k, s, t, w, *_ in swell_network.edges.iter_rows() if k == kind}
+        assert ours == theirs, kind
+        assert len(ours) > 20, f"{kind}: too few edges to mean anything"

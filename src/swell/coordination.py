@@ -3,9 +3,10 @@ a campaign they produce. Evidence, not verdicts.
 
 A co-action is two accounts doing the same thing to the same object within a window T:
 - co-repost: reposting the same post;
-- co-post: posting the same text (normalised: lower case, mentions and URLs removed, white space
+- co-post: posting the same text (normalised: lower case, URLs and mentions removed, white space
   collapsed), reposts excluded;
-- co-link: sharing the same (normalised) URL;
+- co-link: sharing the same (normalised) URL in a post of one's own (a repost's links are the
+  original's: that is co-repost);
 - co-reply: replying to the same post;
 - co-hashtag: using the same hashtag;
 - near-duplicate: posting texts whose word-shingle Jaccard similarity is at least 0.8 (MinHash/LSH,
@@ -33,17 +34,22 @@ import polars as pl
 KINDS = ("co-repost", "co-post", "co-link", "co-reply", "co-hashtag", "near-duplicate")
 DEFAULT_KINDS = ("co-repost", "co-post", "co-link", "co-reply")
 
-# SQL for the normalised text of co-post: lower case, no mentions, no URLs, white space collapsed.
+# Python's str.split() white space (Unicode's, and the separators \x1c-\x1f), spelled out because
+# RE2's \s is ASCII only: co-post text then matches coordination-network-toolkit's normalisation.
+_SPACE = r"\s\x{0B}\x{1C}-\x{1F}\x{85}\p{Z}"
+URL_PATTERN = rf"(?i)https?://[^{_SPACE}]+"
+_MENTION = rf"@[^{_SPACE}]*"  # an @ and what follows it up to white space, as the toolkit removes it
+# SQL for the normalised text of co-post: lower case, URLs and mentions removed, white space collapsed.
 NORMALISED_TEXT = (
-    "trim(regexp_replace(regexp_replace(regexp_replace(lower(text), 'https?://\\S+', ' ', 'g'),"
-    " '@\\w+', ' ', 'g'), '\\s+', ' ', 'g'))"
+    f"trim(regexp_replace(regexp_replace(regexp_replace(lower(text), '{URL_PATTERN}', ' ', 'g'),"
+    f" '{_MENTION}', ' ', 'g'), '[{_SPACE}]+', ' ', 'g'))"
 )
 
 _SELECT = "SELECT author_id, post_id, {object} AS object, t FROM scope"
 _ACTIONS = {
     "co-repost": _SELECT.format(object="ref_post_id") + " WHERE kind = 'repost'",
     "co-post": _SELECT.format(object=NORMALISED_TEXT) + " WHERE kind <> 'repost'",
-    "co-link": _SELECT.format(object="unnest(urls)"),
+    "co-link": _SELECT.format(object="unnest(urls)") + " WHERE kind <> 'repost'",
     "co-reply": _SELECT.format(object="ref_post_id") + " WHERE kind = 'reply'",
     "co-hashtag": _SELECT.format(object="unnest(hashtags)"),
     "near-duplicate": _SELECT.format(object="grp") + " JOIN near_duplicate_groups USING (post_id)",
@@ -329,3 +335,33 @@ def write_network(network: Network, found: list[Cluster], report: dict, out: Pat
     nx.write_gexf(graph, paths[4])
     nx.write_graphml(graph, paths[5])
     return paths
+
+
+def write_toolkit_csv(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    *,
+    where: str = "TRUE",
+    params: list | None = None,
+    links_only: bool = False,
+) -> int:
+    """Posts as coordination-network-toolkit's CSV input, to compare the two tools on the same data.
+
+    Two of the toolkit's habits are neutralised so that both compute the same thing: its co_tweet
+    keeps URLs in the text (swell removes them, so they are removed from `message` here), and it
+    links every text that normalises to nothing (such a text is written as its post id). Its co_link
+    gives an empty URL to every post without one; `links_only` writes only posts that have links.
+    """
+    query = f"""
+        SELECT post_id AS message_id, author_id AS user_id, coalesce(author_handle, author_id) AS username,
+               CASE WHEN kind = 'repost' THEN ref_post_id END AS repost_id,
+               CASE WHEN kind = 'reply' THEN ref_post_id END AS reply_id,
+               CASE WHEN kind = 'repost' OR {NORMALISED_TEXT} <> ''
+                    THEN regexp_replace(coalesce(text, ''), '{URL_PATTERN}', ' ', 'g') ELSE post_id END AS message,
+               printf('%.6f', epoch_us(created_at) / 1e6) AS timestamp,
+               array_to_string(urls, ' ') AS urls
+        FROM posts WHERE ({where}) {"AND len(urls) > 0 AND kind <> 'repost'" if links_only else ""}
+        ORDER BY created_at, post_id"""
+    frame = con.sql(query, params=params or None).pl()
+    frame.write_csv(path)
+    return frame.height
