@@ -187,3 +187,22 @@ def test_parity_with_coordination_network_toolkit(tmp_path):
         ours = {(s, t): w for k, s, t, w, *_ in swell_network.edges.iter_rows() if k == kind}
         assert ours == theirs, kind
         assert len(ours) > 20, f"{kind}: too few edges to mean anything"
+
+
+def test_purity_against_known_labels(planted, tmp_path):
+    """Labels as a researcher would bring them (the IRA authors.csv has account_category): here the
+    planted truth, one label per campaign, and the organic accounts labelled too."""
+    db, table, truth = planted
+    labels = tmp_path / "authors.csv"
+    planted_label = {a: t["hashtag"] for t in truth for a in t["accounts"]}
+    authors = sorted(set(table.column("author_id").to_pylist()))
+    pl.DataFrame({"author": authors, "account_category": [planted_label.get(a, "Organic") for a in authors]}).write_csv(
+        labels
+    )
+    result = swell("coordination", "--db", db, "--labels", labels, "--format", "json", "--min-size", "10")
+    report = orjson.loads(result.stdout)["purity"]
+    by_label = {c["label"]: c for c in report["clusters"]}
+    assert by_label["PressLies"]["purity"] == 1.0 and by_label["Push2"]["purity"] == 1.0
+    assert report["labelled_accounts"] == sum(c["labelled"] for c in report["clusters"])
+    bad = swell("coordination", "--db", db, "--labels", labels, "--label-column", "role", ok=False)
+    assert bad.exit_code == 2 and "no column 'role'" in bad.output

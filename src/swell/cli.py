@@ -24,6 +24,8 @@ from swell.coordination import (
     cluster_strength,
     clusters,
     co_action_network,
+    purity,
+    read_labels,
     write_network,
 )
 from swell.ingest import BATCH_SIZE, FORMAT_CHOICES, FileSummary, Ingest
@@ -479,11 +481,33 @@ def simulate(out, fmt, start, hours, posts_per_hour, seed, plants, no_campaigns)
     help="Co-actions per account that make a cluster count as coordinated in the campaign signals.",
 )
 @click.option(
+    "--labels",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="CSV of known account labels (e.g. the IRA authors.csv) to report the clusters' purity.",
+)
+@click.option("--label-column", default="account_category", show_default=True)
+@click.option("--account-column", help="The labels file's account column (ids or handles). Default: its first.")
+@click.option(
     "--out", type=click.Path(file_okay=False, path_type=Path), help="Write edges, nodes, clusters and graphs here."
 )
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 def coordination(
-    db, kinds, window, min_weight, hashtags, since, until, platform, method, min_size, min_strength, out, fmt
+    db,
+    kinds,
+    window,
+    min_weight,
+    hashtags,
+    since,
+    until,
+    platform,
+    method,
+    min_size,
+    min_strength,
+    labels,
+    label_column,
+    account_column,
+    out,
+    fmt,
 ) -> None:
     """Networks of accounts that repost the same post, post the same text, share the same link or reply
     to the same post within seconds; their clusters; and how much of the posts they produce.
@@ -509,6 +533,15 @@ def coordination(
         "signals": signals,
         "clusters": [_cluster_dict(c) for c in found],
     }
+    if labels:
+        try:
+            known = read_labels(labels, label_column, account_column)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--labels") from exc
+        # a cluster's accounts by id, and by handle for label files that name handles
+        handles = dict(network.accounts.select("account", "handle").drop_nulls().iter_rows())
+        by_key = {a: known.get(a) or known.get((handles.get(a) or "").lower()) for c in found for a in c.accounts}
+        report["purity"] = purity(found, {a: label for a, label in by_key.items() if label})
     if out:
         written = write_network(network, found, report, out)
         errors.print(f"wrote {', '.join(p.name for p in written)} to {out}/")
@@ -537,6 +570,11 @@ def coordination(
         )
     console.print(table)
     console.print("signals: " + ", ".join(f"{k} {_number(v)}" for k, v in signals.items()))
+    if "purity" in report:
+        p = report["purity"]
+        console.print(
+            f"purity against {labels.name}: {_number(p['purity'])} over {p['labelled_accounts']:,} labelled accounts"
+        )
 
 
 def _number(value) -> str:
