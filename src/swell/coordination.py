@@ -56,9 +56,10 @@ _SELECT = "SELECT author_id, post_id, {object} AS object, t FROM scope"
 _ACTIONS = {
     "co-repost": _SELECT.format(object="ref_post_id") + " WHERE kind = 'repost'",
     "co-post": "SELECT author_id, post_id, norm AS object, t FROM scope JOIN texts USING (post_id)",
-    "co-link": _SELECT.format(object="unnest(urls)") + " WHERE kind <> 'repost'",
+    "co-link": _SELECT.format(object="unnest(urls)")
+    + " JOIN posts USING (post_id, author_id, kind) WHERE kind <> 'repost'",
     "co-reply": _SELECT.format(object="ref_post_id") + " WHERE kind = 'reply'",
-    "co-hashtag": _SELECT.format(object="unnest(hashtags)"),
+    "co-hashtag": _SELECT.format(object="unnest(hashtags)") + " JOIN posts USING (post_id, author_id)",
     "near-duplicate": _SELECT.format(object="grp") + " JOIN near_duplicate_groups USING (post_id)",
 }
 
@@ -128,8 +129,7 @@ def co_action_network(
     # What the analyses need of the posts in scope; the texts apart, normalised, for original posts.
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE scope AS
-            SELECT post_id, author_id, author_handle, kind, ref_post_id, urls, hashtags, author_created_at,
-                   epoch_us(created_at) AS t
+            SELECT post_id, author_id, author_handle, kind, ref_post_id, epoch_us(created_at) AS t
             FROM posts WHERE {where}""",
         params or [],
     )
@@ -164,20 +164,23 @@ def co_action_network(
            WHERE a.author_id <> o.author_id AND abs(o.t - a.t) <= $window""",
         {"window": window_us},
     )
+    # One pass over the pairs: the weight, the first and last co-action, and the earliest pairs as evidence.
     edges = con.sql(
         """SELECT kind, source, target, count(DISTINCT source_post) AS weight,
-                  min(t) / 1e6 AS first_s, max(t) / 1e6 AS last_s
+                  min(t) / 1e6 AS first_s, max(t) / 1e6 AS last_s,
+                  arg_min({'source_post': source_post, 'target_post': target_post, 'object': object, 'dt_s': dt_s},
+                          t, $samples) AS samples
            FROM pairs GROUP BY kind, source, target
-           HAVING count(DISTINCT source_post) >= ? ORDER BY kind, source, target""",
-        params=[min_weight],
+           HAVING count(DISTINCT source_post) >= $min_weight ORDER BY kind, source, target""",
+        params={"samples": max(evidence_per_edge, 1), "min_weight": min_weight},
     ).pl()
-    evidence = con.sql(
-        """SELECT kind, source, target, source_post, target_post, object, dt_s FROM (
-               SELECT *, row_number() OVER (PARTITION BY kind, source, target ORDER BY t, source_post, target_post) AS n
-               FROM pairs) WHERE n <= ? ORDER BY kind, source, target, n""",
-        params=[evidence_per_edge],
-    ).pl()
-    evidence = evidence.join(edges.select("kind", "source", "target"), on=["kind", "source", "target"], how="semi")
+    evidence = (
+        edges.select("kind", "source", "target", "samples")
+        .explode("samples")
+        .unnest("samples")
+        .filter(pl.int_range(pl.len()).over("kind", "source", "target") < evidence_per_edge)
+    )
+    edges = edges.drop("samples")
     accounts = con.sql(
         "SELECT author_id AS account, any_value(author_handle) AS handle, count(*) AS posts FROM scope GROUP BY 1"
     ).pl()
@@ -289,7 +292,8 @@ def campaign_signals(con: duckdb.DuckDBPyConnection, found: list[Cluster], *, mi
            FROM t"""
     ).fetchone()
     week, week_accounts, dated = con.execute(
-        """WITH a AS (SELECT author_id, any_value(author_created_at) AS created FROM scope GROUP BY author_id)
+        """WITH a AS (SELECT author_id, any_value(author_created_at) AS created
+                      FROM scope JOIN posts USING (post_id, author_id) GROUP BY author_id)
            SELECT date_trunc('week', created) AS week, count(*) AS n, (SELECT count(created) FROM a)
            FROM a WHERE created IS NOT NULL GROUP BY week ORDER BY n DESC, week LIMIT 1"""
     ).fetchone() or (None, 0, 0)
