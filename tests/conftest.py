@@ -1,15 +1,22 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import orjson
 import pytest
 from click.testing import CliRunner, Result
+from hypothesis import settings
 
 from swell.cli import main
 from swell.store import Store
 
 DATA = Path(__file__).parent / "data"
+
+# In CI the property tests draw the same examples every run, so a red build can be reproduced;
+# locally they keep exploring new ones.
+settings.register_profile("ci", derandomize=True)
+settings.load_profile("ci" if os.environ.get("CI") else "default")
 
 
 @pytest.fixture
