@@ -369,6 +369,8 @@ def trends(
         trends_over_store(store, stream, since_us=since_us, until_us=until_us, platform=platform)
     if stream.late:
         errors.print(f"{stream.late:,} posts arrived after their bucket had closed and were not counted")
+    if stream.last_bucket is None:
+        errors.print("no posts with hashtags in the store for this range and platform")
     if at_us is not None or stream.last_bucket is None:
         title = f"trending at {fmt_time(stream.last_bucket)} ({name}, {bucket:g}-minute buckets)"
         _print_trends(stream.trending_now(), fmt, title)
