@@ -197,6 +197,7 @@ def generate(sim: Simulation) -> tuple[pa.Table, list[dict]]:
     ids = np.char.add("sim:", np.arange(len(all_times)).astype(str)).astype(object)
     ref_ids = np.where(is_repost, ids[np.maximum(all_refs, 0)], None)
     ref_authors = np.where(is_repost, all_authors[np.maximum(all_refs, 0)], None)
+    created = _account_creation(sim, truth, authors, all_authors)
 
     table = pa.table(
         {
@@ -214,7 +215,7 @@ def generate(sim: Simulation) -> tuple[pa.Table, list[dict]]:
             "urls": pa.array([[]] * len(ids), pa.list_(pa.string())),
             "mentions": pa.array([[]] * len(ids), pa.list_(pa.string())),
             "author_followers": pa.nulls(len(ids), pa.int64()),
-            "author_created_at": pa.nulls(len(ids), pa.timestamp("us", tz="UTC")),
+            "author_created_at": pa.array(created, pa.timestamp("us", tz="UTC")),
             "source": pa.array(np.full(len(ids), "simulate", dtype=object), pa.string()),
         },
         schema=POST_SCHEMA,
@@ -223,12 +224,36 @@ def generate(sim: Simulation) -> tuple[pa.Table, list[dict]]:
     return table.take(order), truth
 
 
+def _account_creation(
+    sim: Simulation, truth: list[dict], background_ranks: np.ndarray, all_authors: np.ndarray
+) -> np.ndarray:
+    """When each post's account was created: organic accounts at any time in the 15 years before the
+    stream, a coordinated campaign's accounts within two weeks of each other, a month before it (as
+    batches of sock puppets are). Drawn from a generator of its own, so the posts stay as they were."""
+    rng = np.random.default_rng([sim.seed, 1])
+    start_us = datetime_to_us(sim.start)
+    day = 86_400 * _US
+    created = np.empty(len(all_authors), dtype=np.int64)
+    created[: len(background_ranks)] = (start_us - rng.integers(1, 15 * 365, sim.accounts) * day)[background_ranks]
+    per_account: dict[str, int] = {}
+    for c, planted in zip(sim.campaigns, truth, strict=True):
+        batch_us = datetime_to_us(c.start) - 30 * day
+        for account in planted["accounts"]:
+            if c.kind == "coordinated":
+                per_account[account] = int(batch_us + rng.integers(0, 14 * day))
+            else:
+                per_account[account] = int(start_us - rng.integers(1, 15 * 365) * day)
+    for k in range(len(background_ranks), len(all_authors)):
+        created[k] = per_account[all_authors[k]]
+    return created
+
+
 # --- writers: the same stream in platform shapes, to run through the real readers --------------------
 
 
 def _with_hashtags(text: str, tags: list[str]) -> str:
     """Background texts carry their hashtags only in the hashtags column; put them in the text."""
-    missing = [t for t in tags if f"#{t}" not in text]
+    missing = [t for t in tags if f"#{t}" not in text.casefold()]
     return " ".join([text, *(f"#{t}" for t in missing)]) if missing else text
 
 
@@ -244,7 +269,7 @@ def _v1_status(row: dict, text: str) -> dict:
     created = datetime_to_us(row["created_at"])
     hashtags = []
     for tag in row["hashtags"]:
-        at = text.find(f"#{tag}")
+        at = text.casefold().find(f"#{tag}")
         hashtags.append({"text": tag, "indices": [at, at + len(tag) + 1]})
     author = row["author_id"]
     return {
@@ -256,7 +281,7 @@ def _v1_status(row: dict, text: str) -> dict:
             "id_str": author,
             "screen_name": author,
             "followers_count": 100,
-            "created_at": _twitter_time(datetime_to_us(datetime(2015, 1, 1, tzinfo=UTC))),
+            "created_at": _twitter_time(datetime_to_us(row["author_created_at"])),
         },
         "entities": {"hashtags": hashtags, "urls": [], "user_mentions": []},
         "lang": row["lang"],
