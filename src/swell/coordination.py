@@ -31,6 +31,8 @@ import igraph
 import numpy as np
 import polars as pl
 
+from swell.store import one
+
 KINDS = ("co-repost", "co-post", "co-link", "co-reply", "co-hashtag", "near-duplicate")
 DEFAULT_KINDS = ("co-repost", "co-post", "co-link", "co-reply")
 
@@ -276,30 +278,33 @@ def campaign_signals(con: duckdb.DuckDBPyConnection, found: list[Cluster], *, mi
     strong = [c for c in found if cluster_strength(c) >= min_strength]
     member = pl.DataFrame({"author_id": [a for c in strong for a in c.accounts]}, schema={"author_id": pl.String})
     con.register("clustered_accounts", member.to_arrow())
-    total, accounts = con.execute("SELECT count(*), count(DISTINCT author_id) FROM scope").fetchone()
+    total, accounts = one(con, "SELECT count(*), count(DISTINCT author_id) FROM scope")
     if not total:
         return {"posts": 0, "accounts": 0}
-    by_clustered = con.execute(
-        "SELECT count(*) FROM scope WHERE author_id IN (SELECT author_id FROM clustered_accounts)"
-    ).fetchone()[0]
+    (by_clustered,) = one(
+        con, "SELECT count(*) FROM scope WHERE author_id IN (SELECT author_id FROM clustered_accounts)"
+    )
     top = max(1, int(np.ceil(accounts / 100)))
-    top_share = con.execute(
-        """SELECT sum(n) FROM (SELECT count(*) AS n FROM scope GROUP BY author_id ORDER BY n DESC LIMIT ?)""", [top]
-    ).fetchone()[0]
-    originals, duplicated = con.execute(
+    (top_share,) = one(
+        con, "SELECT sum(n) FROM (SELECT count(*) AS n FROM scope GROUP BY author_id ORDER BY n DESC LIMIT ?)", [top]
+    )
+    originals, duplicated = one(
+        con,
         """WITH t AS (SELECT author_id, norm FROM texts),
                 shared AS (SELECT norm FROM t GROUP BY norm HAVING count(DISTINCT author_id) > 1)
            SELECT (SELECT count(*) FROM scope WHERE kind <> 'repost'),
                   count(*) FILTER (WHERE norm IN (SELECT norm FROM shared))
-           FROM t"""
-    ).fetchone()
-    week, week_accounts, dated = con.execute(
+           FROM t""",
+    )
+    week, week_accounts, dated = one(
+        con,
         """WITH a AS (SELECT author_id, any_value(author_created_at) AS created
                       FROM scope JOIN posts USING (post_id, author_id) GROUP BY author_id)
            SELECT date_trunc('week', created) AS week, count(*) AS n, (SELECT count(created) FROM a)
-           FROM a WHERE created IS NOT NULL GROUP BY week ORDER BY n DESC, week LIMIT 1"""
-    ).fetchone() or (None, 0, 0)
-    observed, expected = con.execute(
+           FROM a WHERE created IS NOT NULL GROUP BY week ORDER BY n DESC, week LIMIT 1""",
+    ) or (None, 0, 0)
+    observed, expected = one(
+        con,
         f"""WITH s AS (
                 SELECT t, author_id,
                        lag(t) OVER w AS prev_t, lag(author_id) OVER w AS prev_a,
@@ -309,8 +314,8 @@ def campaign_signals(con: duckdb.DuckDBPyConnection, found: list[Cluster], *, mi
             SELECT avg(CASE WHEN (prev_a <> author_id AND t - prev_t <= {SYNCHRONY_S} * 1e6)
                               OR (next_a <> author_id AND next_t - t <= {SYNCHRONY_S} * 1e6) THEN 1 ELSE 0 END),
                    avg(1 - exp(-2 * rate * {SYNCHRONY_S}))
-            FROM s"""
-    ).fetchone()
+            FROM s""",
+    )
     return {
         "posts": total,
         "accounts": accounts,

@@ -56,6 +56,13 @@ CREATE TABLE IF NOT EXISTS ingested_files (
 """
 
 
+def one(con: duckdb.DuckDBPyConnection, query: str, params: list | dict | None = None) -> tuple | None:
+    """The first row of a query, or None; the result is read to its end, because DuckDB refuses new
+    work on a connection whose last result was left half read."""
+    rows = con.execute(query, params or []).fetchall()
+    return rows[0] if rows else None
+
+
 def _connect(path: Path, read_only: bool, wait_s: float) -> duckdb.DuckDBPyConnection:
     """Open the file, waiting while another process holds it: DuckDB allows one writing process
     and no readers beside it, so `swell trends --follow` and `swell ingest` take turns."""
@@ -121,7 +128,7 @@ class Store:
         con.begin()
         try:
             con.register("_batch", batch)
-            new = con.execute("INSERT OR IGNORE INTO posts BY NAME SELECT * FROM _batch").fetchone()[0]
+            new = one(con, "INSERT OR IGNORE INTO posts BY NAME SELECT * FROM _batch")[0]
             con.unregister("_batch")
             if deletions:
                 con.executemany(
@@ -141,10 +148,11 @@ class Store:
 
     def file_progress(self, path: str, size: int, mtime_ns: int) -> FileProgress:
         """What an earlier ingest of this exact file (same size and mtime) committed."""
-        row = self.con.execute(
+        row = one(
+            self.con,
             "SELECT records_done, complete FROM ingested_files WHERE path = ? AND size = ? AND mtime_ns = ?",
             [path, size, mtime_ns],
-        ).fetchone()
+        )
         done, complete = row if row else (0, False)
         return FileProgress(path, size, mtime_ns, done, complete)
 
@@ -180,9 +188,9 @@ class Store:
 
     def info(self, top: int = 10) -> dict:
         con = self.con
-        total, first, last, authors = con.execute(
-            "SELECT count(*), min(created_at), max(created_at), count(DISTINCT author_id) FROM posts"
-        ).fetchone()
+        total, first, last, authors = one(
+            con, "SELECT count(*), min(created_at), max(created_at), count(DISTINCT author_id) FROM posts"
+        )
         platforms = con.execute(
             "SELECT platform, count(*) AS n FROM posts GROUP BY platform ORDER BY n DESC, platform"
         ).fetchall()
@@ -193,7 +201,7 @@ class Store:
                GROUP BY tag ORDER BY n DESC, tag LIMIT ?""",
             [top],
         ).fetchall()
-        deletions = con.execute("SELECT count(*) FROM deletions").fetchone()[0]
+        deletions = one(con, "SELECT count(*) FROM deletions")[0]
         return {
             "posts": total,
             "accounts": authors,
