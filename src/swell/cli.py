@@ -32,7 +32,7 @@ from swell.ingest import BATCH_SIZE, FORMAT_CHOICES, FileSummary, Ingest
 from swell.model import datetime_to_us, normalize_hashtag, us_to_datetime
 from swell.readers import csv as csv_reader
 from swell.simulate import WRITERS, Campaign, Simulation, default_campaigns, generate
-from swell.store import DEFAULT_DB, Store
+from swell.store import DEFAULT_DB, Store, one
 from swell.trends import DETECTORS, TREND_COLUMNS, Trend, TrendStream, make_detector, post_filter, trends_over_store
 
 console = Console()
@@ -252,7 +252,7 @@ def export(db, parquet_dir) -> None:
     """Write the posts out as Parquet files, partitioned by platform."""
     with Store(db, read_only=True) as store:
         out = store.export_parquet(parquet_dir)
-        n = store.con.execute("SELECT count(*) FROM posts").fetchone()[0]
+        n = one(store.con, "SELECT count(*) FROM posts")[0]
     console.print(f"wrote {n:,} posts to {out}/ (Parquet, one folder per platform)")
 
 
@@ -594,3 +594,168 @@ def _cluster_dict(c) -> dict:
         "last": us_to_datetime(int(c.last_s * 1e6)).isoformat() if c.last_s else None,
         "samples": c.samples,
     }
+
+
+# --- campaign and store reports ---------------------------------------------------------------------
+
+
+def report_options(command):
+    """The options `swell campaign` and `swell report` share: the range, the detectors, the outputs."""
+    for option in reversed(
+        [
+            db_option,
+            click.option("--since", help="Start of the range (ISO 8601). Default: the first post."),
+            click.option("--until", help="End of the range (ISO 8601, exclusive). Default: the last post."),
+            click.option("--platform", help="Only posts of this platform."),
+            click.option(
+                "--detector",
+                type=click.Choice(list(DETECTORS)),
+                default="signitrend",
+                show_default=True,
+                help="Trend detector, as in `swell trends`.",
+            ),
+            click.option(
+                "--bucket", "bucket_min", default=5.0, show_default=True, help="Trend bucket size in minutes."
+            ),
+            click.option("--window", "window_s", default=60.0, show_default=True, help="Co-action window in seconds."),
+            click.option("--min-weight", default=2, show_default=True, help="Fewest co-actions for an edge."),
+            click.option(
+                "--min-strength",
+                default=10.0,
+                show_default=True,
+                help="Co-actions per account that make a cluster count as coordinated.",
+            ),
+            click.option(
+                "--method",
+                type=click.Choice(["components", "leiden", "louvain"]),
+                default="components",
+                show_default=True,
+                help="Clusters: connected components of the co-action network, or communities within them.",
+            ),
+            click.option("--top", default=10, show_default=True, help="Rows in the top-N lists."),
+            click.option(
+                "--json",
+                "json_out",
+                type=click.Path(dir_okay=False, allow_dash=True),
+                help="Write the numbers as JSON ('-': standard output).",
+            ),
+            click.option(
+                "--png",
+                type=click.Path(file_okay=False, path_type=Path),
+                help="Also write each chart as a PNG file here.",
+            ),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+def _query(hashtags: list[str], planned: str | None, *, since, until, **options):
+    """The analysis options of `swell campaign` and `swell report`, times parsed."""
+    from swell.campaign import CampaignQuery
+
+    return CampaignQuery(hashtags, parse_time(planned), parse_time(since), parse_time(until), **options)
+
+
+def _write_outputs(r: dict, html: str | None, report_path: Path | None, json_out: str | None, png, specs) -> None:
+    if report_path:
+        report_path.write_text(html, encoding="utf-8")
+        errors.print(f"wrote the report to {report_path.resolve()}")
+    if json_out == "-":
+        click.echo(orjson.dumps(r, option=orjson.OPT_INDENT_2).decode())
+    elif json_out:
+        Path(json_out).write_bytes(orjson.dumps(r, option=orjson.OPT_INDENT_2))
+        errors.print(f"wrote the numbers to {json_out}")
+    if png:
+        from swell.charts import write_png
+
+        written = write_png(specs, png)
+        errors.print(f"wrote {len(written)} charts as PNG to {png}/")
+
+
+@main.command()
+@click.argument("hashtags", nargs=-1, required=True)
+@click.option("--planned", help="When the campaign was planned to start (ISO 8601); time-to-trend counts from it.")
+@click.option(
+    "--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the HTML report here."
+)
+@report_options
+def campaign(hashtags, planned, report_path, db, json_out, png, **options) -> None:
+    """Did a hashtag campaign trend, how fast, who carried it, and how much came from coordinated accounts.
+
+    HASHTAGS: one or more ('#FreeThePress', FreeThePress); a post with any of them belongs to the
+    campaign, and so do reposts of such posts.
+    """
+    from swell.campaign import analyse
+    from swell.html_report import campaign_charts, campaign_page
+
+    q = _query(list(hashtags), planned, **options)
+    with Store(db, read_only=True) as store:
+        r = analyse(store, q)
+    if not r["totals"]["posts"]:
+        errors.print(f"no posts with {' '.join('#' + t for t in r['hashtags'])} in the store for this range")
+    else:
+        _print_campaign(r, errors if json_out == "-" else console)  # JSON alone on standard output
+    html = campaign_page(r) if report_path else None
+    _write_outputs(r, html, report_path, json_out, png, campaign_charts(r) if png else {})
+    if not r["totals"]["posts"]:
+        sys.exit(1)
+
+
+def _print_campaign(r: dict, out: Console) -> None:
+    t, trend, c, s = r["totals"], r["trend"], r["concentration"], r["coordination"]["signals"]
+    out.print(
+        f"[bold]{' '.join('#' + h for h in r['hashtags'])}[/]: {t['posts']:,} posts by {t['accounts']:,} accounts "
+        f"({t['originals']:,} originals, {t['reposts']:,} reposts, {t['replies']:,} replies, {t['quotes']:,} quotes)",
+        highlight=False,
+    )
+    first = r["first_post"]
+    out.print(
+        f"first post {_iso_time(first['time'])} by {first['author_handle'] or first['author_id']}; "
+        f"busiest minute {_iso_time(r['peak_minute']['minute'])} with {r['peak_minute']['posts']:,} posts",
+        highlight=False,
+    )
+    if trend["trended"]:
+        since = "the planned start" if r["planned"] else "the first post"
+        out.print(
+            f"trending from {_iso_time(trend['trending_since'])} ({trend['detector']}), "
+            f"{trend['minutes_from_start']} minutes after {since}",
+            highlight=False,
+        )
+    else:
+        out.print(f"did not trend ({trend['detector']})")
+    out.print(
+        f"top 1% of accounts: {c['share_by_top_1pct']:.1%} of posts; Gini {c['gini']:.3f}; accounts in coordinated "
+        f"clusters: {s['coordinated_accounts']:,}, {s['share_by_coordinated_accounts']:.1%} of posts",
+        highlight=False,
+    )
+
+
+def _iso_time(value: str | None) -> str:
+    return fmt_time(datetime.fromisoformat(value)) if value else "-"
+
+
+@main.command()
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default="swell-report.html",
+    show_default=True,
+    help="Write the HTML report here.",
+)
+@report_options
+def report(report_path, db, json_out, png, **options) -> None:
+    """The whole store in one page: what it holds, the main trends, the largest coordinated clusters."""
+    from swell.campaign import overview
+    from swell.html_report import store_charts, store_page
+
+    q = _query([], None, **options)
+    with Store(db, read_only=True) as store:
+        r = overview(store, q)
+    (errors if json_out == "-" else console).print(
+        f"{r['totals']['posts']:,} posts; {len(r.get('trends', {}).get('episodes', [])):,} trend episodes shown; "
+        f"{r.get('coordination', {}).get('signals', {}).get('coordinated_clusters', 0):,} coordinated clusters",
+        highlight=False,
+    )
+    _write_outputs(r, store_page(r), report_path, json_out, png, store_charts(r) if png else {})

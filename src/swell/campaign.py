@@ -1,0 +1,411 @@
+"""Campaign analysis: did a hashtag campaign trend, how fast, who carried it, and how much of it came
+from accounts acting in concert. Numbers with what they are made of, not verdicts.
+
+A campaign is the posts in a time range that carry any of its hashtags, plus the reposts of such
+posts (a Jetstream repost carries no hashtags of its own; an X repost carries the original's). Every
+figure below is computed over that set, which is kept in the temporary table `campaign` of the
+store's connection while the analysis runs. With no hashtags, the set is every post in the range:
+`overview` describes a whole store with the same figures.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from swell.coordination import DEFAULT_KINDS, campaign_signals, cluster_strength, clusters, co_action_network
+from swell.model import normalize_hashtag, us_to_datetime
+from swell.store import Store, one
+from swell.trends import TrendStream, make_detector, post_filter, trends_over_store
+
+_US_PER_MIN = 60_000_000
+# Timeline resolutions, in minutes: the finest that keeps the timeline under MAX_POINTS points.
+RESOLUTIONS = (1, 5, 15, 60, 360, 1440)
+MAX_POINTS = 1500
+RAMP_MINUTES = 120  # the ramp: minute by minute from the planned start (or the first post)
+
+
+@dataclass
+class CampaignQuery:
+    hashtags: list[str]
+    planned_us: int | None = None  # when the campaign was planned to start
+    since_us: int | None = None
+    until_us: int | None = None
+    platform: str | None = None
+    detector: str = "signitrend"  # as `swell trends` over archives
+    bucket_min: float = 5.0
+    window_s: float = 60.0  # co-action window
+    min_weight: int = 2  # fewest co-actions for an edge
+    min_strength: float = 10.0  # co-actions per account for a cluster to count as coordinated
+    # Clusters: connected components by default. Within one campaign a coordinated group is one dense
+    # blob, which modularity (Leiden, Louvain) cuts into pieces that each look weaker than the whole.
+    method: str = "components"
+    top: int = 10  # rows in the top-N lists
+
+
+def iso(us: int | None) -> str | None:
+    return None if us is None else us_to_datetime(int(us)).isoformat()
+
+
+def resolution_min(first_us: int, last_us: int) -> int:
+    span_min = (last_us - first_us) / _US_PER_MIN
+    return next((r for r in RESOLUTIONS if span_min / r <= MAX_POINTS), RESOLUTIONS[-1])
+
+
+def gini(counts: np.ndarray) -> float:
+    """Gini coefficient of posts per account: 0 when every account posts as much, towards 1 when a
+    few accounts post nearly everything."""
+    x = np.sort(counts.astype(np.float64))
+    n = len(x)
+    if n == 0 or x.sum() == 0:
+        return 0.0
+    return float(2 * np.sum(np.arange(1, n + 1) * x) / (n * x.sum()) - (n + 1) / n)
+
+
+def select_campaign(store: Store, q: CampaignQuery) -> int:
+    """Fill the temporary table `campaign`; returns its number of posts."""
+    where, params = post_filter(q.since_us, q.until_us, q.platform)
+    tags = [normalize_hashtag(h) for h in q.hashtags]
+    if not tags:
+        store.con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE campaign AS
+                SELECT post_id, author_id, author_handle, kind, ref_post_id, ref_author_id,
+                       epoch_us(created_at) AS t, lang, hashtags, text
+                FROM posts WHERE {where}""",
+            params,
+        )
+        return one(store.con, "SELECT count(*) FROM campaign")[0]
+    store.con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE campaign AS
+            SELECT post_id, author_id, author_handle, kind, ref_post_id, ref_author_id, epoch_us(created_at) AS t,
+                   lang, hashtags, text
+            FROM posts
+            WHERE {where} AND (list_has_any(hashtags, ?) OR (kind = 'repost' AND ref_post_id IN (
+                SELECT post_id FROM posts WHERE list_has_any(hashtags, ?))))""",
+        [*params, tags, tags],
+    )
+    return one(store.con, "SELECT count(*) FROM campaign")[0]
+
+
+def analyse(store: Store, q: CampaignQuery) -> dict:
+    """Every number of the campaign report, JSON-ready (times in ISO 8601, UTC)."""
+    con = store.con
+    tags = [normalize_hashtag(h) for h in q.hashtags]
+    report = {"hashtags": tags, "planned": iso(q.planned_us), "range": _range(q)}
+    if not select_campaign(store, q):
+        return {**report, "totals": {"posts": 0}}
+    first_us, last_us = one(con, "SELECT min(t), max(t) FROM campaign")
+    start_us = q.planned_us if q.planned_us is not None else first_us
+    return {
+        **report,
+        "totals": _totals(con),
+        "first_post": _first_post(con),
+        "peak_minute": _peak_minute(con),
+        "trend": _trend(store, q, tags, start_us),
+        "timeline": _timeline(con, resolution_min(first_us, last_us), first_us, last_us),
+        "ramp": _ramp(con, start_us),
+        "top_posts": _top_posts(con, q.top),
+        "top_accounts": _top_accounts(con, q.top),
+        "concentration": _concentration(con),
+        "languages": _languages(con),
+        "co_hashtags": _co_hashtags(con, tags, q.top * 2),
+        "coordination": _coordination(store, q),
+    }
+
+
+def _range(q: CampaignQuery) -> dict:
+    return {"since": iso(q.since_us), "until": iso(q.until_us), "platform": q.platform}
+
+
+def _rows(con, query: str, params: list | dict | None = None) -> list[dict]:
+    result = con.execute(query, params or [])
+    names = [d[0] for d in result.description]
+    return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
+
+
+def _totals(con) -> dict:
+    (row,) = _rows(
+        con,
+        """SELECT count(*) AS posts, count(*) FILTER (WHERE kind = 'post') AS originals,
+                  count(*) FILTER (WHERE kind = 'repost') AS reposts, count(*) FILTER (WHERE kind = 'reply') AS replies,
+                  count(*) FILTER (WHERE kind = 'quote') AS quotes, count(DISTINCT author_id) AS accounts
+           FROM campaign""",
+    )
+    return row
+
+
+def _first_post(con) -> dict:
+    (row,) = _rows(
+        con,
+        """SELECT post_id, t, author_id, author_handle, kind, text FROM campaign ORDER BY t, post_id LIMIT 1""",
+    )
+    row["time"] = iso(row.pop("t"))
+    return row
+
+
+def _peak_minute(con) -> dict:
+    (row,) = _rows(
+        con,
+        f"""SELECT t - t % {_US_PER_MIN} AS minute, count(*) AS posts, count(DISTINCT author_id) AS accounts
+            FROM campaign GROUP BY minute ORDER BY posts DESC, minute LIMIT 1""",
+    )
+    row["minute"] = iso(row["minute"])
+    return row
+
+
+def _trend(store: Store, q: CampaignQuery, tags: list[str], start_us: int) -> dict:
+    """When the campaign's hashtags trended, by the same detector and buckets as `swell trends` over
+    the same range of the store: the first episode that begins at or after the start (the planned
+    time, else the first post), and the time from the start to the bucket in which it began."""
+    stream = TrendStream(make_detector(q.detector, q.bucket_min), bucket_min=q.bucket_min)
+    trends_over_store(store, stream, since_us=q.since_us, until_us=q.until_us, platform=q.platform)
+    episodes = sorted((t for t in stream.episodes() if t.hashtag in tags), key=lambda t: t.since_us)
+    after = [t for t in episodes if t.since_us + stream.bucket_us > start_us]
+    trended = after[0] if after else None
+    return {
+        "detector": q.detector,
+        "bucket_min": q.bucket_min,
+        "trended": trended is not None,
+        "hashtag": trended.hashtag if trended else None,
+        "trending_since": iso(trended.since_us) if trended else None,
+        "detectable_at": iso(trended.since_us + stream.bucket_us) if trended else None,
+        "minutes_from_start": round((trended.since_us - start_us) / _US_PER_MIN, 1) if trended else None,
+        "peak_score": round(trended.peak, 3) if trended else None,
+        "episodes": [t.as_dict() for t in episodes],
+    }
+
+
+def _timeline(con, step_min: int, first_us: int, last_us: int) -> dict:
+    """Posts, distinct accounts, new accounts (first post in the campaign) and reposts per step, from
+    the first post's step to the last's, quiet steps included."""
+    step = step_min * _US_PER_MIN
+    rows = _rows(
+        con,
+        """WITH steps AS (SELECT range AS b FROM range($first - $first % $step, $last + 1, $step)),
+                firsts AS (SELECT author_id, min(t) AS t FROM campaign GROUP BY author_id),
+                per AS (SELECT t - t % $step AS b, count(*) AS posts, count(DISTINCT author_id) AS accounts,
+                               count(*) FILTER (WHERE kind = 'repost') AS reposts
+                        FROM campaign GROUP BY b),
+                joined AS (SELECT t - t % $step AS b, count(*) AS new_accounts FROM firsts GROUP BY b)
+           SELECT b, coalesce(posts, 0) AS posts, coalesce(accounts, 0) AS accounts,
+                  coalesce(new_accounts, 0) AS new_accounts, coalesce(reposts, 0) AS reposts,
+                  sum(coalesce(new_accounts, 0)) OVER (ORDER BY b) AS cumulative_accounts
+           FROM steps LEFT JOIN per USING (b) LEFT JOIN joined USING (b) ORDER BY b""",
+        {"first": first_us, "last": last_us, "step": step},
+    )
+    for row in rows:
+        row["time"] = iso(row.pop("b"))
+    return {"step_min": step_min, "rows": rows}
+
+
+def _ramp(con, start_us: int) -> list[dict]:
+    """Minute by minute for RAMP_MINUTES from the start: posts, accounts, accounts so far (counting
+    those who posted before the start)."""
+    rows = _rows(
+        con,
+        f"""WITH firsts AS (SELECT author_id, min(t) AS t FROM campaign GROUP BY author_id),
+                 minutes AS (SELECT range AS m FROM range(0, {RAMP_MINUTES})),
+                 per AS (SELECT (t - $start) // {_US_PER_MIN} AS m, count(*) AS posts,
+                                count(DISTINCT author_id) AS accounts
+                         FROM campaign WHERE t >= $start GROUP BY m),
+                 joined AS (SELECT greatest((t - $start) // {_US_PER_MIN}, -1) AS m, count(*) AS n
+                            FROM firsts GROUP BY 1)
+            SELECT m AS minute, coalesce(posts, 0) AS posts, coalesce(accounts, 0) AS accounts,
+                   (SELECT coalesce(sum(n), 0) FROM joined WHERE joined.m <= minutes.m) AS accounts_so_far
+            FROM minutes LEFT JOIN per USING (m) ORDER BY m""",
+        {"start": start_us},
+    )
+    return rows
+
+
+def _top_posts(con, top: int) -> list[dict]:
+    """The most reposted posts, by the reposts inside the campaign; the original's text and author
+    from the store when it holds the original, else from the repost (X reposts carry the text)."""
+    rows = _rows(
+        con,
+        """WITH r AS (SELECT ref_post_id AS post_id, count(*) AS reposts, count(DISTINCT author_id) AS reposters,
+                             any_value(ref_author_id) AS ref_author, any_value(text) AS repost_text
+                      FROM campaign WHERE kind = 'repost' AND ref_post_id IS NOT NULL GROUP BY ref_post_id
+                      ORDER BY reposts DESC, post_id LIMIT ?)
+           SELECT r.post_id, r.reposts, r.reposters, coalesce(p.author_id, r.ref_author) AS author_id,
+                  p.author_handle, epoch_us(p.created_at) AS t, coalesce(p.text, r.repost_text) AS text
+           FROM r LEFT JOIN posts p USING (post_id) ORDER BY r.reposts DESC, r.post_id""",
+        [top],
+    )
+    for row in rows:
+        row["time"] = iso(row.pop("t"))
+    return rows
+
+
+def _top_accounts(con, top: int) -> list[dict]:
+    rows = _rows(
+        con,
+        """WITH a AS (SELECT author_id, any_value(author_handle) AS handle, count(*) AS posts,
+                             count(*) FILTER (WHERE kind = 'repost') AS reposts, min(t) AS first_t
+                      FROM campaign GROUP BY author_id),
+                got AS (SELECT ref_author_id AS author_id, count(*) AS reposted
+                        FROM campaign WHERE kind = 'repost' GROUP BY 1)
+           SELECT author_id, handle, posts, reposts, coalesce(reposted, 0) AS reposted_by_others, first_t
+           FROM a LEFT JOIN got USING (author_id) ORDER BY posts DESC, author_id LIMIT ?""",
+        [top],
+    )
+    for row in rows:
+        row["first_post"] = iso(row.pop("first_t"))
+    return rows
+
+
+def _concentration(con) -> dict:
+    counts = np.array([n for (n,) in con.execute("SELECT count(*) FROM campaign GROUP BY author_id").fetchall()])
+    top = max(1, math.ceil(len(counts) / 100))
+    ordered = np.sort(counts)[::-1]
+    return {
+        "accounts": len(counts),
+        "top_1pct_accounts": top,
+        "share_by_top_1pct": float(ordered[:top].sum() / counts.sum()),
+        "share_by_top_10pct": float(ordered[: max(1, math.ceil(len(counts) / 10))].sum() / counts.sum()),
+        "gini": gini(counts),
+        "posts_per_account_median": float(np.median(counts)),
+        "posts_per_account_max": int(ordered[0]),
+    }
+
+
+def _languages(con) -> list[dict]:
+    return _rows(
+        con,
+        "SELECT coalesce(lang, 'und') AS lang, count(*) AS posts FROM campaign GROUP BY 1 ORDER BY posts DESC, lang",
+    )
+
+
+def _co_hashtags(con, tags: list[str], top: int) -> list[dict]:
+    """Hashtags used beside the campaign's, in posts of its own (reposts would count the same post
+    again)."""
+    return _rows(
+        con,
+        """SELECT tag AS hashtag, count(*) AS posts, count(DISTINCT author_id) AS accounts
+           FROM (SELECT unnest(hashtags) AS tag, author_id FROM campaign WHERE kind <> 'repost')
+           WHERE NOT list_contains(?, tag) GROUP BY tag ORDER BY posts DESC, tag LIMIT ?""",
+        [tags, top],
+    )
+
+
+def _coordination(store: Store, q: CampaignQuery, *, shown: int = 10) -> dict:
+    """The co-action network of the campaign's posts, its clusters (strongest first) with sample posts
+    behind their edges, and the campaign signals."""
+    network = co_action_network(
+        store.con,
+        where="post_id IN (SELECT post_id FROM campaign)",
+        kinds=DEFAULT_KINDS,
+        window_s=q.window_s,
+        min_weight=q.min_weight,
+    )
+    found = sorted(clusters(network, method=q.method, min_size=3), key=lambda c: -cluster_strength(c))
+    signals = campaign_signals(store.con, found, min_strength=q.min_strength)
+    sample_ids = sorted({s[k] for c in found[:shown] for s in c.samples for k in ("source_post", "target_post")})
+    texts = (
+        dict(
+            store.con.execute(
+                "SELECT post_id, text FROM posts WHERE list_contains(?, post_id)", [sample_ids]
+            ).fetchall()
+        )
+        if sample_ids
+        else {}
+    )
+    handles = dict(network.accounts.select("account", "handle").iter_rows())
+    return {
+        "window_s": q.window_s,
+        "min_weight": q.min_weight,
+        "min_strength": q.min_strength,
+        "method": q.method,
+        "kinds": list(network.kinds),
+        "edges": network.edges.height,
+        "edges_per_kind": dict(network.edges.group_by("kind").len().sort("kind").iter_rows()),
+        "signals": signals,
+        "clusters": [
+            {
+                "id": c.id,
+                "accounts": len(c.accounts),
+                "co_actions_per_account": round(cluster_strength(c), 2),
+                "coordinated": cluster_strength(c) >= q.min_strength,
+                "kinds": c.kinds,
+                "first": iso(int(c.first_s * 1e6)) if c.first_s else None,
+                "last": iso(int(c.last_s * 1e6)) if c.last_s else None,
+                "members": [{"account": a, "handle": handles.get(a)} for a in c.accounts],
+                "samples": [
+                    {**s, "source_text": texts.get(s["source_post"]), "target_text": texts.get(s["target_post"])}
+                    for s in c.samples[:5]
+                ],
+            }
+            for c in found[:shown]
+        ],
+        "graph": _graph(network, found[:shown]),
+    }
+
+
+def _graph(network, shown_clusters, max_nodes: int = 400) -> dict:
+    """The accounts of the clusters shown and the undirected edges among them, laid out (igraph's
+    Fruchterman-Reingold, seeded) for a network view."""
+    import igraph
+
+    nodes: dict[str, int] = {}
+    for c in shown_clusters:
+        for a in c.accounts:
+            if len(nodes) < max_nodes:
+                nodes.setdefault(a, c.id)
+    edges = [(a, b, w) for a, b, w in network.undirected().iter_rows() if a in nodes and b in nodes]
+    if not nodes:
+        return {"nodes": [], "edges": []}
+    names = list(nodes)
+    index = {n: i for i, n in enumerate(names)}
+    graph = igraph.Graph(n=len(names), edges=[(index[a], index[b]) for a, b, _ in edges])
+    seed = [[math.cos(i), math.sin(i)] for i in range(len(names))]  # deterministic start
+    layout = graph.layout_fruchterman_reingold(seed=seed, niter=300)
+    handles = dict(network.accounts.select("account", "handle").iter_rows())
+    return {
+        "nodes": [
+            {"account": n, "handle": handles.get(n) or n, "cluster": nodes[n], "x": x, "y": y}
+            for n, (x, y) in zip(names, layout.coords, strict=True)
+        ],
+        "edges": [
+            {
+                "source": a,
+                "target": b,
+                "weight": w,
+                "x": layout.coords[index[a]][0],
+                "y": layout.coords[index[a]][1],
+                "x2": layout.coords[index[b]][0],
+                "y2": layout.coords[index[b]][1],
+            }
+            for a, b, w in edges
+        ],
+    }
+
+
+def overview(store: Store, q: CampaignQuery, *, trends_shown: int = 20) -> dict:
+    """What a store (or a range of it) holds, its main trends, and its largest coordinated clusters:
+    the campaign figures over every post, with the trend episodes of every hashtag."""
+    con = store.con
+    info = store.info(top=q.top * 2)
+    info["first"], info["last"] = (v.isoformat() if v else None for v in (info["first"], info["last"]))
+    if not select_campaign(store, CampaignQuery([], since_us=q.since_us, until_us=q.until_us, platform=q.platform)):
+        return {"store": info, "range": _range(q), "totals": {"posts": 0}}
+    first_us, last_us = one(con, "SELECT min(t), max(t) FROM campaign")
+    stream = TrendStream(make_detector(q.detector, q.bucket_min), bucket_min=q.bucket_min)
+    trends_over_store(store, stream, since_us=q.since_us, until_us=q.until_us, platform=q.platform)
+    episodes = sorted(stream.episodes(), key=lambda t: -t.peak)[:trends_shown]
+    return {
+        "store": info,
+        "range": _range(q),
+        "totals": _totals(con),
+        "timeline": _timeline(con, resolution_min(first_us, last_us), first_us, last_us),
+        "trends": {
+            "detector": q.detector,
+            "bucket_min": q.bucket_min,
+            "episodes": sorted((t.as_dict() for t in episodes), key=lambda e: e["trending_since"]),
+        },
+        "top_accounts": _top_accounts(con, q.top),
+        "concentration": _concentration(con),
+        "languages": _languages(con),
+        "coordination": _coordination(store, q),
+    }

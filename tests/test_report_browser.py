@@ -1,0 +1,132 @@
+"""The HTML reports in a real browser (Debian's Chromium driven by Playwright): the charts render
+without errors, offline, and hostile post text stays text."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from conftest import ingest, swell
+
+CHROMIUM = "/usr/bin/chromium"
+# As root in a container Chromium needs --no-sandbox; the rest stops it calling Google's servers.
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync", "--no-first-run"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("SWELL_REQUIRE_BROWSER"):
+            pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium")
+        pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium")
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield launched
+        launched.close()
+
+
+def open_report(browser: Browser, path: Path) -> tuple[Page, list[str]]:
+    """The report opened from disk, with every console error, page error and dialog recorded; waits
+    until every chart the page embeds has drawn its SVG."""
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    page.on("dialog", lambda d: (problems.append(f"dialog: {d.message}"), d.dismiss()))
+    page.on("request", lambda r: None if r.url.startswith(("file:", "data:", "blob:")) else problems.append(r.url))
+    page.goto(path.as_uri())
+    charts = page.locator("script[data-chart]").count()
+    assert charts > 0
+    page.wait_for_function(f"document.querySelectorAll('.chart svg.marks').length >= {charts}", timeout=30_000)
+    return page, problems
+
+
+def test_campaign_and_store_reports_render(browser, tmp_path):
+    """The README's main job: a simulated planned blast, ingested, and its campaign report."""
+    stream = tmp_path / "blast.jsonl"
+    swell("simulate", stream, "--hours", "24", "--posts-per-hour", "2000")
+    db = tmp_path / "blast.duckdb"
+    ingest(db, stream)
+    swell("campaign", "#FreeThePress", "--db", db, "--planned", "2024-03-01T17:00", "--report", tmp_path / "c.html")
+    swell("report", "--db", db, "--report", tmp_path / "s.html")
+
+    page, problems = open_report(browser, tmp_path / "c.html")
+    assert problems == []
+    for chart in ("timeline", "ramp", "accounts", "languages"):
+        assert page.locator(f"#chart-{chart} svg.marks").count() == 1, chart
+    # the timeline marks the planned start and the trending moment
+    labels = page.locator("#chart-timeline svg text").all_text_contents()
+    assert "planned start" in labels and "trending" in labels
+    assert page.locator("#top-posts tr").count() == 11  # header and ten posts
+    assert "#freethepress" in page.locator("h1").inner_text()
+    page.screenshot(path=tmp_path / "campaign.png", full_page=True)
+    print(f"screenshot: {tmp_path / 'campaign.png'}")
+
+    page, problems = open_report(browser, tmp_path / "s.html")
+    assert problems == []
+    assert page.locator("#chart-network svg.marks circle, #chart-network svg.marks path").count() > 0
+    assert page.locator("#episodes tr").count() >= 3  # both planted campaigns trended
+    page.screenshot(path=tmp_path / "store.png", full_page=True)
+
+
+HOSTILE = [
+    "<script>window.__pwned = 1</script> #Blast",
+    '"><img src=x onerror="window.__pwned = 2"> #Blast',
+    "\u202eevil right-to-left override txet #Blast",
+    "</script><script>window.__pwned = 3</script> #Blast",
+    "{{ 7*7 }} ${7*7} <!-- #Blast",
+    "long " + "x" * 10_000 + " #Blast",
+]
+HANDLES = ['"><img src=x onerror=alert(1)>', "<b>bold</b>", "\u202eadmin", "plain"]
+TAGS = ["blast", "🔥🔥", "</script><script>window.__pwned=4</script>", "<img src=x onerror=alert(2)>"]
+
+
+def status(n: int, when: datetime, text: str, handle: str, retweet_of: dict | None = None) -> dict:
+    return {
+        "created_at": when.strftime("%a %b %d %H:%M:%S +0000 %Y"),
+        "id_str": str(1000 + n),
+        "text": text,
+        "user": {"id_str": f"u{handle.encode().hex()[:12]}{n % 4}", "screen_name": handle},
+        "entities": {"hashtags": [{"text": t, "indices": [0, 1]} for t in TAGS], "urls": [], "user_mentions": []},
+        "lang": "en",
+        **({"retweeted_status": retweet_of} if retweet_of else {}),
+    }
+
+
+def test_hostile_text_renders_as_text(browser, tmp_path):
+    """Post text, handles and hashtags that try to run script, break out of attributes or of the
+    page's JSON, flip the text direction, or run to 10,000 characters: all shown as text."""
+    start = datetime(2024, 5, 1, 12, tzinfo=UTC)
+    statuses = []
+    for burst in range(3):  # the same texts by several accounts within seconds: a co-post cluster
+        for i, text in enumerate(HOSTILE):
+            for j, handle in enumerate(HANDLES):
+                n = len(statuses)
+                statuses.append(status(n, start + timedelta(minutes=10 * burst, seconds=i + j), text, handle))
+    for i in range(len(HOSTILE)):  # reposts, so that every hostile text is among the top posts
+        for k in range(2 + i):
+            when = start + timedelta(minutes=1, seconds=k)
+            statuses.append(status(len(statuses), when, "RT", HANDLES[k % 4], statuses[4 * i]))
+    path = tmp_path / "hostile.jsonl"
+    path.write_bytes(b"\n".join(orjson.dumps(s) for s in statuses))
+    db = tmp_path / "hostile.duckdb"
+    ingest(db, path)
+    swell("campaign", "#Blast", "--db", db, "--report", tmp_path / "h.html", "--min-weight", "2")
+
+    page, problems = open_report(browser, tmp_path / "h.html")
+    assert problems == []
+    assert page.evaluate("window.__pwned") is None
+    assert page.locator("img").count() == 0 and page.locator("b", has_text="bold").count() == 0
+    shown = page.locator("body").inner_text()
+    for text in [*(t.removesuffix(" #Blast") for t in HOSTILE[:5]), HANDLES[0], HANDLES[1]]:
+        assert text in shown, text
+    assert "x" * 10_000 in shown
+    assert "#🔥🔥" in page.locator("#chart-cohashtags").inner_text()
+    assert page.locator(".cluster").count() >= 1  # the evidence, hostile text included, is shown
+    page.screenshot(path=tmp_path / "hostile.png", full_page=True)
