@@ -25,7 +25,6 @@ from typing import Protocol
 import numpy as np
 import polars as pl
 import pyarrow as pa
-from scipy.stats import poisson
 
 from swell.model import us_to_datetime
 
@@ -290,6 +289,8 @@ class PoissonDetector:
         )
         c = joined.get_column("c").to_numpy()
         nu = joined.get_column("nu").to_numpy()
+        from scipy.stats import poisson  # here, not at the top: the import alone takes half a second
+
         # Expected counts repeat (they are mostly small integers): compute each interval once.
         distinct_nu, which = np.unique(nu, return_inverse=True)
         low, high = poisson.ppf(0.005, distinct_nu)[which], poisson.ppf(0.995, distinct_nu)[which]
