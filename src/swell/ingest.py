@@ -12,7 +12,6 @@ import gc
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -20,10 +19,9 @@ from typing import Any
 import ijson
 import msgspec
 import orjson
-import pyarrow as pa
 import pyarrow.compute as pc
 
-from swell.model import Post, datetime_to_us, posts_to_batch
+from swell.model import Post, implausible_time, posts_to_batch_or_reject
 from swell.readers import FORMATS, detect
 from swell.readers import csv as csv_reader
 from swell.readers.base import RECORD_ERRORS, reason_for
@@ -32,11 +30,6 @@ from swell.store import FileProgress, Store
 
 FORMAT_CHOICES = (*FORMATS, "csv")
 _FAST_PATH_MISSES = (msgspec.MsgspecError, *RECORD_ERRORS)
-_CONVERSION_ERRORS = (pa.ArrowException, OverflowError, TypeError, ValueError)
-_EARLIEST_US, _LATEST_US = (
-    datetime_to_us(datetime(1970, 1, 1, tzinfo=UTC)),
-    datetime_to_us(datetime(2200, 1, 1, tzinfo=UTC)),
-)
 BATCH_SIZE = 50_000
 
 
@@ -91,12 +84,13 @@ class _FileSink:
         self.rejects: list[bytes] = []
 
     def post(self, post: Post) -> None:
-        if _EARLIEST_US <= post.created_at < _LATEST_US:
+        if (problem := implausible_time(post)) is None:
             self.posts.append(post)
-        else:  # a time no post can have: a unit mistake or a broken clock upstream
-            self.reject(
-                f"created_at ({post.created_at} µs since 1970) is outside 1970-2200", post._asdict(), post.source
-            )
+        else:
+            self.reject_post(problem, post)
+
+    def reject_post(self, reason: str, post: Post) -> None:
+        self.reject(reason, post._asdict(), post.source)
 
     def deletion(self, post_id: str, deleted_at: int | None, source: str) -> None:
         self.deletions.append((post_id, deleted_at, source))
@@ -215,28 +209,9 @@ class _Run:
         )
         return "jsonl"
 
-    def _batch(self) -> pa.RecordBatch:
-        """The collected posts as a batch. A value a reader let through with the wrong type fails the
-        conversion; then the posts are converted one by one and the failing ones rejected, so one bad
-        value costs one post, not the batch."""
-        try:
-            return posts_to_batch(self.sink.posts)
-        except _CONVERSION_ERRORS:
-            good = []
-            for post in self.sink.posts:
-                try:
-                    posts_to_batch([post])
-                except _CONVERSION_ERRORS as exc:
-                    self.sink.reject(
-                        f"bad value in a post field ({type(exc).__name__}: {exc})", post._asdict(), post.source
-                    )
-                else:
-                    good.append(post)
-            return posts_to_batch(good)
-
     def flush(self) -> None:
         sink, summary = self.sink, self.sink.summary
-        batch = self._batch()
+        batch = posts_to_batch_or_reject(sink.posts, sink.reject_post)
         if sink.rejects:  # written before the commit: a crash in between repeats a reject, never loses one
             self.rejects.write(b"\n".join(sink.rejects) + b"\n")
             self.rejects.flush()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import NamedTuple
@@ -65,6 +66,35 @@ def posts_to_batch(posts: list[Post]) -> pa.RecordBatch:
     columns = list(zip(*posts, strict=True)) if posts else [[] for _ in POST_SCHEMA]
     arrays = [pa.array(col, type=field.type) for col, field in zip(columns, POST_SCHEMA, strict=True)]
     return pa.RecordBatch.from_arrays(arrays, schema=POST_SCHEMA)
+
+
+_CONVERSION_ERRORS = (pa.ArrowException, OverflowError, TypeError, ValueError)
+EARLIEST_US, LATEST_US = 0, 7_258_118_400_000_000  # 1970-01-01 and 2200-01-01
+
+
+def implausible_time(post: Post) -> str | None:
+    """Why a post's time cannot be right (a unit mistake or a broken clock upstream), or None."""
+    if EARLIEST_US <= post.created_at < LATEST_US:
+        return None
+    return f"created_at ({post.created_at} µs since 1970) is outside 1970-2200"
+
+
+def posts_to_batch_or_reject(posts: list[Post], reject: Callable[[str, Post], None]) -> pa.RecordBatch:
+    """The posts as a batch. A value a reader let through with the wrong type fails the conversion;
+    then the posts are converted one by one and each failing one goes to `reject(reason, post)`, so
+    one bad value costs one post, not the batch."""
+    try:
+        return posts_to_batch(posts)
+    except _CONVERSION_ERRORS:
+        good = []
+        for post in posts:
+            try:
+                posts_to_batch([post])
+            except _CONVERSION_ERRORS as exc:
+                reject(f"bad value in a post field ({type(exc).__name__}: {exc})", post)
+            else:
+                good.append(post)
+        return posts_to_batch(good)
 
 
 # --- hashtags, urls -------------------------------------------------------------------------------
