@@ -759,3 +759,109 @@ def report(report_path, db, json_out, png, **options) -> None:
         highlight=False,
     )
     _write_outputs(r, store_page(r), report_path, json_out, png, store_charts(r) if png else {})
+
+
+# --- live -------------------------------------------------------------------------------------------
+
+
+@main.group()
+def watch() -> None:
+    """Read a live stream into the store, showing counts and what is trending, until stopped (Ctrl-C)."""
+
+
+@watch.command("jetstream")
+@click.argument("url", default="wss://jetstream2.us-east.bsky.network/subscribe")
+@db_option
+@click.option(
+    "--collection",
+    "collections",
+    multiple=True,
+    help="Jetstream collections to ask for; repeatable. Default: posts and reposts.",
+)
+@click.option("--hashtag", "hashtags", multiple=True, help="Keep only posts with this hashtag; repeatable.")
+@click.option("--lang", "langs", multiple=True, help="Keep only posts in this language (e.g. en); repeatable.")
+@click.option("--batch", "batch_posts", default=5_000, show_default=True, help="Posts per commit to the store.")
+@click.option("--flush", "batch_seconds", default=1.0, show_default=True, help="Seconds before a batch is committed.")
+@click.option("--exit-when-idle", type=float, help="Stop after this many seconds without an event (for replays).")
+@click.option("--bucket", default=5.0, show_default=True, help="Trend bucket size in minutes.")
+def watch_jetstream(url, db, collections, hashtags, langs, batch_posts, batch_seconds, exit_when_idle, bucket) -> None:
+    """Bluesky's Jetstream (a WebSocket URL; `swell replay` serves one locally). Reconnects on any drop
+    and resumes from the cursor stored with the posts, so nothing is lost or stored twice, across a
+    restart of swell too."""
+    from swell.live.jetstream import DEFAULT_COLLECTIONS, JetstreamOptions
+    from swell.live.jetstream import watch as watch_stream
+
+    options = JetstreamOptions(
+        url=url,
+        collections=tuple(collections) or DEFAULT_COLLECTIONS,
+        hashtags=frozenset(normalize_hashtag(h) for h in hashtags),
+        langs=frozenset(langs),
+        batch_posts=batch_posts,
+        batch_seconds=batch_seconds,
+        exit_when_idle_s=exit_when_idle,
+    )
+    _run_live(lambda stop: watch_stream(db, options, stop), options, bucket)
+
+
+def _run_live(start, options, bucket: float) -> None:
+    """Run a connector with a live display of its counts and of the trends in what it has committed;
+    Ctrl-C or SIGTERM stops it cleanly, everything read committed first."""
+    import asyncio
+    import signal
+    from queue import SimpleQueue
+
+    from rich.live import Live
+
+    committed: SimpleQueue = SimpleQueue()
+    options.on_commit = committed.put  # called in the writer's thread; the display drains it here
+    stream = TrendStream(make_detector("mastodon", bucket), bucket_min=bucket, warmup_min=0)
+    stats = options.stats
+
+    def view() -> Table:
+        table = Table(title=f"watching {options.url}", title_justify="left", show_header=False)
+        table.add_row("events read", f"{stats.frames:,}")
+        table.add_row("posts committed (new)", f"{stats.posts:,} ({stats.new:,})")
+        table.add_row("left out by filters / rejected", f"{stats.filtered:,} / {stats.rejected:,}")
+        table.add_row("connections / waits for the store", f"{stats.connections:,} / {stats.waits:,}")
+        table.add_row("cursor committed", fmt_time(stats.cursor))
+        trending = ", ".join(f"#{t.hashtag} ({len(t.accounts)})" for t in stream.trending_now()[:10])
+        table.add_row("trending now", trending or "-")
+        return table
+
+    async def main_loop() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        task = asyncio.create_task(start(stop))
+        with Live(view(), console=errors, auto_refresh=False) as live:
+            while not task.done():
+                await asyncio.wait({task}, timeout=1.0)
+                while not committed.empty():
+                    stream.feed(committed.get())
+                live.update(view(), refresh=True)
+        await task
+
+    asyncio.run(main_loop())
+    errors.print(
+        f"stopped: {stats.posts:,} posts committed ({stats.new:,} new), {stats.deletions:,} deletions, "
+        f"{stats.rejected:,} frames set aside, {stats.connections:,} connection(s)"
+    )
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=6008, show_default=True)
+@click.option("--rate", default=0.0, help="Events per second (default: as fast as the client reads).")
+@click.option("--drop-every", default=0, help="Close each connection after about this many events (tests).")
+@click.option("--bad-frames", default=0, help="Every this many events, also send a malformed frame (tests).")
+@click.option("--seed", default=0, show_default=True)
+def replay(file, host, port, rate, drop_every, bad_frames, seed) -> None:
+    """Serve FILE (Jetstream events, as `swell simulate --format jetstream` writes) over a local
+    WebSocket as Jetstream does: ws://HOST:PORT/subscribe, honouring `cursor` and `wantedCollections`."""
+    from swell.live.replay import Replay, run
+
+    events = Replay.from_file(file, drop_every=drop_every, bad_frames=bad_frames, rate=rate, seed=seed)
+    errors.print(f"serving {len(events.frames):,} events on ws://{host}:{port}/subscribe")
+    run(events, host, port)

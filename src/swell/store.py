@@ -53,6 +53,11 @@ CREATE TABLE IF NOT EXISTS ingested_files (
     records_done BIGINT,
     complete BOOLEAN
 );
+-- Where each live stream got (Jetstream's time_us); committed with the posts it produced.
+CREATE TABLE IF NOT EXISTS live_cursors (
+    stream VARCHAR PRIMARY KEY,
+    cursor BIGINT
+);
 """
 
 
@@ -78,6 +83,11 @@ def _connect(path: Path, read_only: bool, wait_s: float) -> duckdb.DuckDBPyConne
             pause = min(pause * 2, 1.0)
 
 
+def rejects_path(db: Path) -> Path:
+    """Where the records set aside while filling the store `db` go, with where and why."""
+    return db.with_name(db.name + ".rejects.jsonl")
+
+
 @dataclass
 class FileProgress:
     path: str
@@ -101,7 +111,7 @@ class Store:
 
     @property
     def rejects_path(self) -> Path:
-        return self.path.with_name(self.path.name + ".rejects.jsonl")
+        return rejects_path(self.path)
 
     def __enter__(self) -> Store:
         return self
@@ -119,8 +129,10 @@ class Store:
         batch: pa.RecordBatch,
         deletions: list[tuple[str, int | None, str]] = (),
         progress: FileProgress | None = None,
+        cursor: tuple[str, int] | None = None,
     ) -> int:
-        """Store a batch of posts (and deletions, and file progress) in one transaction.
+        """Store a batch of posts (and deletions, and file progress or a live stream's cursor) in one
+        transaction.
 
         Returns how many posts were new; the rest were already stored.
         """
@@ -140,6 +152,8 @@ class Store:
                     "INSERT OR REPLACE INTO ingested_files VALUES (?, ?, ?, ?, ?)",
                     [progress.path, progress.size, progress.mtime_ns, progress.records_done, progress.complete],
                 )
+            if cursor is not None:
+                con.execute("INSERT OR REPLACE INTO live_cursors VALUES (?, ?)", list(cursor))
             con.commit()
         except BaseException:
             con.rollback()
@@ -155,6 +169,11 @@ class Store:
         )
         done, complete = row if row else (0, False)
         return FileProgress(path, size, mtime_ns, done, complete)
+
+    def live_cursor(self, stream: str) -> int | None:
+        """The cursor committed last for a live stream, or None."""
+        row = one(self.con, "SELECT cursor FROM live_cursors WHERE stream = ?", [stream])
+        return row[0] if row else None
 
     # --- reading ----------------------------------------------------------------------------------
 

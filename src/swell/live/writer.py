@@ -1,0 +1,138 @@
+"""What a live connector collects, and the bounded road from it to the store.
+
+A connector fills a `LiveBatch` through the same `Sink` interface the file readers write to, hands
+it to the `BatchWriter` when it holds enough posts or is old enough, and goes on reading. The writer
+commits each batch in one transaction together with the stream's cursor, so the store never holds
+posts whose cursor is not stored (or the reverse). Its queue is bounded: when the store falls
+behind, `put` waits and the connector stops reading, which the socket turns into backpressure on
+the server. Nothing is dropped: a server that gives up on a slow client is resumed from the cursor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pyarrow as pa
+
+from swell.model import Post, implausible_time, posts_to_batch_or_reject
+from swell.store import Store, rejects_path
+
+RAW_KEPT_BYTES = 10_000  # of a rejected frame, kept in the rejects file
+
+
+@dataclass
+class LiveStats:
+    frames: int = 0
+    posts: int = 0  # read from the stream and kept by the filters
+    new: int = 0  # stored for the first time
+    filtered: int = 0  # posts the hashtag and language filters left out
+    deletions: int = 0
+    rejected: int = 0
+    ignored: Counter = field(default_factory=Counter)
+    connections: int = 0
+    waits: int = 0  # times the connector paused because the store was behind
+    batches: int = 0
+    cursor: int | None = None  # the last cursor committed
+
+
+@dataclass
+class LiveBatch:
+    """Posts, deletions and rejects since the last hand-off, and the cursor they reach."""
+
+    stream: str
+    hashtags: frozenset[str] = frozenset()
+    langs: frozenset[str] = frozenset()
+    stats: LiveStats = field(default_factory=LiveStats)
+    posts: list[Post] = field(default_factory=list)
+    deletions: list[tuple[str, int | None, str]] = field(default_factory=list)
+    rejects: list[bytes] = field(default_factory=list)
+    cursor: int | None = None
+
+    # the Sink interface of swell.readers.base
+    def post(self, post: Post) -> None:
+        if (problem := implausible_time(post)) is not None:
+            self.reject_post(problem, post)
+            return
+        if (self.hashtags and not self.hashtags.intersection(post.hashtags)) or (
+            self.langs and post.lang not in self.langs
+        ):
+            self.stats.filtered += 1
+            return
+        self.posts.append(post)
+
+    def deletion(self, post_id: str, deleted_at: int | None, source: str) -> None:
+        self.deletions.append((post_id, deleted_at, source))
+
+    def ignore(self, reason: str) -> None:
+        self.stats.ignored[reason] += 1
+
+    def reject(self, reason: str, raw: Any, source: str) -> None:
+        if isinstance(raw, bytes | str):
+            text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
+            raw = text[:RAW_KEPT_BYTES] + (" ..." if len(text) > RAW_KEPT_BYTES else "")
+        self.rejects.append(orjson.dumps({"stream": self.stream, "at": source, "reason": reason, "raw": raw}))
+        self.stats.rejected += 1
+
+    def reject_post(self, reason: str, post: Post) -> None:
+        self.reject(reason, post._asdict(), post.source)
+
+    def handed_off(self) -> LiveBatch:
+        """This batch's content, leaving this object empty for the next."""
+        taken = LiveBatch(self.stream, self.hashtags, self.langs, self.stats, self.posts, self.deletions, self.rejects)
+        taken.cursor = self.cursor
+        self.posts, self.deletions, self.rejects = [], [], []
+        return taken
+
+
+class BatchWriter:
+    """Commits batches in order from a bounded queue, in a thread so the connector keeps reading.
+    The store is opened for each batch and closed after it, so that `swell trends`, `swell serve` and
+    other readers can take their turn at the file (DuckDB admits one writing process and no reader
+    beside it)."""
+
+    def __init__(self, db: Path, *, queue_size: int = 4, on_commit: Callable[[pa.RecordBatch], None] | None = None):
+        self.db = db
+        self.queue: asyncio.Queue[LiveBatch | None] = asyncio.Queue(maxsize=queue_size)
+        self.on_commit = on_commit
+
+    async def put(self, batch: LiveBatch) -> None:
+        if self.queue.full():
+            batch.stats.waits += 1
+        await self.queue.put(batch)
+
+    async def close(self) -> None:
+        """Commit what is queued, then stop."""
+        await self.queue.put(None)
+
+    async def run(self) -> None:
+        while (batch := await self.queue.get()) is not None:
+            await asyncio.to_thread(self._commit, batch)
+
+    def _commit(self, batch: LiveBatch) -> None:
+        records = posts_to_batch_or_reject(batch.posts, batch.reject_post)
+        if batch.rejects:  # before the commit: a crash in between repeats a reject, never loses one
+            with rejects_path(self.db).open("ab") as out:
+                out.write(b"\n".join(batch.rejects) + b"\n")
+        with Store(self.db) as store:
+            cursor = (batch.stream, batch.cursor) if batch.cursor is not None else None
+            batch.stats.new += store.append(records, batch.deletions, cursor=cursor)
+        stats = batch.stats
+        stats.posts += records.num_rows
+        stats.deletions += len(batch.deletions)
+        stats.batches += 1
+        stats.cursor = batch.cursor
+        if self.on_commit:
+            self.on_commit(records)
+
+
+def committed_cursor(db: Path, stream: str) -> int | None:
+    if not db.exists():
+        return None
+    with Store(db) as store:
+        return store.live_cursor(stream)

@@ -1,0 +1,140 @@
+"""Live: the real Jetstream connector against the local replay server, which drops connections at
+random points and sends malformed frames; `swell watch` killed with SIGKILL and restarted. After the
+stream ends the store must hold every post of the stream exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
+import pytest
+from websockets.sync.client import connect
+
+from conftest import ingest, rows
+from swell.live.jetstream import JetstreamOptions, stream_key, watch
+from swell.live.replay import Replay, serving
+from swell.simulate import Campaign, Simulation, generate, write_jetstream
+from swell.store import Store, rejects_path
+
+START = datetime(2024, 3, 1, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def stream(tmp_path_factory):
+    """Three hours of Jetstream events with a planted blast, and the post ids the file reader finds
+    in them: what a live run must end up storing."""
+    tmp = tmp_path_factory.mktemp("live")
+    blast = Campaign("grassroots", "Blast", START + timedelta(hours=2))
+    table, _ = generate(Simulation(hours=3, posts_per_hour=2_000, seed=7, campaigns=[blast]))
+    path = tmp / "stream.jsonl"
+    write_jetstream(table, path)
+    reference = tmp / "reference.duckdb"
+    ingest(reference, path)
+    ids = [r["post_id"] for r in rows(reference, "SELECT post_id FROM posts")]
+    assert len(ids) > 4_000
+    return path, set(ids)
+
+
+def stored_ids(db: Path) -> list[str]:
+    return [r["post_id"] for r in rows(db, "SELECT post_id FROM posts")]
+
+
+def run_watch(db: Path, url: str, **options) -> JetstreamOptions:
+    opts = JetstreamOptions(url=url, batch_seconds=0.2, exit_when_idle_s=1.5, backoff_s=(0.05, 0.5), **options)
+    asyncio.run(watch(db, opts, asyncio.Event()))
+    return opts
+
+
+def test_drops_and_malformed_frames_lose_nothing_and_store_nothing_twice(stream, tmp_path):
+    path, expected = stream
+    replay = Replay.from_file(path, drop_every=400, bad_frames=500, seed=1)
+    db = tmp_path / "live.duckdb"
+    with serving(replay) as url:
+        opts = run_watch(db, url)
+    ids = stored_ids(db)
+    assert len(ids) == len(set(ids)) and set(ids) == expected
+    stats = opts.stats
+    assert stats.connections >= 5  # it was dropped again and again, and came back each time
+    assert stats.new == len(expected)
+    # every malformed frame was counted and set aside, with a reason, and the connection stayed up
+    bad = replay.sent // 500
+    rejected = [orjson.loads(line) for line in rejects_path(db).read_bytes().splitlines()]
+    reasons = [r["reason"] for r in rejected]
+    assert len(rejected) == stats.rejected == sum(1 for n in range(1, bad + 1) if n % 3 != 1)
+    assert sum(r.startswith("not JSON") for r in reasons) == sum(1 for n in range(1, bad + 1) if n % 3 == 0)
+    assert sum("over the 1,000,000 limit" in r for r in reasons) == sum(1 for n in range(1, bad + 1) if n % 3 == 2)
+    assert all(len(r["raw"]) < 20_000 for r in rejected)  # a huge frame is kept in part
+    assert stats.ignored["jetstream app.example.unknown create"] == sum(1 for n in range(1, bad + 1) if n % 3 == 1)
+    with Store(db, read_only=True) as store:
+        last = max(orjson.loads(line)["time_us"] for line in path.read_bytes().splitlines())
+        assert store.live_cursor(stream_key(url)) == last
+
+
+def test_filters_keep_only_the_hashtags_asked_for(stream, tmp_path):
+    path, expected = stream
+    db = tmp_path / "blast.duckdb"
+    with serving(Replay.from_file(path)) as url:
+        opts = run_watch(db, url, hashtags=frozenset({"blast"}))
+    tagged = rows(db, "SELECT count(*) AS n, count(*) FILTER (WHERE list_contains(hashtags, 'blast')) AS t FROM posts")
+    assert tagged[0]["n"] == tagged[0]["t"] > 100
+    assert opts.stats.filtered + tagged[0]["n"] == len(expected)
+
+
+def test_replay_honours_cursor_and_collections(stream):
+    path, _ = stream
+    replay = Replay.from_file(path)
+    middle = replay.times[len(replay.times) // 2]
+    with serving(replay) as url, connect(f"{url}?wantedCollections=app.bsky.feed.repost&cursor={middle}") as ws:
+        events = [json.loads(ws.recv(timeout=5)) for _ in range(50)]
+    assert all(e["time_us"] >= middle for e in events)
+    assert {e["commit"]["collection"] for e in events} == {"app.bsky.feed.repost"}
+
+
+def test_sigkill_mid_stream_then_restart_loses_nothing(stream, tmp_path):
+    path, expected = stream
+    db = tmp_path / "killed.duckdb"
+    with serving(Replay.from_file(path, rate=4_000)) as url:
+        cmd = [sys.executable, "-m", "swell", "watch", "jetstream", url, "--db", str(db), "--flush", "0.2"]
+        first = subprocess.Popen([*cmd, "--exit-when-idle", "30"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 60
+        while not (db.exists() and _committed(db, url)):  # wait for the first commits
+            assert time.monotonic() < deadline and first.poll() is None, first.stderr.read().decode()
+            time.sleep(0.2)
+        time.sleep(0.5)
+        os.kill(first.pid, signal.SIGKILL)
+        first.wait()
+        after_kill = len(stored_ids(db))
+        assert 0 < after_kill < len(expected)  # killed mid-stream
+        second = subprocess.run([*cmd, "--exit-when-idle", "2"], capture_output=True, text=True, timeout=120)
+        assert second.returncode == 0, second.stderr
+    ids = stored_ids(db)
+    assert len(ids) == len(set(ids)) and set(ids) == expected
+
+
+def _committed(db: Path, url: str) -> bool:
+    with Store(db, read_only=True) as store:
+        return store.live_cursor(stream_key(url)) is not None
+
+
+def test_watch_stops_cleanly_on_sigterm_with_everything_committed(stream, tmp_path):
+    path, expected = stream
+    db = tmp_path / "stopped.duckdb"
+    with serving(Replay.from_file(path, rate=3_000)) as url:
+        cmd = [sys.executable, "-m", "swell", "watch", "jetstream", url, "--db", str(db), "--flush", "5"]
+        running = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        time.sleep(2.5)
+        running.send_signal(signal.SIGINT)  # Ctrl-C
+        _, err = running.communicate(timeout=60)
+    assert running.returncode == 0, err
+    committed = int(re.search(r"stopped: ([\d,]+) posts committed", err).group(1).replace(",", ""))
+    ids = stored_ids(db)
+    assert 0 < len(ids) == committed < len(expected)  # the unfinished batch was committed, not lost
