@@ -138,3 +138,30 @@ def test_watch_stops_cleanly_on_sigterm_with_everything_committed(stream, tmp_pa
     committed = int(re.search(r"stopped: ([\d,]+) posts committed", err).group(1).replace(",", ""))
     ids = stored_ids(db)
     assert 0 < len(ids) == committed < len(expected)  # the unfinished batch was committed, not lost
+
+
+def test_serve_requires_its_token_and_has_no_write_routes(stream, tmp_path):
+    from starlette.testclient import TestClient
+
+    from swell.web import create_app
+
+    path, _ = stream
+    db = tmp_path / "served.duckdb"
+    ingest(db, path)
+    (blast_posts,) = rows(db, "SELECT count(*) AS n FROM posts WHERE list_contains(hashtags, 'blast')")
+    with TestClient(create_app(db, token="s3cret", interval_s=0.1)) as client:
+        assert client.get("/api/trends").status_code == 401
+        assert client.get("/api/trends?token=wrong").status_code == 401
+        assert client.get("/api/trends", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+        for route in ("/", "/events", "/api/trends", "/api/timeline", "/campaign"):
+            assert client.post(f"{route}?token=s3cret").status_code == 405, route
+        minutes = client.get("/api/timeline?hashtag=%23Blast&token=s3cret").json()["minutes"]
+        assert sum(m["posts"] for m in minutes) == blast_posts["n"]
+        for _ in range(50):  # the follower's first look
+            if client.get("/api/trends?token=s3cret").json()["trending"]:
+                break
+            time.sleep(0.1)
+        assert "blast" in {t["hashtag"] for t in client.get("/api/trends?token=s3cret").json()["trending"]}
+        report = client.get("/campaign?hashtag=blast&planned=2024-03-01T02:00&token=s3cret")
+        assert report.status_code == 200 and "<h1>#blast</h1>" in report.text
+        assert client.get("/campaign?hashtag=blast&planned=yesterday&token=s3cret").status_code == 400

@@ -3,15 +3,23 @@ without errors, offline, and hostile post text stays text."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
 
 from conftest import ingest, swell
+from swell.live.replay import Replay, serving
+from swell.simulate import Campaign, Simulation, generate, write_jetstream
 
 CHROMIUM = "/usr/bin/chromium"
 # As root in a container Chromium needs --no-sandbox; the rest stops it calling Google's servers.
@@ -130,3 +138,52 @@ def test_hostile_text_renders_as_text(browser, tmp_path):
     assert "#🔥🔥" in page.locator("#chart-cohashtags").inner_text()
     assert page.locator(".cluster").count() >= 1  # the evidence, hostile text included, is shown
     page.screenshot(path=tmp_path / "hostile.png", full_page=True)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_serve_shows_the_trends_as_a_replayed_campaign_arrives(browser, tmp_path):
+    """The replay server plays a planted campaign, `swell watch` stores it, `swell serve` shows it:
+    the page's trends list fills in as posts arrive, without reloading."""
+    blast = Campaign("grassroots", "Blast", datetime(2024, 3, 1, 2, tzinfo=UTC), accounts=300)
+    table, _ = generate(Simulation(hours=3, posts_per_hour=2_000, seed=9, campaigns=[blast]))
+    write_jetstream(table, tmp_path / "stream.jsonl")
+    db, port = tmp_path / "live.duckdb", free_port()
+    swell_cmd = [sys.executable, "-m", "swell"]
+    with serving(Replay.from_file(tmp_path / "stream.jsonl", rate=600)) as url:
+        watcher = subprocess.Popen([*swell_cmd, "watch", "jetstream", url, "--db", db, "--flush", "0.3"],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        server = subprocess.Popen([*swell_cmd, "serve", "--db", db, "--port", str(port), "--interval", "0.5"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 800})
+            problems: list[str] = []
+            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: problems.append(str(e)))
+            for _ in range(100):  # the server takes a moment to start
+                with contextlib.suppress(PlaywrightError):
+                    page.goto(f"http://127.0.0.1:{port}/")
+                    break
+                time.sleep(0.1)
+            page.wait_for_function("document.getElementById('status').textContent.includes('posts followed')")
+            early = page.locator("#status").inner_text()
+            page.wait_for_function(
+                "[...document.querySelectorAll('#trends td.hashtag')].some((td) => td.textContent === '#blast')",
+                timeout=60_000,
+            )
+            page.wait_for_selector("#timeline svg.marks")
+            assert page.locator("#status").inner_text() != early  # updated in place, as posts arrived
+            assert problems == []
+            page.screenshot(path=tmp_path / "serve.png", full_page=True)
+            page.locator("#trends a", has_text="report").first.click()  # the campaign report, served
+            page.wait_for_selector("#chart-timeline svg.marks", timeout=60_000)
+            assert "#blast" in page.locator("h1").inner_text()
+        finally:
+            watcher.terminate()
+            server.terminate()
+            watcher.wait(timeout=30)
+            server.wait(timeout=30)

@@ -10,8 +10,6 @@ from pathlib import Path
 
 import click
 import orjson
-import pyarrow as pa
-import pyarrow.compute
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -33,7 +31,7 @@ from swell.model import datetime_to_us, normalize_hashtag, us_to_datetime
 from swell.readers import csv as csv_reader
 from swell.simulate import WRITERS, Campaign, Simulation, default_campaigns, generate
 from swell.store import DEFAULT_DB, Store, one
-from swell.trends import DETECTORS, TREND_COLUMNS, Trend, TrendStream, make_detector, post_filter, trends_over_store
+from swell.trends import DETECTORS, Trend, TrendStream, feed_new_posts, make_detector, post_filter, trends_over_store
 
 console = Console()
 errors = Console(stderr=True)
@@ -391,10 +389,7 @@ def _follow(
     try:
         while True:
             with Store(db, read_only=True) as store:
-                where, params = post_filter(since_us, None, platform)
-                for batch in store.iter_posts([*TREND_COLUMNS, "rowid"], f"{where} AND rowid > ?", [*params, last_row]):
-                    stream.feed(batch)
-                    last_row = max(last_row, pa.compute.max(batch.column("rowid")).as_py())
+                last_row = feed_new_posts(store, stream, last_row, since_us, platform)
             _print_trends(stream.trending_now(), fmt, f"trending at {fmt_time(stream.last_bucket)}")
             sys.stdout.flush()
             time.sleep(interval)
@@ -865,3 +860,28 @@ def replay(file, host, port, rate, drop_every, bad_frames, seed) -> None:
     events = Replay.from_file(file, drop_every=drop_every, bad_frames=bad_frames, rate=rate, seed=seed)
     errors.print(f"serving {len(events.frames):,} events on ws://{host}:{port}/subscribe")
     run(events, host, port)
+
+
+@main.command()
+@db_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Beyond localhost a token is required.")
+@click.option("--port", default=8000, show_default=True)
+@click.option("--token", envvar="SWELL_TOKEN", help="Required of every request (or set SWELL_TOKEN).")
+@click.option("--interval", default=2.0, show_default=True, help="Seconds between looks at the store.")
+@click.option("--bucket", default=5.0, show_default=True, help="Trend bucket size in minutes.")
+@click.option("--history", default=6.0, show_default=True, help="Hours before the newest post to start from.")
+def serve(db, host, port, token, interval, bucket, history) -> None:
+    """A read-only web app: what is trending now (updated live), a live timeline per hashtag, and the
+    campaign report of any hashtag. Run it beside `swell watch` on the same store."""
+    import secrets
+
+    import uvicorn
+
+    from swell.web import LOOPBACK, create_app
+
+    if host not in LOOPBACK and not token:
+        token = secrets.token_urlsafe(18)
+    app = create_app(db, token=token, interval_s=interval, bucket_min=bucket, history_h=history)
+    shown = "localhost" if host in LOOPBACK else host
+    errors.print(f"serving {db} on http://{shown}:{port}/" + (f"?token={token}" if token else ""))
+    uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -25,6 +25,7 @@ from typing import Protocol
 import numpy as np
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from swell.model import us_to_datetime
 
@@ -560,3 +561,14 @@ def trends_over_store(
         stream.feed(batch)
     stream.finish(until_us)
     return stream
+
+
+def feed_new_posts(store, stream: TrendStream, after_row: int, since_us: int | None, platform: str | None) -> int:
+    """Feed the posts stored since the last look (rows after `after_row`, so late arrivals are seen
+    and counted as late) through `stream`; returns the last row seen. For following a store that a
+    live connector or an ingest is filling."""
+    where, params = post_filter(since_us, None, platform)
+    for batch in store.iter_posts([*TREND_COLUMNS, "rowid"], f"{where} AND rowid > ?", [*params, after_row]):
+        stream.feed(batch)
+        after_row = max(after_row, pc.max(batch.column("rowid")).as_py())
+    return after_row

@@ -1,0 +1,160 @@
+"""`swell serve`: a read-only web app over a store that a live connector (or an ingest) is filling.
+
+- `/`: what is trending now, updated by server-sent events, and a live timeline of a hashtag;
+- `/events`: the trends as server-sent events, every `interval` seconds;
+- `/api/trends`, `/api/timeline?hashtag=`: the same as JSON;
+- `/campaign?hashtag=...&planned=...`: the campaign report of `swell campaign`.
+
+One task follows the store (rows added since its last look, as `swell trends --follow`) and keeps
+the latest trends; every client is sent that, so a hundred clients cost one poll. There are only
+GET routes. Bound beyond localhost the app requires a token (`?token=` or `Authorization: Bearer`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+from datetime import datetime
+from pathlib import Path
+
+import orjson
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from swell.model import datetime_to_us, normalize_hashtag, us_to_datetime
+from swell.store import Store, one
+from swell.trends import TrendStream, feed_new_posts, make_detector
+
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+class Follower:
+    """The trends of the store, brought up to date by `poll`."""
+
+    def __init__(self, db: Path, *, bucket_min: float = 5.0, history_h: float = 6.0):
+        self.db = db
+        self.stream = TrendStream(make_detector("mastodon", bucket_min), bucket_min=bucket_min, warmup_min=0)
+        self.history_h = history_h
+        self.last_row: int | None = None
+        self.since_us: int | None = None
+        self.snapshot: dict = {"at": None, "posts": 0, "trending": []}
+
+    def poll(self) -> dict:
+        if not self.db.exists():
+            return self.snapshot
+        with Store(self.db, read_only=True) as store:
+            if self.last_row is None:  # the first look: start `history_h` before the newest post
+                (newest,) = one(store.con, "SELECT max(created_at) FROM posts")
+                if newest is None:
+                    return self.snapshot
+                self.since_us = datetime_to_us(newest) - int(self.history_h * 3_600_000_000)
+                self.last_row = -1
+            self.last_row = feed_new_posts(store, self.stream, self.last_row, self.since_us, None)
+        last = self.stream.last_bucket
+        self.snapshot = {
+            "at": us_to_datetime(last).isoformat() if last is not None else None,
+            "posts": self.stream.posts,
+            "trending": [t.as_dict() for t in self.stream.trending_now()[:20]],
+        }
+        return self.snapshot
+
+
+def timeline(db: Path, hashtag: str, hours: float = 3.0) -> list[dict]:
+    """Posts and distinct accounts per minute with the hashtag, for the last `hours` of the store."""
+    with Store(db, read_only=True) as store:
+        rows = store.con.execute(
+            """WITH last AS (SELECT max(created_at) AS t FROM posts)
+               SELECT date_trunc('minute', created_at) AS minute, count(*) AS posts,
+                      count(DISTINCT author_id) AS accounts
+               FROM posts, last
+               WHERE list_contains(hashtags, ?) AND created_at > last.t - to_microseconds(CAST(? * 3.6e9 AS BIGINT))
+               GROUP BY minute ORDER BY minute""",
+            [normalize_hashtag(hashtag), hours],
+        ).fetchall()
+    return [{"minute": m.isoformat(), "posts": p, "accounts": a} for m, p, a in rows]
+
+
+class TokenCheck(BaseHTTPMiddleware):
+    def __init__(self, app, token: str):
+        super().__init__(app)
+        self.token = token
+
+    async def dispatch(self, request: Request, call_next):
+        given = request.query_params.get("token") or request.headers.get("authorization", "").removeprefix("Bearer ")
+        if not secrets.compare_digest(given.encode(), self.token.encode()):
+            return PlainTextResponse("a token is required: ?token=... or Authorization: Bearer ...", status_code=401)
+        return await call_next(request)
+
+
+def create_app(db: Path, *, token: str | None = None, interval_s: float = 2.0, **follow) -> Starlette:
+    from swell.html_report import render
+
+    follower = Follower(db, **follow)
+    query = f"?token={token}" if token else ""
+
+    async def keep_following() -> None:
+        while True:
+            with contextlib.suppress(Exception):  # a store busy or not there yet: try again next time
+                await asyncio.to_thread(follower.poll)
+            await asyncio.sleep(interval_s)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        task = asyncio.create_task(keep_following())
+        yield
+        task.cancel()
+
+    async def page(request: Request) -> Response:
+        html = render("live.html.j2", r={}, charts={}, token_query=query, interval_s=interval_s)
+        return HTMLResponse(html)
+
+    async def trends(request: Request) -> Response:
+        return JSONResponse(follower.snapshot)
+
+    async def events(request: Request) -> Response:
+        async def stream():
+            while not await request.is_disconnected():
+                yield b"data: " + orjson.dumps(follower.snapshot) + b"\n\n"
+                await asyncio.sleep(interval_s)
+
+        return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
+
+    async def hashtag_timeline(request: Request) -> Response:
+        tag = request.query_params.get("hashtag", "")
+        if not tag:
+            return JSONResponse({"error": "give ?hashtag="}, status_code=400)
+        return JSONResponse({"hashtag": normalize_hashtag(tag), "minutes": await asyncio.to_thread(timeline, db, tag)})
+
+    async def campaign(request: Request) -> Response:
+        from swell.campaign import CampaignQuery, analyse
+        from swell.html_report import campaign_page
+
+        tags = [t for t in request.query_params.getlist("hashtag") if t]
+        if not tags:
+            return PlainTextResponse("give ?hashtag=", status_code=400)
+        planned = request.query_params.get("planned")
+        try:
+            planned_us = datetime_to_us(datetime.fromisoformat(planned)) if planned else None
+        except ValueError:
+            return PlainTextResponse("planned must be an ISO 8601 time", status_code=400)
+
+        def report() -> str:
+            with Store(db, read_only=True) as store:
+                return campaign_page(analyse(store, CampaignQuery(tags, planned_us=planned_us)))
+
+        return HTMLResponse(await asyncio.to_thread(report))
+
+    routes = [
+        Route("/", page),
+        Route("/events", events),
+        Route("/api/trends", trends),
+        Route("/api/timeline", hashtag_timeline),
+        Route("/campaign", campaign),
+    ]
+    middleware = [Middleware(TokenCheck, token=token)] if token else []
+    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
