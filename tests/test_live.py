@@ -102,7 +102,7 @@ def test_replay_honours_cursor_and_collections(stream):
 def test_sigkill_mid_stream_then_restart_loses_nothing(stream, tmp_path):
     path, expected = stream
     db = tmp_path / "killed.duckdb"
-    with serving(Replay.from_file(path, rate=4_000)) as url:
+    with serving(Replay.from_file(path, rate=1_000)) as url:
         cmd = [sys.executable, "-m", "swell", "watch", "jetstream", url, "--db", str(db), "--flush", "0.2"]
         first = subprocess.Popen([*cmd, "--exit-when-idle", "30"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 60
@@ -128,7 +128,7 @@ def _committed(db: Path, url: str) -> bool:
 def test_watch_stops_cleanly_on_sigterm_with_everything_committed(stream, tmp_path):
     path, expected = stream
     db = tmp_path / "stopped.duckdb"
-    with serving(Replay.from_file(path, rate=3_000)) as url:
+    with serving(Replay.from_file(path, rate=1_000)) as url:
         cmd = [sys.executable, "-m", "swell", "watch", "jetstream", url, "--db", str(db), "--flush", "5"]
         running = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         time.sleep(2.5)

@@ -775,8 +775,8 @@ def watch() -> None:
 )
 @click.option("--hashtag", "hashtags", multiple=True, help="Keep only posts with this hashtag; repeatable.")
 @click.option("--lang", "langs", multiple=True, help="Keep only posts in this language (e.g. en); repeatable.")
-@click.option("--batch", "batch_posts", default=5_000, show_default=True, help="Posts per commit to the store.")
-@click.option("--flush", "batch_seconds", default=1.0, show_default=True, help="Seconds before a batch is committed.")
+@click.option("--batch", "batch_posts", default=20_000, show_default=True, help="Posts per commit to the store.")
+@click.option("--flush", "batch_seconds", default=2.0, show_default=True, help="Seconds before a batch is committed.")
 @click.option("--exit-when-idle", type=float, help="Stop after this many seconds without an event (for replays).")
 @click.option("--bucket", default=5.0, show_default=True, help="Trend bucket size in minutes.")
 def watch_jetstream(url, db, collections, hashtags, langs, batch_posts, batch_seconds, exit_when_idle, bucket) -> None:

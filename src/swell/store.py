@@ -72,7 +72,7 @@ def _connect(path: Path, read_only: bool, wait_s: float) -> duckdb.DuckDBPyConne
     """Open the file, waiting while another process holds it: DuckDB allows one writing process
     and no readers beside it, so `swell trends --follow` and `swell ingest` take turns."""
     deadline = time.monotonic() + wait_s
-    pause = 0.05
+    pause = 0.01
     while True:
         try:
             return duckdb.connect(str(path), read_only=read_only)
@@ -80,7 +80,7 @@ def _connect(path: Path, read_only: bool, wait_s: float) -> duckdb.DuckDBPyConne
             if "lock" not in str(exc).lower() or time.monotonic() > deadline:
                 raise
             time.sleep(pause)
-            pause = min(pause * 2, 1.0)
+            pause = min(pause * 2, 0.1)  # readers hold the file for moments: look again soon
 
 
 def rejects_path(db: Path) -> Path:

@@ -18,18 +18,18 @@ from __future__ import annotations
 import asyncio
 import bisect
 import contextlib
+import queue
 import random
-import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import orjson
-from starlette.applications import Starlette
-from starlette.routing import WebSocketRoute
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
 
 HUGE_FRAME_BYTES = 2_000_000
 
@@ -47,6 +47,7 @@ class Replay:
     seed: int = 0
     connections: int = field(default=0, init=False)
     sent: int = field(default=0, init=False)
+    sent_at: dict[int, float] = field(default_factory=dict, init=False)  # time_us -> monotonic time sent
 
     @classmethod
     def from_file(cls, path: Path, **options) -> Replay:
@@ -75,70 +76,71 @@ class Replay:
             )
         return b'{"junk": "' + b"x" * HUGE_FRAME_BYTES + b'"}'
 
-    async def serve(self, websocket: WebSocket) -> None:
-        await websocket.accept()
+    async def serve(self, websocket: ServerConnection) -> None:
+        parts = urlsplit(websocket.request.path)
+        if parts.path != "/subscribe":
+            await websocket.close(code=1008, reason="the endpoint is /subscribe")
+            return
         self.connections += 1
-        wanted = {c for value in websocket.query_params.getlist("wantedCollections") for c in value.split(",") if c}
-        cursor = websocket.query_params.get("cursor")
+        query = parse_qs(parts.query)
+        wanted = {c for value in query.get("wantedCollections", []) for c in value.split(",") if c}
+        cursor = query.get("cursor", [None])[0]
         start = bisect.bisect_left(self.times, int(cursor)) if cursor else 0
         rng = random.Random(f"{self.seed}:{self.connections}")
         drop_after = rng.randint(self.drop_every, 2 * self.drop_every) if self.drop_every else None
         sent_here = 0
+        started = time.monotonic()
         try:
             for i in range(start, len(self.frames)):
                 collection = self.collections[i]
                 if wanted and collection is not None and collection not in wanted:
                     continue
-                await websocket.send_bytes(self.frames[i])
+                await websocket.send(self.frames[i], text=True)  # Jetstream sends text messages
+                self.sent_at[self.times[i]] = time.monotonic()  # for measuring delays downstream
                 self.sent += 1
                 sent_here += 1
                 if self.bad_frames and self.sent % self.bad_frames == 0:
-                    await websocket.send_bytes(self._bad_frame(self.sent // self.bad_frames))
+                    await websocket.send(self._bad_frame(self.sent // self.bad_frames), text=True)
                 if drop_after is not None and sent_here >= drop_after:
                     await websocket.close(code=1011)  # as a failing server would
                     return
-                if self.rate:
-                    await asyncio.sleep(1 / self.rate)
-                elif sent_here % 256 == 0:
-                    await asyncio.sleep(0)  # let other connections and the server breathe
+                if self.rate:  # on schedule: event n goes at start + n / rate, never ahead of it
+                    ahead = started + sent_here / self.rate - time.monotonic()
+                    if ahead > 0:
+                        await asyncio.sleep(ahead)
             # The file is played out: stay open and quiet, as a live stream with nothing new does,
             # until the client leaves or the server shuts down.
-            while (await websocket.receive())["type"] != "websocket.disconnect":
-                pass
-        except (WebSocketDisconnect, RuntimeError, OSError):
+            await websocket.wait_closed()
+        except ConnectionClosed:
             return  # the client went away
 
 
-def app(replay: Replay) -> Starlette:
-    return Starlette(routes=[WebSocketRoute("/subscribe", replay.serve)])
+async def _serve(replay: Replay, host: str, port: int, started: Callable[[int], None] | None = None) -> None:
+    async with serve(replay.serve, host, port, max_size=2**20) as server:
+        if started:
+            started(server.sockets[0].getsockname()[1])
+        await server.serve_forever()
 
 
 def run(replay: Replay, host: str = "127.0.0.1", port: int = 6008) -> None:
-    import uvicorn
-
-    uvicorn.run(app(replay), host=host, port=port, log_level="warning", ws_max_size=16 * 2**20)
+    asyncio.run(_serve(replay, host, port))
 
 
 @contextlib.contextmanager
 def serving(replay: Replay, host: str = "127.0.0.1") -> Iterator[str]:
     """Serve in a thread of this process on a free port, for tests and benchmarks; yields the URL."""
-    import uvicorn
+    loop = asyncio.new_event_loop()
+    ready: queue.SimpleQueue[int] = queue.SimpleQueue()
+    task = loop.create_task(_serve(replay, host, 0, ready.put))
 
-    with socket.socket() as probe:
-        probe.bind((host, 0))
-        port = probe.getsockname()[1]
-    config = uvicorn.Config(
-        app(replay), host=host, port=port, log_level="warning", ws_max_size=16 * 2**20, timeout_graceful_shutdown=1
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
+    def until_cancelled() -> None:
+        with contextlib.suppress(asyncio.CancelledError):
+            loop.run_until_complete(task)
+
+    thread = threading.Thread(target=until_cancelled, daemon=True)
     thread.start()
-    while not server.started:
-        if not thread.is_alive():
-            raise RuntimeError(f"the replay server did not start on {host}:{port}")
-        time.sleep(0.02)
     try:
-        yield f"ws://{host}:{port}/subscribe"
+        yield f"ws://{host}:{ready.get(timeout=10)}/subscribe"
     finally:
-        server.should_exit = True
+        loop.call_soon_threadsafe(task.cancel)
         thread.join(timeout=10)
