@@ -1,0 +1,121 @@
+"""What every live connector does the same way: reconnect with backoff, batch by size and age, hand
+batches to the store's writer, stop cleanly. A connector says how to hold one session with its
+server (`session`) and turns what arrives into posts through a file reader (`take`)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from swell.live.writer import BatchWriter, LiveBatch, LiveStats, committed_cursor
+
+
+class Fatal(Exception):
+    """A problem no reconnect will fix (a malformed URL, a refused token)."""
+
+
+@dataclass
+class LiveOptions:
+    url: str
+    hashtags: frozenset[str] = frozenset()  # keep only posts with one of these (normalised) hashtags
+    langs: frozenset[str] = frozenset()  # keep only posts in one of these languages
+    batch_posts: int = 20_000  # hand a batch to the store at this many posts ...
+    batch_seconds: float = 2.0  # ... or when its first event is this old (fewer, larger commits go faster)
+    queue_batches: int = 4  # batches waiting for the store before reading pauses
+    backoff_s: tuple[float, float] = (0.5, 30.0)  # first and longest wait before reconnecting
+    exit_when_idle_s: float | None = None  # stop after this long without an event (replays, tests)
+    on_commit: Callable | None = None  # called in the writer thread with each committed Arrow batch
+    stats: LiveStats = field(default_factory=LiveStats)
+
+
+class Connector:
+    """One live stream into the store. Subclasses define `key` (what the cursor is stored under),
+    `session()` (connect, read until stopped or idle, raise `ConnectionError` on a drop) and call
+    `received()` then `hand_off_if_due()` as events arrive."""
+
+    errors: tuple[type[BaseException], ...] = (OSError, TimeoutError, ConnectionError)
+
+    def __init__(self, options: LiveOptions, stop: asyncio.Event):
+        self.options, self.stop = options, stop
+        self.batch = LiveBatch(self.key, options.hashtags, options.langs, options.stats)
+        self.writer: BatchWriter | None = None
+        self.batch_started: float | None = None
+        self.last_event = time.monotonic()
+
+    @property
+    def key(self) -> str:
+        raise NotImplementedError
+
+    async def session(self) -> None:
+        raise NotImplementedError
+
+    async def watch(self, db: Path) -> LiveStats:
+        """Read the stream into the store until `stop` is set (or the stream has been idle for
+        `exit_when_idle_s`); everything read is committed before this returns."""
+        stats = self.options.stats
+        self.batch.cursor = stats.cursor = await asyncio.to_thread(committed_cursor, db, self.key)
+        self.writer = BatchWriter(db, queue_size=self.options.queue_batches, on_commit=self.options.on_commit)
+        writing = asyncio.create_task(self.writer.run())
+        try:
+            await self._run()
+        finally:
+            await self.writer.put(self.batch.handed_off())  # what is read, however little, and its cursor
+            await self.writer.close()
+            await writing
+        return stats
+
+    async def _run(self) -> None:
+        wait, longest = self.options.backoff_s
+        while not self.done():
+            try:
+                await self.session()
+                if self.done():
+                    return
+            except Fatal:
+                raise
+            except self.errors:
+                pass
+            # A drop or a refused connection: wait (with jitter, so that many clients do not come
+            # back at once), then resume.
+            await self.hand_off_if_due()
+            await self.sleep(wait * random.uniform(0.5, 1.0))
+            wait = min(wait * 2, longest)
+
+    def connected(self) -> None:
+        self.options.stats.connections += 1
+
+    def received(self) -> None:
+        self.last_event = time.monotonic()
+        self.options.stats.frames += 1
+        if self.batch_started is None:
+            self.batch_started = self.last_event
+
+    async def hand_off_if_due(self) -> None:
+        if self.batch_started is None:
+            return
+        full = len(self.batch.posts) >= self.options.batch_posts
+        if full or time.monotonic() - self.batch_started >= self.options.batch_seconds:
+            await self.writer.put(self.batch.handed_off())  # waits while the store is behind
+            self.batch_started = None
+
+    async def clock(self, close: Callable) -> None:
+        """Beside a session's reading: hands off the batches that are due and, when it is time to
+        stop, closes the connection, which ends the reading (a timeout on each read would cost more
+        than the read)."""
+        while not self.done():
+            await self.sleep(min(self.options.batch_seconds, 0.25))
+            await self.hand_off_if_due()
+        await close()
+
+    def done(self) -> bool:
+        limit = self.options.exit_when_idle_s
+        return self.stop.is_set() or (limit is not None and time.monotonic() - self.last_event > limit)
+
+    async def sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):  # woken early by stop
+            await asyncio.wait_for(self.stop.wait(), timeout=seconds)
