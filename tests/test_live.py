@@ -1,6 +1,6 @@
-"""Live: the real Jetstream connector against the local replay server, which drops connections at
-random points and sends malformed frames; `swell watch` killed with SIGKILL and restarted. After the
-stream ends the store must hold every post of the stream exactly once."""
+"""Live: the real Jetstream and Mastodon connectors against the local replay server, which drops
+connections at random points and sends malformed frames; `swell watch` killed with SIGKILL and
+restarted. After the stream ends the store must hold every post of the stream exactly once."""
 
 from __future__ import annotations
 
@@ -21,8 +21,10 @@ from websockets.sync.client import connect
 
 from conftest import ingest, rows
 from swell.live.jetstream import JetstreamOptions, stream_key, watch
-from swell.live.replay import Replay, serving
-from swell.simulate import Campaign, Simulation, generate, write_jetstream
+from swell.live.mastodon import MastodonOptions
+from swell.live.mastodon import watch as watch_mastodon
+from swell.live.replay import MastodonReplay, Replay, serving
+from swell.simulate import Campaign, Simulation, generate, write_jetstream, write_mastodon
 from swell.store import Store, rejects_path
 
 START = datetime(2024, 3, 1, tzinfo=UTC)
@@ -165,3 +167,45 @@ def test_serve_requires_its_token_and_has_no_write_routes(stream, tmp_path):
         report = client.get("/campaign?hashtag=blast&planned=2024-03-01T02:00&token=s3cret")
         assert report.status_code == 200 and "<h1>#blast</h1>" in report.text
         assert client.get("/campaign?hashtag=blast&planned=yesterday&token=s3cret").status_code == 400
+
+
+@pytest.fixture(scope="module")
+def mastodon_stream(tmp_path_factory):
+    """Three hours of Mastodon statuses with a planted blast, and what the file reader stores of them."""
+    tmp = tmp_path_factory.mktemp("mastodon")
+    blast = Campaign("grassroots", "Blast", START + timedelta(hours=2), accounts=200)
+    table, _ = generate(Simulation(hours=3, posts_per_hour=600, seed=8, campaigns=[blast]))
+    path = tmp / "statuses.jsonl"
+    write_mastodon(table, path)
+    reference = tmp / "reference.duckdb"
+    ingest(reference, path)
+    return path, {r["post_id"] for r in rows(reference, "SELECT post_id FROM posts")}
+
+
+def test_mastodon_catches_up_after_drops_and_stores_each_status_once(mastodon_stream, tmp_path):
+    path, expected = mastodon_stream
+    replay = MastodonReplay.from_file(path, rate=2_000, drop_every=150, seed=3)
+    db = tmp_path / "mastodon.duckdb"
+    with serving(replay) as url:
+        opts = MastodonOptions(url=url, batch_seconds=0.2, exit_when_idle_s=1.5, backoff_s=(0.05, 0.3))
+        asyncio.run(watch_mastodon(db, opts, asyncio.Event()))
+    ids = stored_ids(db)
+    assert len(ids) == len(set(ids)) and set(ids) == expected
+    assert opts.stats.connections >= 3  # dropped, and back each time
+    with Store(db, read_only=True) as store:  # the newest local id read is committed with the posts
+        assert store.live_cursor(f"mastodon:{url}/api/v1/streaming/public") == max(
+            int(orjson.loads(line)["id"]) for line in path.read_bytes().splitlines()
+        )
+
+
+def test_mastodon_hashtag_stream_through_the_command_line(mastodon_stream, tmp_path):
+    path, _ = mastodon_stream
+    db = tmp_path / "blast.duckdb"
+    with serving(MastodonReplay.from_file(path, rate=2_000, drop_every=60)) as url:
+        cmd = [sys.executable, "-m", "swell", "watch", "mastodon", url, "--db", str(db), "--hashtag", "#Blast"]
+        done = subprocess.run([*cmd, "--flush", "0.2", "--exit-when-idle", "2"], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+    tagged = rows(db, "SELECT count(*) AS n, count(*) FILTER (WHERE list_contains(hashtags, 'blast')) AS t FROM posts")
+    statuses = [orjson.loads(line) for line in path.read_bytes().splitlines()]
+    with_tag = [s for s in statuses if "blast" in {t["name"] for t in (s["reblog"] or s)["tags"]}]
+    assert tagged[0]["n"] == tagged[0]["t"] == len(with_tag)

@@ -798,6 +798,37 @@ def watch_jetstream(url, db, collections, hashtags, langs, batch_posts, batch_se
     _run_live(lambda stop: watch_stream(db, options, stop), options, bucket)
 
 
+@watch.command("mastodon")
+@click.argument("url")
+@db_option
+@click.option("--token", envvar="MASTODON_TOKEN", help="An access token, where the instance asks for one.")
+@click.option("--hashtag", help="The hashtag stream (and its timeline) instead of the public one.")
+@click.option("--local", is_flag=True, help="Only the instance's own posts.")
+@click.option("--lang", "langs", multiple=True, help="Keep only posts in this language (e.g. en); repeatable.")
+@click.option("--batch", "batch_posts", default=20_000, show_default=True, help="Posts per commit to the store.")
+@click.option("--flush", "batch_seconds", default=2.0, show_default=True, help="Seconds before a batch is committed.")
+@click.option("--exit-when-idle", type=float, help="Stop after this many seconds without an event (for replays).")
+@click.option("--bucket", default=5.0, show_default=True, help="Trend bucket size in minutes.")
+def watch_mastodon(url, db, token, hashtag, local, langs, batch_posts, batch_seconds, exit_when_idle, bucket) -> None:
+    """A Mastodon instance's streaming API (URL: https://instance.example; `swell replay` serves one
+    locally). Reconnects on any drop and catches up from the instance's timeline since the newest
+    status read, which is stored with the posts, so nothing is lost or stored twice."""
+    from swell.live.mastodon import MastodonOptions
+    from swell.live.mastodon import watch as watch_stream
+
+    options = MastodonOptions(
+        url=url,
+        token=token,
+        hashtag=hashtag.lstrip("#") if hashtag else None,
+        local=local,
+        langs=frozenset(langs),
+        batch_posts=batch_posts,
+        batch_seconds=batch_seconds,
+        exit_when_idle_s=exit_when_idle,
+    )
+    _run_live(lambda stop: watch_stream(db, options, stop), options, bucket)
+
+
 def _run_live(start, options, bucket: float) -> None:
     """Run a connector with a live display of its counts and of the trends in what it has committed;
     Ctrl-C or SIGTERM stops it cleanly, everything read committed first."""
@@ -853,13 +884,21 @@ def _run_live(start, options, bucket: float) -> None:
 @click.option("--bad-frames", default=0, help="Every this many events, also send a malformed frame (tests).")
 @click.option("--seed", default=0, show_default=True)
 def replay(file, host, port, rate, drop_every, bad_frames, seed) -> None:
-    """Serve FILE (Jetstream events, as `swell simulate --format jetstream` writes) over a local
-    WebSocket as Jetstream does: ws://HOST:PORT/subscribe, honouring `cursor` and `wantedCollections`."""
-    from swell.live.replay import Replay, run
+    """Serve FILE as a live source. Jetstream events (`swell simulate --format jetstream`) go out over
+    a local WebSocket as Jetstream sends them, ws://HOST:PORT/subscribe, honouring `cursor` and
+    `wantedCollections`. Mastodon statuses (`--format mastodon`) are published at --rate a second
+    (default 1,000) as an instance's streaming API and timelines at http://HOST:PORT."""
+    from swell.live.replay import Replay, load, run
 
-    events = Replay.from_file(file, drop_every=drop_every, bad_frames=bad_frames, rate=rate, seed=seed)
-    errors.print(f"serving {len(events.frames):,} events on ws://{host}:{port}/subscribe")
-    run(events, host, port)
+    try:
+        served = load(file, drop_every=drop_every, bad_frames=bad_frames, rate=rate, seed=seed)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="FILE") from exc
+    if isinstance(served, Replay):
+        errors.print(f"serving {len(served.frames):,} Jetstream events on ws://{host}:{port}/subscribe")
+    else:
+        errors.print(f"publishing {len(served.statuses):,} Mastodon statuses on http://{host}:{port}")
+    run(served, host, port)
 
 
 @main.command()

@@ -16,6 +16,7 @@ in those platforms' shapes so that it also runs through the real readers.
 
 from __future__ import annotations
 
+import html
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -364,7 +365,60 @@ def write_jetstream(table: pa.Table, path: Path) -> int:
     return len(rows)
 
 
-WRITERS = {"twitter-v1": write_twitter_v1, "jetstream": write_jetstream}
+MASTODON_HOST = "https://sim.example"
+
+
+def _mastodon_status(row: dict, local_id: int, text: str) -> dict:
+    author = row["author_id"]
+    words = [
+        f'<a href="{MASTODON_HOST}/tags/{w[1:].lower()}" class="mention hashtag" rel="tag">#<span>{w[1:]}</span></a>'
+        if w.startswith("#")
+        else html.escape(w)
+        for w in text.split(" ")
+    ]
+    return {
+        "id": str(local_id),
+        "uri": f"{MASTODON_HOST}/users/{author}/statuses/{local_id}",
+        "url": f"{MASTODON_HOST}/@{author}/{local_id}",
+        "created_at": row["created_at"].strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+        "account": {
+            "id": author,
+            "username": author,
+            "acct": author,
+            "url": f"{MASTODON_HOST}/@{author}",
+            "created_at": row["author_created_at"].strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+        },
+        "content": f"<p>{' '.join(words)}</p>",
+        "tags": [{"name": t, "url": f"{MASTODON_HOST}/tags/{t}"} for t in row["hashtags"]],
+        "language": row["lang"],
+        "visibility": "public",
+        "in_reply_to_id": None,
+        "mentions": [],
+        "reblog": None,
+    }
+
+
+def write_mastodon(table: pa.Table, path: Path) -> int:
+    """The stream as Mastodon `Status` objects, one per line, as the REST timelines and the streaming
+    API's `update` events carry them; local ids grow with time (as Mastodon's do), a reblog embeds
+    its original."""
+    rows = table.to_pylist()
+    originals: dict[str, dict] = {}
+    with path.open("wb") as out:
+        for local_id, row in enumerate(rows, 10**15):
+            if row["kind"] == "repost":
+                status = _mastodon_status(row, local_id, "")
+                status["reblog"] = originals[row["ref_post_id"]]
+                status["content"], status["tags"] = "", []
+            else:
+                status = originals[row["post_id"]] = _mastodon_status(
+                    row, local_id, _with_hashtags(row["text"], row["hashtags"])
+                )
+            out.write(orjson.dumps(status) + b"\n")
+    return len(rows)
+
+
+WRITERS = {"twitter-v1": write_twitter_v1, "jetstream": write_jetstream, "mastodon": write_mastodon}
 
 
 def default_campaigns(start: datetime) -> list[Campaign]:

@@ -1,4 +1,5 @@
-"""`swell replay`: play a file of Jetstream events over a local WebSocket, as Jetstream does.
+"""`swell replay`: play a file of Jetstream events over a local WebSocket, as Jetstream does, or
+a file of Mastodon statuses as an instance's streaming API and timelines (`MastodonReplay`).
 
 `GET /subscribe?wantedCollections=...&cursor=TIME_US` (WebSocket) sends the file's events with
 `time_us >= cursor` (all of them without a cursor), in time order, restricted to the wanted
@@ -122,13 +123,115 @@ async def _serve(replay: Replay, host: str, port: int, started: Callable[[int], 
         await server.serve_forever()
 
 
-def run(replay: Replay, host: str = "127.0.0.1", port: int = 6008) -> None:
-    asyncio.run(_serve(replay, host, port))
+# --- Mastodon ------------------------------------------------------------------------------------
+
+
+@dataclass
+class MastodonReplay:
+    """A file of Mastodon statuses, published at `rate` a second from the first request on, as an
+    instance publishes them: the streaming API (server-sent events) sends each connection the
+    statuses published while it is connected, and the REST timelines serve what has been published,
+    so that a client that was away can catch up (`min_id`), as with a real instance."""
+
+    statuses: list[dict]
+    rate: float = 1_000.0
+    drop_every: int = 0
+    seed: int = 0
+    connections: int = field(default=0, init=False)
+    started: float | None = field(default=None, init=False)
+
+    @classmethod
+    def from_file(cls, path: Path, **options) -> MastodonReplay:
+        statuses = [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
+        return cls(sorted(statuses, key=lambda s: int(s["id"])), **options)
+
+    def published(self) -> int:
+        if self.started is None:
+            self.started = time.monotonic()
+        return min(len(self.statuses), int((time.monotonic() - self.started) * self.rate))
+
+    @staticmethod
+    def _has_tag(status: dict, tag: str | None) -> bool:
+        shown = status.get("reblog") or status
+        return tag is None or tag.lower() in {t["name"].lower() for t in shown.get("tags", [])}
+
+    async def stream(self, request):
+        from starlette.responses import StreamingResponse
+
+        tag = request.query_params.get("tag") if request.url.path.endswith("/hashtag") else None
+        self.connections += 1
+        rng = random.Random(f"{self.seed}:{self.connections}")
+        drop_after = rng.randint(self.drop_every, 2 * self.drop_every) if self.drop_every else None
+
+        async def events():
+            position, sent = self.published(), 0
+            yield b":)\n\n"  # Mastodon opens the stream with a comment
+            while True:
+                for status in self.statuses[position : self.published()]:
+                    position += 1
+                    if self._has_tag(status, tag):
+                        yield b"event: update\ndata: " + orjson.dumps(status) + b"\n\n"
+                        sent += 1
+                        if drop_after is not None and sent >= drop_after:
+                            return  # the stream ends, as when an instance restarts
+                await asyncio.sleep(0.01)
+
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    async def timeline(self, request):
+        from starlette.responses import JSONResponse
+
+        tag = request.path_params.get("tag")
+        min_id = int(request.query_params.get("min_id", 0))
+        limit = min(int(request.query_params.get("limit", 20)), 40)
+        ids = [int(s["id"]) for s in self.statuses]
+        start = bisect.bisect_right(ids, min_id)
+        page = [s for s in self.statuses[start : self.published()] if self._has_tag(s, tag)][:limit]
+        return JSONResponse(page[::-1])  # newest first, as Mastodon returns them
+
+    def app(self):
+        from starlette.applications import Starlette
+        from starlette.routing import Route
+
+        return Starlette(
+            routes=[
+                Route("/api/v1/streaming/public", self.stream),
+                Route("/api/v1/streaming/hashtag", self.stream),
+                Route("/api/v1/timelines/public", self.timeline),
+                Route("/api/v1/timelines/tag/{tag}", self.timeline),
+            ]
+        )
+
+
+def load(path: Path, **options) -> Replay | MastodonReplay:
+    """The replay for a file: Jetstream events or Mastodon statuses, told by its first record."""
+    with path.open("rb") as f:
+        first = orjson.loads(next(line for line in f if line.strip()))
+    if "time_us" in first:
+        return Replay.from_file(path, **options)
+    if "uri" in first and "account" in first:  # an instance publishes at some rate: 1,000/s unless told
+        rate, drop_every, seed = options.get("rate") or 1_000.0, options.get("drop_every", 0), options.get("seed", 0)
+        return MastodonReplay.from_file(path, rate=rate, drop_every=drop_every, seed=seed)
+    raise ValueError(f"{path}: neither Jetstream events nor Mastodon statuses")
+
+
+def run(replay: Replay | MastodonReplay, host: str = "127.0.0.1", port: int = 6008) -> None:
+    if isinstance(replay, MastodonReplay):
+        import uvicorn
+
+        uvicorn.run(replay.app(), host=host, port=port, log_level="warning")
+    else:
+        asyncio.run(_serve(replay, host, port))
 
 
 @contextlib.contextmanager
-def serving(replay: Replay, host: str = "127.0.0.1") -> Iterator[str]:
-    """Serve in a thread of this process on a free port, for tests and benchmarks; yields the URL."""
+def serving(replay: Replay | MastodonReplay, host: str = "127.0.0.1") -> Iterator[str]:
+    """Serve in a thread of this process on a free port, for tests and benchmarks; yields the URL
+    (ws://HOST:PORT/subscribe for Jetstream, http://HOST:PORT for Mastodon)."""
+    if isinstance(replay, MastodonReplay):
+        with _serving_http(replay.app(), host) as url:
+            yield url
+        return
     loop = asyncio.new_event_loop()
     ready: queue.SimpleQueue[int] = queue.SimpleQueue()
     task = loop.create_task(_serve(replay, host, 0, ready.put))
@@ -144,3 +247,26 @@ def serving(replay: Replay, host: str = "127.0.0.1") -> Iterator[str]:
     finally:
         loop.call_soon_threadsafe(task.cancel)
         thread.join(timeout=10)
+
+
+@contextlib.contextmanager
+def _serving_http(app, host: str) -> Iterator[str]:
+    import socket
+
+    import uvicorn
+
+    sock = socket.socket()
+    sock.bind((host, 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=1))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            raise RuntimeError("the replay server did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://{host}:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()

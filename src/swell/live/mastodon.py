@@ -1,0 +1,120 @@
+"""Mastodon's streaming API, live: server-sent events from `/api/v1/streaming/public` (or
+`public/local`, or `hashtag?tag=`), with an access token where the instance asks for one.
+
+The stream has no replay: what is published while swell is away is not sent again. So after each
+connection opens, the connector catches up from the REST timeline of the same stream
+(`/api/v1/timelines/public` or `/tag/:tag`) with `min_id` = the newest status id it has read, page
+by page, while the stream's events wait in the socket; the newest id is committed with the posts,
+so a restarted swell catches up from there too. Posts are keyed by their ActivityPub uri, so what
+arrives both ways is stored once. Statuses go through the Mastodon file reader; `delete` events are
+recorded as deletions of the instance's local id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import orjson
+from httpx_sse import SSEError, aconnect_sse
+
+from swell.live.connector import Connector, Fatal, LiveOptions
+from swell.live.writer import LiveStats
+from swell.readers import mastodon
+from swell.readers.base import RECORD_ERRORS, reason_for
+
+PAGE = 40  # the most statuses a Mastodon timeline page holds
+
+
+@dataclass
+class MastodonOptions(LiveOptions):
+    token: str | None = None
+    hashtag: str | None = None  # the hashtag stream instead of the public one
+    local: bool = False  # the instance's own posts only
+
+
+async def watch(db: Path, options: MastodonOptions, stop: asyncio.Event) -> LiveStats:
+    return await MastodonConnector(options, stop).watch(db)
+
+
+class MastodonConnector(Connector):
+    errors = (*Connector.errors, httpx.TransportError, SSEError)
+    options: MastodonOptions
+
+    @property
+    def key(self) -> str:
+        return f"mastodon:{self.options.url.rstrip('/')}{self._stream()[0]}"
+
+    def _stream(self) -> tuple[str, dict, str, dict]:
+        """The streaming path and parameters, and the timeline (path, parameters) with the same statuses."""
+        o = self.options
+        if o.hashtag:
+            return "/api/v1/streaming/hashtag", {"tag": o.hashtag}, f"/api/v1/timelines/tag/{o.hashtag}", {}
+        if o.local:
+            return "/api/v1/streaming/public/local", {}, "/api/v1/timelines/public", {"local": "true"}
+        return "/api/v1/streaming/public", {}, "/api/v1/timelines/public", {}
+
+    async def session(self) -> None:
+        path, params, timeline, timeline_params = self._stream()
+        headers = {"Authorization": f"Bearer {self.options.token}"} if self.options.token else {}
+        timeout = httpx.Timeout(10.0, read=None)  # the stream is quiet at times; heartbeats come every 15 s
+        async with (
+            httpx.AsyncClient(base_url=self.options.url, headers=headers, timeout=timeout) as client,
+            aconnect_sse(client, "GET", path, params=params) as source,
+        ):
+            if source.response.status_code in (401, 403):
+                raise Fatal(f"{self.options.url}{path}: {source.response.status_code}, a token is needed (--token)")
+            source.response.raise_for_status()
+            self.connected()
+            ticking = asyncio.create_task(self.clock(source.response.aclose))
+            try:
+                await self._catch_up(client, timeline, timeline_params)
+                async for event in source.aiter_sse():
+                    self.received()
+                    self.take(event.event, event.data, "stream")
+                    if len(self.batch.posts) >= self.options.batch_posts:
+                        await self.hand_off_if_due()
+            except (httpx.StreamClosed, httpx.ReadError):
+                pass
+            finally:
+                ticking.cancel()
+        if not self.done():
+            raise ConnectionError("the stream ended")  # reconnect
+
+    async def _catch_up(self, client: httpx.AsyncClient, timeline: str, params: dict) -> None:
+        """The statuses published since the newest one read, from the REST timeline."""
+        while self.batch.cursor is not None and not self.done():
+            response = await client.get(timeline, params={**params, "min_id": str(self.batch.cursor), "limit": PAGE})
+            response.raise_for_status()
+            page = response.json()
+            if not page:
+                return
+            for status in sorted(page, key=lambda s: int(s["id"])):
+                self.received()
+                self.take("update", status, "timeline")
+            await self.hand_off_if_due()
+
+    def take(self, event: str, data, how: str) -> None:
+        batch = self.batch
+        where = f"{how} event {batch.stats.frames}"
+        if event != "update":
+            try:
+                mastodon.parse({"event": event, "payload": data}, f"{batch.stream} {event}", batch)
+            except RECORD_ERRORS as exc:
+                batch.reject(reason_for(exc), data, where)
+            return
+        try:
+            status = orjson.loads(data) if isinstance(data, str) else data
+        except orjson.JSONDecodeError as exc:
+            batch.reject(f"not JSON ({exc})", data, where)
+            return
+        try:
+            local_id = int(status["id"])
+            mastodon.parse(status, f"{batch.stream} id={local_id}", batch)
+        except RECORD_ERRORS as exc:
+            batch.reject(reason_for(exc), data, where)
+            return
+        if batch.cursor is None or local_id > batch.cursor:
+            batch.cursor = local_id
