@@ -9,6 +9,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -209,3 +210,35 @@ def test_mastodon_hashtag_stream_through_the_command_line(mastodon_stream, tmp_p
     statuses = [orjson.loads(line) for line in path.read_bytes().splitlines()]
     with_tag = [s for s in statuses if "blast" in {t["name"] for t in (s["reblog"] or s)["tags"]}]
     assert tagged[0]["n"] == tagged[0]["t"] == len(with_tag)
+
+
+def test_replay_server_restarts_mid_stream_and_the_watcher_resumes(stream, tmp_path):
+    """The server goes away (killed) and comes back on the same port; the watcher keeps trying, with
+    backoff, and resumes from its cursor."""
+    path, expected = stream
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    swell_cmd = [sys.executable, "-m", "swell"]
+    replay_cmd = [*swell_cmd, "replay", str(path), "--port", str(port), "--rate", "1500"]
+    db = tmp_path / "restarted.duckdb"
+    server = subprocess.Popen(replay_cmd, stderr=subprocess.DEVNULL)
+    watcher = subprocess.Popen(
+        [*swell_cmd, "watch", "jetstream", f"ws://127.0.0.1:{port}/subscribe", "--db", str(db), "--flush", "0.2",
+         "--exit-when-idle", "8"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        time.sleep(2.0)
+        server.kill()  # mid-stream: 4,000 events at 1,500 a second take nearly three seconds
+        server.wait()
+        time.sleep(1.0)
+        server = subprocess.Popen(replay_cmd, stderr=subprocess.DEVNULL)
+        _, err = watcher.communicate(timeout=120)
+        assert watcher.returncode == 0, err
+    finally:
+        server.kill()
+        server.wait()
+    ids = stored_ids(db)
+    assert len(ids) == len(set(ids)) and set(ids) == expected
+    assert int(re.search(r"([\d,]+)\s+connection", err).group(1)) >= 2
