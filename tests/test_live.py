@@ -185,7 +185,7 @@ def mastodon_stream(tmp_path_factory):
 
 def test_mastodon_catches_up_after_drops_and_stores_each_status_once(mastodon_stream, tmp_path):
     path, expected = mastodon_stream
-    replay = MastodonReplay.from_file(path, rate=2_000, drop_every=150, seed=3)
+    replay = MastodonReplay.from_file(path, rate=2_000, drop_every=150, bad_events=100, seed=3)
     db = tmp_path / "mastodon.duckdb"
     with serving(replay) as url:
         opts = MastodonOptions(url=url, batch_seconds=0.2, exit_when_idle_s=1.5, backoff_s=(0.05, 0.3))
@@ -193,6 +193,10 @@ def test_mastodon_catches_up_after_drops_and_stores_each_status_once(mastodon_st
     ids = stored_ids(db)
     assert len(ids) == len(set(ids)) and set(ids) == expected
     assert opts.stats.connections >= 3  # dropped, and back each time
+    # malformed updates set aside with the reason, unknown events counted, the stream kept
+    rejected = [orjson.loads(line) for line in rejects_path(db).read_bytes().splitlines()]
+    assert rejected and all(r["reason"].startswith("not JSON") for r in rejected)
+    assert len(rejected) == opts.stats.rejected == opts.stats.ignored["mastodon stream announcement event"]
     with Store(db, read_only=True) as store:  # the newest local id read is committed with the posts
         assert store.live_cursor(f"mastodon:{url}/api/v1/streaming/public") == max(
             int(orjson.loads(line)["id"]) for line in path.read_bytes().splitlines()

@@ -136,6 +136,7 @@ class MastodonReplay:
     statuses: list[dict]
     rate: float = 1_000.0
     drop_every: int = 0
+    bad_events: int = 0  # every that many statuses, also an update that is not JSON and an unknown event
     seed: int = 0
     connections: int = field(default=0, init=False)
     started: float | None = field(default=None, init=False)
@@ -172,6 +173,10 @@ class MastodonReplay:
                     if self._has_tag(status, tag):
                         yield b"event: update\ndata: " + orjson.dumps(status) + b"\n\n"
                         sent += 1
+                        if self.bad_events and sent % self.bad_events == 0:
+                            yield b'event: update\ndata: {"id": "1", "content": <p>cut\n\n'
+                            yield b'event: announcement\ndata: {"id": "2"}\n\n'
+
                         if drop_after is not None and sent >= drop_after:
                             return  # the stream ends, as when an instance restarts
                 await asyncio.sleep(0.01)
@@ -210,8 +215,13 @@ def load(path: Path, **options) -> Replay | MastodonReplay:
     if "time_us" in first:
         return Replay.from_file(path, **options)
     if "uri" in first and "account" in first:  # an instance publishes at some rate: 1,000/s unless told
-        rate, drop_every, seed = options.get("rate") or 1_000.0, options.get("drop_every", 0), options.get("seed", 0)
-        return MastodonReplay.from_file(path, rate=rate, drop_every=drop_every, seed=seed)
+        return MastodonReplay.from_file(
+            path,
+            rate=options.get("rate") or 1_000.0,
+            drop_every=options.get("drop_every", 0),
+            bad_events=options.get("bad_frames", 0),
+            seed=options.get("seed", 0),
+        )
     raise ValueError(f"{path}: neither Jetstream events nor Mastodon statuses")
 
 
