@@ -45,7 +45,9 @@ class MastodonConnector(Connector):
 
     @property
     def key(self) -> str:
-        return f"mastodon:{self.options.url.rstrip('/')}{self._stream()[0]}"
+        """The cursor is per stream: a hashtag's newest status is not the public stream's."""
+        path, params, _, _ = self._stream()
+        return f"mastodon:{self.options.url.rstrip('/')}{path}" + "".join(f"?{k}={v}" for k, v in params.items())
 
     def _stream(self) -> tuple[str, dict, str, dict]:
         """The streaming path and parameters, and the timeline (path, parameters) with the same statuses."""
