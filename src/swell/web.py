@@ -17,6 +17,7 @@ import contextlib
 import secrets
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import quote
 
 import orjson
 from starlette.applications import Starlette
@@ -95,7 +96,7 @@ def create_app(db: Path, *, token: str | None = None, interval_s: float = 2.0, *
     from swell.html_report import render
 
     follower = Follower(db, **follow)
-    query = f"?token={token}" if token else ""
+    query = f"?token={quote(token)}" if token else ""
 
     async def keep_following() -> None:
         while True:
