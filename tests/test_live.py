@@ -246,3 +246,16 @@ def test_replay_server_restarts_mid_stream_and_the_watcher_resumes(stream, tmp_p
     ids = stored_ids(db)
     assert len(ids) == len(set(ids)) and set(ids) == expected
     assert int(re.search(r"([\d,]+)\s+connection", err).group(1)) >= 2
+
+
+def test_a_store_that_cannot_be_written_stops_the_watcher_with_its_error(stream, tmp_path):
+    """The writer fails (here: the store's folder does not exist); the connector must say so and
+    stop, not read on into a queue nobody empties."""
+    import duckdb
+
+    path, _ = stream
+    db = tmp_path / "no-such-folder" / "live.duckdb"
+    with serving(Replay.from_file(path)) as url:
+        opts = JetstreamOptions(url=url, batch_posts=100, batch_seconds=0.1, queue_batches=2)
+        with pytest.raises(duckdb.IOException, match="no-such-folder"):
+            asyncio.run(asyncio.wait_for(watch(db, opts, asyncio.Event()), timeout=30))

@@ -153,7 +153,11 @@ class Store:
                     [progress.path, progress.size, progress.mtime_ns, progress.records_done, progress.complete],
                 )
             if cursor is not None:
-                con.execute("INSERT OR REPLACE INTO live_cursors VALUES (?, ?)", list(cursor))
+                con.execute(  # never backwards, whatever order batches come in
+                    """INSERT INTO live_cursors VALUES (?, ?)
+                       ON CONFLICT (stream) DO UPDATE SET cursor = greatest(cursor, excluded.cursor)""",
+                    list(cursor),
+                )
             con.commit()
         except BaseException:
             con.rollback()

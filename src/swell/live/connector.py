@@ -44,6 +44,7 @@ class Connector:
         self.options, self.stop = options, stop
         self.batch = LiveBatch(self.key, options.hashtags, options.langs, options.stats)
         self.writer: BatchWriter | None = None
+        self.handing = asyncio.Lock()
         self.batch_started: float | None = None
         self.last_event = time.monotonic()
 
@@ -60,18 +61,18 @@ class Connector:
         stats = self.options.stats
         self.batch.cursor = stats.cursor = await asyncio.to_thread(committed_cursor, db, self.key)
         self.writer = BatchWriter(db, queue_size=self.options.queue_batches, on_commit=self.options.on_commit)
-        writing = asyncio.create_task(self.writer.run())
         try:
             await self._run()
         finally:
-            await self.writer.put(self.batch.handed_off())  # what is read, however little, and its cursor
-            await self.writer.close()
-            await writing
+            if not self.writer.task.done():
+                await self.hand_off()  # what is read, however little, and its cursor
+            await self.writer.close()  # raises the writer's error, if it failed
         return stats
 
     async def _run(self) -> None:
         wait, longest = self.options.backoff_s
         while not self.done():
+            self.writer.check()  # a failed writer is not a dropped connection: no reconnecting past it
             try:
                 await self.session()
                 if self.done():
@@ -100,8 +101,15 @@ class Connector:
             return
         full = len(self.batch.posts) >= self.options.batch_posts
         if full or time.monotonic() - self.batch_started >= self.options.batch_seconds:
-            await self.writer.put(self.batch.handed_off())  # waits while the store is behind
-            self.batch_started = None
+            await self.hand_off()
+
+    async def hand_off(self) -> None:
+        """The batch so far to the writer, in order: the reading and the clock both hand off, and a
+        later cursor committed before an earlier batch would skip that batch's posts on a restart."""
+        async with self.handing:
+            taken = self.batch.handed_off()
+            self.batch_started = None  # posts read while the put waits start the next batch's clock
+            await self.writer.put(taken)  # waits while the store is behind
 
     async def clock(self, close: Callable) -> None:
         """Beside a session's reading: hands off the batches that are due and, when it is time to

@@ -100,17 +100,31 @@ class BatchWriter:
         self.db = db
         self.queue: asyncio.Queue[LiveBatch | None] = asyncio.Queue(maxsize=queue_size)
         self.on_commit = on_commit
+        self.task = asyncio.create_task(self._run())
 
-    async def put(self, batch: LiveBatch) -> None:
-        if self.queue.full():
+    async def put(self, batch: LiveBatch | None) -> None:
+        """Queue a batch (None: the end), waiting while the queue is full. If the writer has failed
+        (the store could not be opened, the disk is full), its error is raised here: a connector must
+        not go on reading into a queue that nobody empties."""
+        if batch is not None and self.queue.full():
             batch.stats.waits += 1
-        await self.queue.put(batch)
+        putting = asyncio.ensure_future(self.queue.put(batch))
+        await asyncio.wait({putting, self.task}, return_when=asyncio.FIRST_COMPLETED)
+        if not putting.done():
+            putting.cancel()
+        self.check()
+
+    def check(self) -> None:
+        """Raise the writer's error, if it has stopped on one."""
+        if self.task.done() and not self.task.cancelled() and self.task.exception() is not None:
+            raise self.task.exception()
 
     async def close(self) -> None:
         """Commit what is queued, then stop."""
-        await self.queue.put(None)
+        await self.put(None)
+        await self.task
 
-    async def run(self) -> None:
+    async def _run(self) -> None:
         while (batch := await self.queue.get()) is not None:
             await asyncio.to_thread(self._commit, batch)
 
