@@ -868,7 +868,13 @@ def _run_live(start, options, bucket: float) -> None:
                 live.update(view(), refresh=True)
         await task
 
-    asyncio.run(main_loop())
+    from swell.live.connector import Fatal
+
+    try:
+        asyncio.run(main_loop())
+    except Fatal as exc:
+        errors.print(f"[red]cannot watch:[/] {exc}", highlight=False)
+        sys.exit(2)
     errors.print(
         f"stopped: {stats.posts:,} posts committed ({stats.new:,} new), {stats.deletions:,} deletions, "
         f"{stats.rejected:,} frames set aside, {stats.connections:,} connection(s)"

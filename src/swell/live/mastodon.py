@@ -22,6 +22,7 @@ from httpx_sse import SSEError, aconnect_sse
 
 from swell.live.connector import Connector, Fatal, LiveOptions
 from swell.live.writer import LiveStats
+from swell.model import normalize_hashtag
 from swell.readers import mastodon
 from swell.readers.base import RECORD_ERRORS, reason_for
 
@@ -40,7 +41,8 @@ async def watch(db: Path, options: MastodonOptions, stop: asyncio.Event) -> Live
 
 
 class MastodonConnector(Connector):
-    errors = (*Connector.errors, httpx.TransportError, SSEError)
+    # Network failures and server errors (5xx, 429) are worth another try; a refused token is not.
+    errors = (*Connector.errors, httpx.TransportError, httpx.HTTPStatusError, SSEError)
     options: MastodonOptions
 
     @property
@@ -53,12 +55,19 @@ class MastodonConnector(Connector):
         """The streaming path and parameters, and the timeline (path, parameters) with the same statuses."""
         o = self.options
         if o.hashtag:
-            return "/api/v1/streaming/hashtag", {"tag": o.hashtag}, f"/api/v1/timelines/tag/{o.hashtag}", {}
+            tag = normalize_hashtag(o.hashtag)  # one cursor for #Blast and blast
+            return "/api/v1/streaming/hashtag", {"tag": tag}, f"/api/v1/timelines/tag/{tag}", {}
         if o.local:
             return "/api/v1/streaming/public/local", {}, "/api/v1/timelines/public", {"local": "true"}
         return "/api/v1/streaming/public", {}, "/api/v1/timelines/public", {}
 
     async def session(self) -> None:
+        try:
+            await self._session()
+        except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+            raise Fatal(f"{self.options.url}: {exc}") from exc
+
+    async def _session(self) -> None:
         path, params, timeline, timeline_params = self._stream()
         headers = {"Authorization": f"Bearer {self.options.token}"} if self.options.token else {}
         timeout = httpx.Timeout(10.0, read=None)  # the stream is quiet at times; heartbeats come every 15 s
@@ -68,6 +77,8 @@ class MastodonConnector(Connector):
         ):
             if source.response.status_code in (401, 403):
                 raise Fatal(f"{self.options.url}{path}: {source.response.status_code}, a token is needed (--token)")
+            if source.response.status_code == 404:
+                raise Fatal(f"{self.options.url}{path}: 404, not a Mastodon streaming API")
             source.response.raise_for_status()
             self.connected()
             ticking = asyncio.create_task(self.clock(source.response.aclose))
@@ -86,17 +97,21 @@ class MastodonConnector(Connector):
             raise ConnectionError("the stream ended")  # reconnect
 
     async def _catch_up(self, client: httpx.AsyncClient, timeline: str, params: dict) -> None:
-        """The statuses published since the newest one read, from the REST timeline."""
+        """The statuses published since the newest one read, from the REST timeline, page by page
+        until a page is empty or does not move the cursor on (so a page of bad statuses cannot loop)."""
         while self.batch.cursor is not None and not self.done():
-            response = await client.get(timeline, params={**params, "min_id": str(self.batch.cursor), "limit": PAGE})
+            before = self.batch.cursor
+            response = await client.get(timeline, params={**params, "min_id": str(before), "limit": PAGE})
             response.raise_for_status()
             page = response.json()
-            if not page:
+            if not isinstance(page, list) or not page:
                 return
-            for status in sorted(page, key=lambda s: int(s["id"])):
+            for status in reversed(page):  # Mastodon lists the newest first
                 self.received()
                 self.take("update", status, "timeline")
             await self.hand_off_if_due()
+            if self.batch.cursor == before:
+                return
 
     def take(self, event: str, data, how: str) -> None:
         batch = self.batch
@@ -112,11 +127,18 @@ class MastodonConnector(Connector):
         except orjson.JSONDecodeError as exc:
             batch.reject(f"not JSON ({exc})", data, where)
             return
+        local_id = _local_id(status)
         try:
-            local_id = int(status["id"])
             mastodon.parse(status, f"{batch.stream} id={local_id}", batch)
         except RECORD_ERRORS as exc:
             batch.reject(reason_for(exc), data, where)
-            return
-        if batch.cursor is None or local_id > batch.cursor:
+        # Past a bad status too: it is set aside, and the catch-up must not ask for it again.
+        if local_id is not None and (batch.cursor is None or local_id > batch.cursor):
             batch.cursor = local_id
+
+
+def _local_id(status) -> int | None:
+    try:
+        return int(status["id"])
+    except (KeyError, TypeError, ValueError):
+        return None
