@@ -82,14 +82,20 @@ def test_drops_and_malformed_frames_lose_nothing_and_store_nothing_twice(stream,
         assert store.live_cursor(stream_key(url)) == last
 
 
-def test_filters_keep_only_the_hashtags_asked_for(stream, tmp_path):
+def test_filters_keep_the_hashtags_asked_for_and_reposts_of_those_posts(stream, tmp_path):
+    """Jetstream reposts carry no hashtags; a repost of a kept post is kept, or co-reposts vanish."""
     path, expected = stream
     db = tmp_path / "blast.duckdb"
     with serving(Replay.from_file(path)) as url:
         opts = run_watch(db, url, hashtags=frozenset({"blast"}))
-    tagged = rows(db, "SELECT count(*) AS n, count(*) FILTER (WHERE list_contains(hashtags, 'blast')) AS t FROM posts")
-    assert tagged[0]["n"] == tagged[0]["t"] > 100
-    assert opts.stats.filtered + tagged[0]["n"] == len(expected)
+    everything = tmp_path / "everything.duckdb"
+    ingest(everything, path)
+    wanted = """SELECT post_id FROM posts WHERE list_contains(hashtags, 'blast') OR (kind = 'repost'
+                AND ref_post_id IN (SELECT post_id FROM posts WHERE list_contains(hashtags, 'blast')))"""
+    kept = {r["post_id"] for r in rows(everything, wanted)}
+    assert set(stored_ids(db)) == kept
+    assert len(rows(db, "SELECT post_id FROM posts WHERE kind = 'repost'")) > 50
+    assert opts.stats.filtered + len(kept) == len(expected)
 
 
 def test_replay_honours_cursor_and_collections(stream):

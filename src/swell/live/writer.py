@@ -53,17 +53,26 @@ class LiveBatch:
     deletions: list[tuple[str, int | None, str]] = field(default_factory=list)
     rejects: list[bytes] = field(default_factory=list)
     cursor: int | None = None
+    # Posts the filters kept, so that their reposts are kept too (in memory: after a restart, reposts
+    # of posts kept before it are not recognised).
+    kept: set[str] = field(default_factory=set)
 
     # the Sink interface of swell.readers.base
     def post(self, post: Post) -> None:
         if (problem := implausible_time(post)) is not None:
             self.reject_post(problem, post)
             return
-        if (self.hashtags and not self.hashtags.intersection(post.hashtags)) or (
-            self.langs and post.lang not in self.langs
-        ):
-            self.stats.filtered += 1
-            return
+        if self.hashtags or self.langs:
+            if post.kind == "repost" and not post.hashtags:  # a Jetstream repost carries nothing of its original
+                wanted = post.ref_post_id in self.kept
+            else:
+                wanted = (not self.hashtags or bool(self.hashtags.intersection(post.hashtags))) and (
+                    not self.langs or post.lang in self.langs
+                )
+            if not wanted:
+                self.stats.filtered += 1
+                return
+            self.kept.add(post.post_id)
         self.posts.append(post)
 
     def deletion(self, post_id: str, deleted_at: int | None, source: str) -> None:
