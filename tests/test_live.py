@@ -174,6 +174,9 @@ def test_serve_requires_its_token_and_has_no_write_routes(stream, tmp_path):
         report = client.get("/campaign?hashtag=blast&planned=2024-03-01T02:00&token=s3cret")
         assert report.status_code == 200 and "<h1>#blast</h1>" in report.text
         assert client.get("/campaign?hashtag=blast&planned=yesterday&token=s3cret").status_code == 400
+    with TestClient(create_app(db), base_url="http://localhost:8000") as client:  # no token: local names only
+        assert client.get("/api/trends").status_code == 200
+        assert client.get("/api/trends", headers={"Host": "rebound.example"}).status_code == 400
 
 
 @pytest.fixture(scope="module")

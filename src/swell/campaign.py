@@ -171,7 +171,8 @@ def _trend(store: Store, q: CampaignQuery, tags: list[str], start_us: int) -> di
         "hashtag": trended.hashtag if trended else None,
         "trending_since": iso(trended.since_us) if trended else None,
         "detectable_at": iso(trended.since_us + stream.bucket_us) if trended else None,
-        "minutes_from_start": round((trended.since_us - start_us) / _US_PER_MIN, 1) if trended else None,
+        # 0 when the start falls inside the bucket in which it began: the bucket opens before the start
+        "minutes_from_start": round(max(trended.since_us - start_us, 0) / _US_PER_MIN, 1) if trended else None,
         "peak_score": round(trended.peak, 3) if trended else None,
         "episodes": [t.as_dict() for t in episodes],
     }

@@ -23,6 +23,7 @@ import orjson
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -157,5 +158,11 @@ def create_app(db: Path, *, token: str | None = None, interval_s: float = 2.0, *
         Route("/api/timeline", hashtag_timeline),
         Route("/campaign", campaign),
     ]
-    middleware = [Middleware(TokenCheck, token=token)] if token else []
+    # Without a token, only requests addressed to this machine by name are served: a web page that
+    # rebinds its own domain name to 127.0.0.1 cannot read the app from the user's browser.
+    middleware = (
+        [Middleware(TokenCheck, token=token)]
+        if token
+        else [Middleware(TrustedHostMiddleware, allowed_hosts=["localhost", "127.0.0.1", "[::1]", "::1"])]
+    )
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
