@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import secrets
 from datetime import datetime
 from pathlib import Path
@@ -33,6 +34,7 @@ from swell.store import Store, one
 from swell.trends import TrendStream, feed_new_posts, make_detector
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
+log = logging.getLogger("swell.serve")
 
 
 class Follower:
@@ -101,8 +103,10 @@ def create_app(db: Path, *, token: str | None = None, interval_s: float = 2.0, *
 
     async def keep_following() -> None:
         while True:
-            with contextlib.suppress(Exception):  # a store busy or not there yet: try again next time
+            try:
                 await asyncio.to_thread(follower.poll)
+            except Exception:  # a store busy for long or not there yet: said, and tried again next time
+                log.warning("could not read %s", db, exc_info=True)
             await asyncio.sleep(interval_s)
 
     @contextlib.asynccontextmanager

@@ -257,6 +257,7 @@ def serving(replay: Replay | MastodonReplay, host: str = "127.0.0.1") -> Iterato
     finally:
         loop.call_soon_threadsafe(task.cancel)
         thread.join(timeout=10)
+        loop.close()
 
 
 @contextlib.contextmanager
