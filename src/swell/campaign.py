@@ -68,23 +68,16 @@ def select_campaign(store: Store, q: CampaignQuery) -> int:
     """Fill the temporary table `campaign`; returns its number of posts."""
     where, params = post_filter(q.since_us, q.until_us, q.platform)
     tags = [normalize_hashtag(h) for h in q.hashtags]
-    if not tags:
-        store.con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE campaign AS
-                SELECT post_id, author_id, author_handle, kind, ref_post_id, ref_author_id,
-                       epoch_us(created_at) AS t, lang, hashtags, text
-                FROM posts WHERE {where}""",
-            params,
-        )
-        return one(store.con, "SELECT count(*) FROM campaign")[0]
+    if tags:
+        where += """ AND (list_has_any(hashtags, ?) OR (kind = 'repost' AND ref_post_id IN (
+                        SELECT post_id FROM posts WHERE list_has_any(hashtags, ?))))"""
+        params += [tags, tags]
     store.con.execute(
         f"""CREATE OR REPLACE TEMP TABLE campaign AS
             SELECT post_id, author_id, author_handle, kind, ref_post_id, ref_author_id, epoch_us(created_at) AS t,
                    lang, hashtags, text
-            FROM posts
-            WHERE {where} AND (list_has_any(hashtags, ?) OR (kind = 'repost' AND ref_post_id IN (
-                SELECT post_id FROM posts WHERE list_has_any(hashtags, ?))))""",
-        [*params, tags, tags],
+            FROM posts WHERE {where}""",
+        params,
     )
     return one(store.con, "SELECT count(*) FROM campaign")[0]
 
