@@ -31,7 +31,16 @@ from swell.model import datetime_to_us, normalize_hashtag, us_to_datetime
 from swell.readers import csv as csv_reader
 from swell.simulate import WRITERS, Campaign, Simulation, default_campaigns, generate
 from swell.store import DEFAULT_DB, Store, one
-from swell.trends import DETECTORS, Trend, TrendStream, feed_new_posts, make_detector, post_filter, trends_over_store
+from swell.trends import (
+    DETECTORS,
+    Trend,
+    TrendStream,
+    feed_new_posts,
+    live_trend_stream,
+    make_detector,
+    post_filter,
+    trends_over_store,
+)
 
 console = Console()
 errors = Console(stderr=True)
@@ -840,7 +849,7 @@ def _run_live(start, options, bucket: float) -> None:
 
     committed: SimpleQueue = SimpleQueue()
     options.on_commit = committed.put  # called in the writer's thread; the display drains it here
-    stream = TrendStream(make_detector("mastodon", bucket), bucket_min=bucket, warmup_min=0)
+    stream = live_trend_stream(bucket)
     stats = options.stats
 
     def view() -> Table:

@@ -572,3 +572,9 @@ def feed_new_posts(store, stream: TrendStream, after_row: int, since_us: int | N
         stream.feed(batch)
         after_row = max(after_row, pc.max(batch.column("rowid")).as_py())
     return after_row
+
+
+def live_trend_stream(bucket_min: float = 5.0) -> TrendStream:
+    """The trends shown beside a live stream (`swell watch`, `swell serve`): Mastodon's scorer, as
+    Mastodon itself uses for what is trending now, from the first bucket on."""
+    return TrendStream(make_detector("mastodon", bucket_min), bucket_min=bucket_min, warmup_min=0)

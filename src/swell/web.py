@@ -31,7 +31,7 @@ from starlette.routing import Route
 
 from swell.model import datetime_to_us, normalize_hashtag, us_to_datetime
 from swell.store import Store, one
-from swell.trends import TrendStream, feed_new_posts, make_detector
+from swell.trends import feed_new_posts, live_trend_stream
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 log = logging.getLogger("swell.serve")
@@ -42,7 +42,7 @@ class Follower:
 
     def __init__(self, db: Path, *, bucket_min: float = 5.0, history_h: float = 6.0):
         self.db = db
-        self.stream = TrendStream(make_detector("mastodon", bucket_min), bucket_min=bucket_min, warmup_min=0)
+        self.stream = live_trend_stream(bucket_min)
         self.history_h = history_h
         self.last_row: int | None = None
         self.since_us: int | None = None
