@@ -31,20 +31,24 @@ from swell.store import Store, rejects_path
 START = datetime(2024, 3, 1, tzinfo=UTC)
 
 
-@pytest.fixture(scope="module")
-def stream(tmp_path_factory):
-    """Three hours of Jetstream events with a planted blast, and the post ids the file reader finds
-    in them: what a live run must end up storing."""
-    tmp = tmp_path_factory.mktemp("live")
-    blast = Campaign("grassroots", "Blast", START + timedelta(hours=2))
-    table, _ = generate(Simulation(hours=3, posts_per_hour=2_000, seed=7, campaigns=[blast]))
+def simulated_file(tmp: Path, write, accounts: int, posts_per_hour: float, seed: int) -> tuple[Path, set[str]]:
+    """Three hours of posts with a grassroots blast planted at 02:00, written by `write`, and the post
+    ids the file reader finds in them: what a live run must end up storing."""
+    blast = Campaign("grassroots", "Blast", START + timedelta(hours=2), accounts=accounts)
+    table, _ = generate(Simulation(hours=3, posts_per_hour=posts_per_hour, seed=seed, campaigns=[blast]))
     path = tmp / "stream.jsonl"
-    write_jetstream(table, path)
+    write(table, path)
     reference = tmp / "reference.duckdb"
     ingest(reference, path)
-    ids = [r["post_id"] for r in rows(reference, "SELECT post_id FROM posts")]
+    return path, {r["post_id"] for r in rows(reference, "SELECT post_id FROM posts")}
+
+
+@pytest.fixture(scope="module")
+def stream(tmp_path_factory):
+    """Jetstream events."""
+    path, ids = simulated_file(tmp_path_factory.mktemp("live"), write_jetstream, 300, 2_000, seed=7)
     assert len(ids) > 4_000
-    return path, set(ids)
+    return path, ids
 
 
 def stored_ids(db: Path) -> list[str]:
@@ -181,15 +185,8 @@ def test_serve_requires_its_token_and_has_no_write_routes(stream, tmp_path):
 
 @pytest.fixture(scope="module")
 def mastodon_stream(tmp_path_factory):
-    """Three hours of Mastodon statuses with a planted blast, and what the file reader stores of them."""
-    tmp = tmp_path_factory.mktemp("mastodon")
-    blast = Campaign("grassroots", "Blast", START + timedelta(hours=2), accounts=200)
-    table, _ = generate(Simulation(hours=3, posts_per_hour=600, seed=8, campaigns=[blast]))
-    path = tmp / "statuses.jsonl"
-    write_mastodon(table, path)
-    reference = tmp / "reference.duckdb"
-    ingest(reference, path)
-    return path, {r["post_id"] for r in rows(reference, "SELECT post_id FROM posts")}
+    """Mastodon statuses."""
+    return simulated_file(tmp_path_factory.mktemp("mastodon"), write_mastodon, 200, 600, seed=8)
 
 
 def test_mastodon_catches_up_after_drops_and_stores_each_status_once(mastodon_stream, tmp_path):
