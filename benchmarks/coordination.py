@@ -72,7 +72,7 @@ def swell_child(db: str, out: str) -> None:
 
     with Store(db, read_only=True) as store:
         started = time.perf_counter()
-        network = co_action_network(store.con, kinds=tuple(NETWORKS), window_s=60, min_weight=1)
+        network = co_action_network(store.engine, kinds=tuple(NETWORKS), window_s=60, min_weight=1)
         print(f"{time.perf_counter() - started:.3f}")  # the computation alone, without starting Python
     network.edges.select("kind", "source", "target", "weight").write_parquet(out)
 

@@ -61,7 +61,7 @@ def test_campaign_numbers_match_the_planted_truth(blast, hashtag, planned):
     db, table, truth = blast
     rows = planted_rows(table, hashtag)
     with Store(db, read_only=True) as store:
-        r = analyse(store, CampaignQuery([f"#{hashtag}"], planned_us=datetime_to_us(planned)))
+        r = analyse(store.engine, CampaignQuery([f"#{hashtag}"], planned_us=datetime_to_us(planned)))
 
     kinds = Counter(p["kind"] for p in rows)
     accounts = {p["author_id"] for p in rows}
@@ -120,8 +120,8 @@ def test_campaign_numbers_match_the_planted_truth(blast, hashtag, planned):
 def test_coordinated_push_is_attributed_to_its_accounts_and_the_blast_is_not(blast):
     db, _, truth = blast
     with Store(db, read_only=True) as store:
-        push = analyse(store, CampaignQuery(["PressLies"], planned_us=datetime_to_us(PUSH)))
-        grassroots = analyse(store, CampaignQuery(["FreeThePress"], planned_us=datetime_to_us(BLAST)))
+        push = analyse(store.engine, CampaignQuery(["PressLies"], planned_us=datetime_to_us(PUSH)))
+        grassroots = analyse(store.engine, CampaignQuery(["FreeThePress"], planned_us=datetime_to_us(BLAST)))
     signals = push["coordination"]["signals"]
     members = {m["account"] for c in push["coordination"]["clusters"] if c["coordinated"] for m in c["members"]}
     assert members == set(truth["PressLies"]["accounts"])
@@ -139,7 +139,7 @@ def test_ira_debate_night_against_plain_sql(tmp_path):
     db = tmp_path / "ira.duckdb"
     ingest(db, DATA / "ira-2016-09" / "bet4a-TEN_GOP-2016-09-25_to_28.csv")
     with Store(db, read_only=True) as store:
-        r = analyse(store, CampaignQuery(["#DebateNight"]))
+        r = analyse(store.engine, CampaignQuery(["#DebateNight"]))
         sql = store.con.sql
         tagged = "list_contains(hashtags, 'debatenight')"
         posts, accounts, first = sql(
@@ -193,7 +193,7 @@ def test_campaign_command_writes_html_json_and_png(blast, tmp_path):
     assert "#freethepress" in out and "trending from 2024-03-01 03:" in out
     numbers = orjson.loads((tmp_path / "r.json").read_bytes())
     with Store(db, read_only=True) as store:
-        expected = analyse(store, CampaignQuery(["FreeThePress"], planned_us=datetime_to_us(BLAST)))
+        expected = analyse(store.engine, CampaignQuery(["FreeThePress"], planned_us=datetime_to_us(BLAST)))
     assert numbers == orjson.loads(orjson.dumps(expected))
     html = (tmp_path / "r.html").read_text()
     assert "<h1>#freethepress</h1>" in html and 'data-chart="chart-timeline"' in html
@@ -221,5 +221,5 @@ def test_store_report(blast, tmp_path):
     biggest = {m["account"] for c in r["coordination"]["clusters"] if c["coordinated"] for m in c["members"]}
     assert biggest and all(a.startswith("co1-") for a in biggest)
     with Store(db, read_only=True) as store:
-        assert overview(store, CampaignQuery([]))["totals"] == r["totals"]
+        assert overview(store.engine, CampaignQuery([]))["totals"] == r["totals"]
     assert "What the store holds" in (tmp_path / "store.html").read_text()

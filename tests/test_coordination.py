@@ -71,7 +71,7 @@ def test_band_join_finds_exactly_the_pairs_within_the_window(kind, planted):
     day = table.filter(pl.Series(table.column("created_at").to_pylist()).dt.hour().is_between(8, 10).to_arrow())
     with Store(db, read_only=True) as store:
         network = co_action_network(
-            store.con, where="hour(created_at) BETWEEN 8 AND 10", kinds=(kind,), window_s=30, min_weight=1
+            store.engine, where="hour(created_at) BETWEEN 8 AND 10", kinds=(kind,), window_s=30, min_weight=1
         )
     found = {(s, t): w for _, s, t, w, *_ in network.edges.iter_rows()}
     assert found == brute_force_edges(day, kind, 30)
@@ -81,7 +81,7 @@ def test_band_join_finds_exactly_the_pairs_within_the_window(kind, planted):
 def test_clusters_recover_the_planted_coordinated_groups(planted):
     db, _, truth = planted
     with Store(db, read_only=True) as store:
-        network = co_action_network(store.con, window_s=60, min_weight=2)
+        network = co_action_network(store.engine, window_s=60, min_weight=2)
     found = clusters(network, min_size=3)
     flagged = {a for c in found if cluster_strength(c) >= 10 for a in c.accounts}
     coordinated = {a for t in truth if t["kind"] == "coordinated" for a in t["accounts"]}
@@ -99,7 +99,7 @@ def test_near_duplicates_group_texts_that_differ_a_little():
     texts = pl.DataFrame(
         {
             "post_id": ["a", "b", "c", "d"],
-            "object": [
+            "norm": [
                 "the truth they will not tell you about the vote today",
                 "the truth they will not tell you about the vote today !!",
                 "the truth they will not tell you about the vote today 🔥",
@@ -178,7 +178,7 @@ def test_parity_with_coordination_network_toolkit(tmp_path):
         )
     ingest(db, DATA)
     with Store(db, read_only=True) as store:
-        swell_network = co_action_network(store.con, kinds=tuple(TOOLKIT_KINDS), window_s=60, min_weight=1)
+        swell_network = co_action_network(store.engine, kinds=tuple(TOOLKIT_KINDS), window_s=60, min_weight=1)
         write_toolkit_csv(store.con, tmp_path / "all.csv")
         write_toolkit_csv(store.con, tmp_path / "links.csv", links_only=True)
     for kind, network in TOOLKIT_KINDS.items():

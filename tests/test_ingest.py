@@ -129,7 +129,10 @@ def test_python_api_and_parquet_export(db, tmp_path):
     out = tmp_path / "parquet"
     result = swell("export", "--db", db, "--parquet", out)
     assert "wrote 6 posts" in result.output
-    assert pl.read_parquet(out / "platform=twitter" / "*.parquet").height == 6
+    exported = pl.read_parquet(out / "posts" / "**" / "*.parquet", hive_partitioning=True)
+    assert exported.height == 6 and set(exported.get_column("platform")) == {"twitter"}
+    days = {p.name for p in (out / "posts").iterdir()}
+    assert days == {f"day={d}" for d in exported.get_column("created_at").dt.strftime("%Y-%m-%d")}
 
 
 def _many_tweets(path: Path, n: int) -> set[str]:

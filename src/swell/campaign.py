@@ -4,7 +4,7 @@ from accounts acting in concert. Numbers with what they are made of, not verdict
 A campaign is the posts in a time range that carry any of its hashtags, plus the reposts of such
 posts (a Jetstream repost carries no hashtags of its own; an X repost carries the original's). Every
 figure below is computed over that set, which is kept in the temporary table `campaign` of the
-store's connection while the analysis runs. With no hashtags, the set is every post in the range:
+engine while the analysis runs. With no hashtags, the set is every post in the range:
 `overview` describes a whole store with the same figures.
 """
 
@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from swell.coordination import DEFAULT_KINDS, campaign_signals, cluster_strength, clusters, co_action_network
+from swell.engine import Engine, rows
 from swell.model import normalize_hashtag, us_to_datetime
-from swell.store import Store, one
 from swell.trends import TrendStream, make_detector, post_filter, trends_over_store
 
 _US_PER_MIN = 60_000_000
@@ -64,7 +64,7 @@ def gini(counts: np.ndarray) -> float:
     return float(2 * np.sum(np.arange(1, n + 1) * x) / (n * x.sum()) - (n + 1) / n)
 
 
-def select_campaign(store: Store, q: CampaignQuery) -> int:
+def select_campaign(engine: Engine, q: CampaignQuery) -> int:
     """Fill the temporary table `campaign`; returns its number of posts."""
     where, params = post_filter(q.since_us, q.until_us, q.platform)
     tags = [normalize_hashtag(h) for h in q.hashtags]
@@ -72,39 +72,38 @@ def select_campaign(store: Store, q: CampaignQuery) -> int:
         where += """ AND (list_has_any(hashtags, ?) OR (kind = 'repost' AND ref_post_id IN (
                         SELECT post_id FROM posts WHERE list_has_any(hashtags, ?))))"""
         params += [tags, tags]
-    store.con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE campaign AS
-            SELECT post_id, author_id, author_handle, kind, ref_post_id, ref_author_id, epoch_us(created_at) AS t,
+    engine.table(
+        "campaign",
+        f"""SELECT post_id, author_id, author_handle, kind, ref_post_id, ref_author_id, epoch_us(created_at) AS t,
                    lang, hashtags, text
             FROM posts WHERE {where}""",
         params,
     )
-    return one(store.con, "SELECT count(*) FROM campaign")[0]
+    return engine.one("SELECT count(*) FROM campaign")[0]
 
 
-def analyse(store: Store, q: CampaignQuery) -> dict:
+def analyse(engine: Engine, q: CampaignQuery) -> dict:
     """Every number of the campaign report, JSON-ready (times in ISO 8601, UTC)."""
-    con = store.con
     tags = [normalize_hashtag(h) for h in q.hashtags]
     report = {"hashtags": tags, "planned": iso(q.planned_us), "range": _range(q)}
-    if not select_campaign(store, q):
+    if not select_campaign(engine, q):
         return {**report, "totals": {"posts": 0}}
-    first_us, last_us = one(con, "SELECT min(t), max(t) FROM campaign")
+    first_us, last_us = engine.one("SELECT min(t), max(t) FROM campaign")
     start_us = q.planned_us if q.planned_us is not None else first_us
     return {
         **report,
-        "totals": _totals(con),
-        "first_post": _first_post(con),
-        "peak_minute": _peak_minute(con),
-        "trend": _trend(store, q, tags, start_us),
-        "timeline": _timeline(con, resolution_min(first_us, last_us), first_us, last_us),
-        "ramp": _ramp(con, start_us),
-        "top_posts": _top_posts(con, q.top),
-        "top_accounts": _top_accounts(con, q.top),
-        "concentration": _concentration(con),
-        "languages": _languages(con),
-        "co_hashtags": _co_hashtags(con, tags, q.top * 2),
-        "coordination": _coordination(store, q),
+        "totals": _totals(engine),
+        "first_post": _first_post(engine),
+        "peak_minute": _peak_minute(engine),
+        "trend": _trend(engine, q, tags, start_us),
+        "timeline": _timeline(engine, resolution_min(first_us, last_us), first_us, last_us),
+        "ramp": _ramp(engine, start_us),
+        "top_posts": _top_posts(engine, q.top),
+        "top_accounts": _top_accounts(engine, q.top),
+        "concentration": _concentration(engine),
+        "languages": _languages(engine),
+        "co_hashtags": _co_hashtags(engine, tags, q.top * 2),
+        "coordination": _coordination(engine, q),
     }
 
 
@@ -112,15 +111,9 @@ def _range(q: CampaignQuery) -> dict:
     return {"since": iso(q.since_us), "until": iso(q.until_us), "platform": q.platform}
 
 
-def _rows(con, query: str, params: list | dict | None = None) -> list[dict]:
-    result = con.execute(query, params or [])
-    names = [d[0] for d in result.description]
-    return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
-
-
-def _totals(con) -> dict:
-    (row,) = _rows(
-        con,
+def _totals(engine) -> dict:
+    (row,) = rows(
+        engine,
         """SELECT count(*) AS posts, count(*) FILTER (WHERE kind = 'post') AS originals,
                   count(*) FILTER (WHERE kind = 'repost') AS reposts, count(*) FILTER (WHERE kind = 'reply') AS replies,
                   count(*) FILTER (WHERE kind = 'quote') AS quotes, count(DISTINCT author_id) AS accounts
@@ -129,18 +122,18 @@ def _totals(con) -> dict:
     return row
 
 
-def _first_post(con) -> dict:
-    (row,) = _rows(
-        con,
+def _first_post(engine) -> dict:
+    (row,) = rows(
+        engine,
         """SELECT post_id, t, author_id, author_handle, kind, text FROM campaign ORDER BY t, post_id LIMIT 1""",
     )
     row["time"] = iso(row.pop("t"))
     return row
 
 
-def _peak_minute(con) -> dict:
-    (row,) = _rows(
-        con,
+def _peak_minute(engine) -> dict:
+    (row,) = rows(
+        engine,
         f"""SELECT t - t % {_US_PER_MIN} AS minute, count(*) AS posts, count(DISTINCT author_id) AS accounts
             FROM campaign GROUP BY minute ORDER BY posts DESC, minute LIMIT 1""",
     )
@@ -148,12 +141,12 @@ def _peak_minute(con) -> dict:
     return row
 
 
-def _trend(store: Store, q: CampaignQuery, tags: list[str], start_us: int) -> dict:
+def _trend(engine: Engine, q: CampaignQuery, tags: list[str], start_us: int) -> dict:
     """When the campaign's hashtags trended, by the same detector and buckets as `swell trends` over
     the same range of the store: the first episode that begins at or after the start (the planned
     time, else the first post), and the time from the start to the bucket in which it began."""
     stream = TrendStream(make_detector(q.detector, q.bucket_min), bucket_min=q.bucket_min)
-    trends_over_store(store, stream, since_us=q.since_us, until_us=q.until_us, platform=q.platform)
+    trends_over_store(engine, stream, since_us=q.since_us, until_us=q.until_us, platform=q.platform)
     episodes = sorted((t for t in stream.episodes() if t.hashtag in tags), key=lambda t: t.since_us)
     after = [t for t in episodes if t.since_us + stream.bucket_us > start_us]
     trended = after[0] if after else None
@@ -171,13 +164,13 @@ def _trend(store: Store, q: CampaignQuery, tags: list[str], start_us: int) -> di
     }
 
 
-def _timeline(con, step_min: int, first_us: int, last_us: int) -> dict:
+def _timeline(engine, step_min: int, first_us: int, last_us: int) -> dict:
     """Posts, distinct accounts, new accounts (first post in the campaign) and reposts per step, from
     the first post's step to the last's, quiet steps included."""
     step = step_min * _US_PER_MIN
-    rows = _rows(
-        con,
-        """WITH steps AS (SELECT range AS b FROM range($first - $first % $step, $last + 1, $step)),
+    result = rows(
+        engine,
+        """WITH steps AS (SELECT unnest(generate_series($first - $first % $step, $last, $step)) AS b),
                 firsts AS (SELECT author_id, min(t) AS t FROM campaign GROUP BY author_id),
                 per AS (SELECT t - t % $step AS b, count(*) AS posts, count(DISTINCT author_id) AS accounts,
                                count(*) FILTER (WHERE kind = 'repost') AS reposts
@@ -189,36 +182,37 @@ def _timeline(con, step_min: int, first_us: int, last_us: int) -> dict:
            FROM steps LEFT JOIN per USING (b) LEFT JOIN joined USING (b) ORDER BY b""",
         {"first": first_us, "last": last_us, "step": step},
     )
-    for row in rows:
+    for row in result:
         row["time"] = iso(row.pop("b"))
-    return {"step_min": step_min, "rows": rows}
+    return {"step_min": step_min, "rows": result}
 
 
-def _ramp(con, start_us: int) -> list[dict]:
+def _ramp(engine, start_us: int) -> list[dict]:
     """Minute by minute for RAMP_MINUTES from the start: posts, accounts, accounts so far (counting
     those who posted before the start)."""
-    rows = _rows(
-        con,
+    result = rows(
+        engine,
         f"""WITH firsts AS (SELECT author_id, min(t) AS t FROM campaign GROUP BY author_id),
-                 minutes AS (SELECT range AS m FROM range(0, {RAMP_MINUTES})),
+                 minutes AS (SELECT unnest(generate_series(0, {RAMP_MINUTES - 1})) AS m),
                  per AS (SELECT (t - $start) // {_US_PER_MIN} AS m, count(*) AS posts,
                                 count(DISTINCT author_id) AS accounts
-                         FROM campaign WHERE t >= $start GROUP BY m),
-                 joined AS (SELECT greatest((t - $start) // {_US_PER_MIN}, -1) AS m, count(*) AS n
-                            FROM firsts GROUP BY 1)
+                         FROM campaign WHERE t >= $start GROUP BY 1),
+                 joined AS (SELECT (t - $start) // {_US_PER_MIN} AS m, count(*) AS n
+                            FROM firsts WHERE t >= $start GROUP BY 1)
             SELECT m AS minute, coalesce(posts, 0) AS posts, coalesce(accounts, 0) AS accounts,
-                   (SELECT coalesce(sum(n), 0) FROM joined WHERE joined.m <= minutes.m) AS accounts_so_far
-            FROM minutes LEFT JOIN per USING (m) ORDER BY m""",
+                   (SELECT count(*) FROM firsts WHERE t < $start) + sum(coalesce(n, 0)) OVER (ORDER BY m)
+                       AS accounts_so_far
+            FROM minutes LEFT JOIN per USING (m) LEFT JOIN joined USING (m) ORDER BY m""",
         {"start": start_us},
     )
-    return rows
+    return result
 
 
-def _top_posts(con, top: int) -> list[dict]:
+def _top_posts(engine, top: int) -> list[dict]:
     """The most reposted posts, by the reposts inside the campaign; the original's text and author
     from the store when it holds the original, else from the repost (X reposts carry the text)."""
-    rows = _rows(
-        con,
+    result = rows(
+        engine,
         """WITH r AS (SELECT ref_post_id AS post_id, count(*) AS reposts, count(DISTINCT author_id) AS reposters,
                              any_value(ref_author_id) AS ref_author, any_value(text) AS repost_text
                       FROM campaign WHERE kind = 'repost' AND ref_post_id IS NOT NULL GROUP BY ref_post_id
@@ -228,14 +222,14 @@ def _top_posts(con, top: int) -> list[dict]:
            FROM r LEFT JOIN posts p USING (post_id) ORDER BY r.reposts DESC, r.post_id""",
         [top],
     )
-    for row in rows:
+    for row in result:
         row["time"] = iso(row.pop("t"))
-    return rows
+    return result
 
 
-def _top_accounts(con, top: int) -> list[dict]:
-    rows = _rows(
-        con,
+def _top_accounts(engine, top: int) -> list[dict]:
+    result = rows(
+        engine,
         """WITH a AS (SELECT author_id, any_value(author_handle) AS handle, count(*) AS posts,
                              count(*) FILTER (WHERE kind = 'repost') AS reposts, min(t) AS first_t
                       FROM campaign GROUP BY author_id),
@@ -245,13 +239,13 @@ def _top_accounts(con, top: int) -> list[dict]:
            FROM a LEFT JOIN got USING (author_id) ORDER BY posts DESC, author_id LIMIT ?""",
         [top],
     )
-    for row in rows:
+    for row in result:
         row["first_post"] = iso(row.pop("first_t"))
-    return rows
+    return result
 
 
-def _concentration(con) -> dict:
-    counts = np.array([n for (n,) in con.execute("SELECT count(*) FROM campaign GROUP BY author_id").fetchall()])
+def _concentration(engine) -> dict:
+    counts = engine.frame("SELECT count(*) AS n FROM campaign GROUP BY author_id").get_column("n").to_numpy()
     top = max(1, math.ceil(len(counts) / 100))
     ordered = np.sort(counts)[::-1]
     return {
@@ -265,18 +259,18 @@ def _concentration(con) -> dict:
     }
 
 
-def _languages(con) -> list[dict]:
-    return _rows(
-        con,
+def _languages(engine) -> list[dict]:
+    return rows(
+        engine,
         "SELECT coalesce(lang, 'und') AS lang, count(*) AS posts FROM campaign GROUP BY 1 ORDER BY posts DESC, lang",
     )
 
 
-def _co_hashtags(con, tags: list[str], top: int) -> list[dict]:
+def _co_hashtags(engine, tags: list[str], top: int) -> list[dict]:
     """Hashtags used beside the campaign's, in posts of its own (reposts would count the same post
     again)."""
-    return _rows(
-        con,
+    return rows(
+        engine,
         """SELECT tag AS hashtag, count(*) AS posts, count(DISTINCT author_id) AS accounts
            FROM (SELECT unnest(hashtags) AS tag, author_id FROM campaign WHERE kind <> 'repost')
            WHERE NOT list_contains(?, tag) GROUP BY tag ORDER BY posts DESC, tag LIMIT ?""",
@@ -284,25 +278,21 @@ def _co_hashtags(con, tags: list[str], top: int) -> list[dict]:
     )
 
 
-def _coordination(store: Store, q: CampaignQuery, *, shown: int = 10) -> dict:
+def _coordination(engine: Engine, q: CampaignQuery, *, shown: int = 10) -> dict:
     """The co-action network of the campaign's posts, its clusters (strongest first) with sample posts
     behind their edges, and the campaign signals."""
     network = co_action_network(
-        store.con,
+        engine,
         where="post_id IN (SELECT post_id FROM campaign)",
         kinds=DEFAULT_KINDS,
         window_s=q.window_s,
         min_weight=q.min_weight,
     )
     found = sorted(clusters(network, method=q.method, min_size=3), key=lambda c: -cluster_strength(c))
-    signals = campaign_signals(store.con, found, min_strength=q.min_strength)
+    signals = campaign_signals(engine, found, min_strength=q.min_strength)
     sample_ids = sorted({s[k] for c in found[:shown] for s in c.samples for k in ("source_post", "target_post")})
     texts = (
-        dict(
-            store.con.execute(
-                "SELECT post_id, text FROM posts WHERE list_contains(?, post_id)", [sample_ids]
-            ).fetchall()
-        )
+        dict(engine.frame("SELECT post_id, text FROM posts WHERE list_contains(?, post_id)", [sample_ids]).rows())
         if sample_ids
         else {}
     )
@@ -376,30 +366,55 @@ def _graph(network, shown_clusters, max_nodes: int = 400) -> dict:
     }
 
 
-def overview(store: Store, q: CampaignQuery, *, trends_shown: int = 20) -> dict:
+def describe(engine: Engine, top: int = 10) -> dict:
+    """What a store holds: posts, accounts, time span, platforms, kinds, deletions, top hashtags."""
+    total, first, last, accounts = engine.one(
+        "SELECT count(*), min(created_at), max(created_at), count(DISTINCT author_id) FROM posts"
+    )
+    platforms = engine.frame("SELECT platform, count(*) AS n FROM posts GROUP BY platform ORDER BY n DESC, platform")
+    kinds = engine.frame("SELECT kind, count(*) AS n FROM posts GROUP BY kind ORDER BY n DESC, kind")
+    tags = rows(
+        engine,
+        """SELECT tag AS hashtag, count(*) AS posts, count(DISTINCT author_id) AS accounts
+           FROM (SELECT unnest(hashtags) AS tag, author_id FROM posts)
+           GROUP BY tag ORDER BY posts DESC, tag LIMIT ?""",
+        [top],
+    )
+    return {
+        "posts": total,
+        "accounts": accounts,
+        "first": first,
+        "last": last,
+        "platforms": dict(platforms.iter_rows()),
+        "kinds": dict(kinds.iter_rows()),
+        "deletions": engine.one("SELECT count(*) FROM deletions")[0],
+        "top_hashtags": tags,
+    }
+
+
+def overview(engine: Engine, q: CampaignQuery, *, trends_shown: int = 20) -> dict:
     """What a store (or a range of it) holds, its main trends, and its largest coordinated clusters:
     the campaign figures over every post, with the trend episodes of every hashtag."""
-    con = store.con
-    info = store.info(top=q.top * 2)
+    info = describe(engine, top=q.top * 2)
     info["first"], info["last"] = (v.isoformat() if v else None for v in (info["first"], info["last"]))
-    if not select_campaign(store, CampaignQuery([], since_us=q.since_us, until_us=q.until_us, platform=q.platform)):
+    if not select_campaign(engine, CampaignQuery([], since_us=q.since_us, until_us=q.until_us, platform=q.platform)):
         return {"store": info, "range": _range(q), "totals": {"posts": 0}}
-    first_us, last_us = one(con, "SELECT min(t), max(t) FROM campaign")
+    first_us, last_us = engine.one("SELECT min(t), max(t) FROM campaign")
     stream = TrendStream(make_detector(q.detector, q.bucket_min), bucket_min=q.bucket_min)
-    trends_over_store(store, stream, since_us=q.since_us, until_us=q.until_us, platform=q.platform)
+    trends_over_store(engine, stream, since_us=q.since_us, until_us=q.until_us, platform=q.platform)
     episodes = sorted(stream.episodes(), key=lambda t: -t.peak)[:trends_shown]
     return {
         "store": info,
         "range": _range(q),
-        "totals": _totals(con),
-        "timeline": _timeline(con, resolution_min(first_us, last_us), first_us, last_us),
+        "totals": _totals(engine),
+        "timeline": _timeline(engine, resolution_min(first_us, last_us), first_us, last_us),
         "trends": {
             "detector": q.detector,
             "bucket_min": q.bucket_min,
             "episodes": sorted((t.as_dict() for t in episodes), key=lambda e: e["trending_since"]),
         },
-        "top_accounts": _top_accounts(con, q.top),
-        "concentration": _concentration(con),
-        "languages": _languages(con),
-        "coordination": _coordination(store, q),
+        "top_accounts": _top_accounts(engine, q.top),
+        "concentration": _concentration(engine),
+        "languages": _languages(engine),
+        "coordination": _coordination(engine, q),
     }

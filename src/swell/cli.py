@@ -26,11 +26,12 @@ from swell.coordination import (
     read_labels,
     write_network,
 )
+from swell.engine import one
 from swell.ingest import BATCH_SIZE, FORMAT_CHOICES, FileSummary, Ingest
 from swell.model import datetime_to_us, normalize_hashtag, us_to_datetime
 from swell.readers import csv as csv_reader
 from swell.simulate import WRITERS, Campaign, Simulation, default_campaigns, generate
-from swell.store import DEFAULT_DB, Store, one
+from swell.store import DEFAULT_DB, Store
 from swell.trends import (
     DETECTORS,
     Trend,
@@ -228,8 +229,10 @@ def _print_summary(summaries: list[FileSummary], total: FileSummary, elapsed: fl
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
 def info(db, top, as_json) -> None:
     """What the store holds: posts per platform and kind, time span, top hashtags."""
+    from swell.campaign import describe
+
     with Store(db, read_only=True) as store:
-        facts = store.info(top)
+        facts = describe(store.engine, top)
     if as_json:
         click.echo(orjson.dumps(facts, option=orjson.OPT_INDENT_2 | orjson.OPT_NAIVE_UTC).decode())
         return
@@ -256,11 +259,12 @@ def info(db, top, as_json) -> None:
     help="Directory to write.",
 )
 def export(db, parquet_dir) -> None:
-    """Write the posts out as Parquet files, partitioned by platform."""
+    """Write the store out as Parquet: posts partitioned by day and platform, and deletions (the layout
+    that --engine spark reads)."""
     with Store(db, read_only=True) as store:
         out = store.export_parquet(parquet_dir)
         n = one(store.con, "SELECT count(*) FROM posts")[0]
-    console.print(f"wrote {n:,} posts to {out}/ (Parquet, one folder per platform)")
+    console.print(f"wrote {n:,} posts to {out}/ (Parquet, by day and platform)")
 
 
 # --- trends -----------------------------------------------------------------------------------------
@@ -298,7 +302,7 @@ def _print_trends(trends: list[Trend], fmt: str, title: str) -> None:
                 f"{t.score:,.1f}",
                 f"{t.peak:,.1f}",
                 f"{t.posts:,}",
-                f"{len(t.accounts):,}",
+                f"{t.accounts:,}",
             )
         console.print(table)
 
@@ -373,7 +377,7 @@ def trends(
         _follow(db, stream, since_us, platform, fmt, interval)
         return
     with Store(db, read_only=True) as store:
-        trends_over_store(store, stream, since_us=since_us, until_us=until_us, platform=platform)
+        trends_over_store(store.engine, stream, since_us=since_us, until_us=until_us, platform=platform)
     if stream.late:
         errors.print(f"{stream.late:,} posts arrived after their bucket had closed and were not counted")
     if stream.last_bucket is None:
@@ -526,10 +530,15 @@ def coordination(
         params.append([normalize_hashtag(h) for h in hashtags])
     with Store(db, read_only=True) as store:
         network = co_action_network(
-            store.con, where=where, params=params, kinds=kinds or DEFAULT_KINDS, window_s=window, min_weight=min_weight
+            store.engine,
+            where=where,
+            params=params,
+            kinds=kinds or DEFAULT_KINDS,
+            window_s=window,
+            min_weight=min_weight,
         )
         found = clusters(network, method=method, min_size=min_size)
-        signals = campaign_signals(store.con, found, min_strength=min_strength)
+        signals = campaign_signals(store.engine, found, min_strength=min_strength)
     report = {
         "window_s": window,
         "min_weight": min_weight,
@@ -695,7 +704,7 @@ def campaign(hashtags, planned, report_path, db, json_out, png, **options) -> No
 
     q = _query(list(hashtags), planned, **options)
     with Store(db, read_only=True) as store:
-        r = analyse(store, q)
+        r = analyse(store.engine, q)
     if not r["totals"]["posts"]:
         errors.print(f"no posts with {' '.join('#' + t for t in r['hashtags'])} in the store for this range")
     else:
@@ -756,7 +765,7 @@ def report(report_path, db, json_out, png, **options) -> None:
 
     q = _query([], None, **options)
     with Store(db, read_only=True) as store:
-        r = overview(store, q)
+        r = overview(store.engine, q)
     (errors if json_out == "-" else console).print(
         f"{r['totals']['posts']:,} posts; {len(r.get('trends', {}).get('episodes', [])):,} trend episodes shown; "
         f"{r.get('coordination', {}).get('signals', {}).get('coordinated_clusters', 0):,} coordinated clusters",
@@ -859,7 +868,7 @@ def _run_live(start, options, bucket: float) -> None:
         table.add_row("left out by filters / rejected", f"{stats.filtered:,} / {stats.rejected:,}")
         table.add_row("connections / waits for the store", f"{stats.connections:,} / {stats.waits:,}")
         table.add_row("cursor committed", fmt_time(stats.cursor))
-        trending = ", ".join(f"#{t.hashtag} ({len(t.accounts)})" for t in stream.trending_now()[:10])
+        trending = ", ".join(f"#{t.hashtag} ({t.accounts})" for t in stream.trending_now()[:10])
         table.add_row("trending now", trending or "-")
         return table
 

@@ -31,7 +31,7 @@ import igraph
 import numpy as np
 import polars as pl
 
-from swell.store import one
+from swell.engine import Engine
 
 KINDS = ("co-repost", "co-post", "co-link", "co-reply", "co-hashtag", "near-duplicate")
 DEFAULT_KINDS = ("co-repost", "co-post", "co-link", "co-reply")
@@ -88,7 +88,8 @@ class Network:
 def near_duplicate_groups(texts: pl.DataFrame, threshold: float = 0.8, num_perm: int = 64) -> pl.DataFrame:
     """Group posts whose texts are near duplicates: MinHash signatures of word 3-shingles, LSH for
     candidates at the Jaccard threshold, connected components of the candidate pairs as groups.
-    `texts` has post_id and normalised text; the result has post_id and grp for posts in a group of 2+."""
+    `texts` has post_id and norm (the normalised text); the result has post_id and grp for posts in a
+    group of 2+."""
     from datasketch import MinHash, MinHashLSH
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
@@ -96,7 +97,7 @@ def near_duplicate_groups(texts: pl.DataFrame, threshold: float = 0.8, num_perm:
     lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
     ids = texts.get_column("post_id").to_list()
     pairs = []
-    for i, text in enumerate(texts.get_column("object").to_list()):
+    for i, text in enumerate(texts.get_column("norm").to_list()):
         words = text.split()
         shingles = {" ".join(words[k : k + 3]) for k in range(max(len(words) - 2, 1))}
         signature = MinHash(num_perm=num_perm)
@@ -114,7 +115,7 @@ def near_duplicate_groups(texts: pl.DataFrame, threshold: float = 0.8, num_perm:
 
 
 def co_action_network(
-    con: duckdb.DuckDBPyConnection,
+    engine: Engine,
     *,
     where: str = "TRUE",
     params: list | None = None,
@@ -128,39 +129,33 @@ def co_action_network(
     if unknown:
         raise ValueError(f"unknown co-action kinds {sorted(unknown)}; kinds are {', '.join(KINDS)}")
     window_us = int(window_s * 1_000_000)
-    con.execute("SET enable_progress_bar = false")
     # What the analyses need of the posts in scope; the texts apart, normalised, for original posts.
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE scope AS
-            SELECT post_id, author_id, author_handle, kind, ref_post_id, epoch_us(created_at) AS t
+    engine.table(
+        "scope",
+        f"""SELECT post_id, author_id, author_handle, kind, ref_post_id, epoch_us(created_at) AS t
             FROM posts WHERE {where}""",
-        params or [],
+        params,
     )
-    texts = con.sql(
+    engine.table(
+        "texts",
         f"""SELECT post_id, author_id, epoch_us(created_at) AS t, text FROM posts
             WHERE ({where}) AND kind <> 'repost' AND text IS NOT NULL""",
-        params=params or None,
-    ).pl()
-    texts = texts.select("post_id", "author_id", "t", norm=normalised_text(pl.col("text"))).filter(pl.col("norm") != "")
-    con.register("texts_frame", texts.to_arrow())
-    con.execute("CREATE OR REPLACE TEMP TABLE texts AS SELECT * FROM texts_frame")
-    con.unregister("texts_frame")
+        params,
+        rows=_normalised_texts,
+    )
     if "near-duplicate" in kinds:
-        groups = near_duplicate_groups(texts.select("post_id", object="norm"))
-        con.register("groups_frame", groups.to_arrow())
-        con.execute("CREATE OR REPLACE TEMP TABLE near_duplicate_groups AS SELECT * FROM groups_frame")
-        con.unregister("groups_frame")
+        engine.register("near_duplicate_groups", near_duplicate_groups(engine.frame("SELECT post_id, norm FROM texts")))
     actions = " UNION ALL ".join(f"SELECT '{kind}' AS kind, * FROM ({_ACTIONS[kind]})" for kind in kinds)
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE actions AS
-            SELECT kind, author_id, post_id, object, t, t // $window AS b FROM ({actions})
+    engine.table(
+        "actions",
+        f"""SELECT kind, author_id, post_id, object, t, t // $window AS b FROM ({actions})
             WHERE object IS NOT NULL AND object <> ''""",
         {"window": window_us},
     )
     # The band join: the other side replicated into the neighbouring buckets.
-    con.execute(
-        """CREATE OR REPLACE TEMP TABLE pairs AS
-           WITH other AS (
+    engine.table(
+        "pairs",
+        """WITH other AS (
                SELECT kind, author_id, post_id, object, t, b + d AS b FROM actions, (VALUES (-1), (0), (1)) s(d))
            SELECT a.kind, a.author_id AS source, o.author_id AS target, a.post_id AS source_post,
                   o.post_id AS target_post, a.object, (o.t - a.t) / 1e6 AS dt_s, a.t
@@ -169,15 +164,15 @@ def co_action_network(
         {"window": window_us},
     )
     # One pass over the pairs: the weight, the first and last co-action, and the earliest pairs as evidence.
-    edges = con.sql(
+    edges = engine.frame(
         """SELECT kind, source, target, count(DISTINCT source_post) AS weight,
                   min(t) / 1e6 AS first_s, max(t) / 1e6 AS last_s,
                   arg_min({'source_post': source_post, 'target_post': target_post, 'object': object, 'dt_s': dt_s},
                           t, $samples) AS samples
            FROM pairs GROUP BY kind, source, target
            HAVING count(DISTINCT source_post) >= $min_weight ORDER BY kind, source, target""",
-        params={"samples": max(evidence_per_edge, 1), "min_weight": min_weight},
-    ).pl()
+        {"samples": max(evidence_per_edge, 1), "min_weight": min_weight},
+    )
     evidence = (
         edges.select("kind", "source", "target", "samples")
         .explode("samples")
@@ -185,10 +180,14 @@ def co_action_network(
         .filter(pl.int_range(pl.len()).over("kind", "source", "target") < evidence_per_edge)
     )
     edges = edges.drop("samples")
-    accounts = con.sql(
+    accounts = engine.frame(
         "SELECT author_id AS account, any_value(author_handle) AS handle, count(*) AS posts FROM scope GROUP BY 1"
-    ).pl()
+    )
     return Network(window_s, tuple(kinds), edges.cast({"weight": pl.Int64}), evidence, accounts)
+
+
+def _normalised_texts(texts: pl.DataFrame) -> pl.DataFrame:
+    return texts.select("post_id", "author_id", "t", norm=normalised_text(pl.col("text"))).filter(pl.col("norm") != "")
 
 
 # --- clusters -------------------------------------------------------------------------------------
@@ -270,41 +269,38 @@ def cluster_strength(cluster: Cluster) -> float:
 SYNCHRONY_S = 5
 
 
-def campaign_signals(con: duckdb.DuckDBPyConnection, found: list[Cluster], *, min_strength: float = 10.0) -> dict:
+def campaign_signals(engine: Engine, found: list[Cluster], *, min_strength: float = 10.0) -> dict:
     """Numbers about the posts in scope (the last `co_action_network` call): how much of them the
     accounts of strong clusters produce, how concentrated they are, how much is duplicated text, how
     alike the accounts' ages are, and how synchronised the posting is: the share of posts with another
     account's post within 5 s, against the share expected if the hour's posts arrived at random."""
     strong = [c for c in found if cluster_strength(c) >= min_strength]
     member = pl.DataFrame({"author_id": [a for c in strong for a in c.accounts]}, schema={"author_id": pl.String})
-    con.register("clustered_accounts", member.to_arrow())
-    total, accounts = one(con, "SELECT count(*), count(DISTINCT author_id) FROM scope")
+    engine.register("clustered_accounts", member)
+    total, accounts = engine.one("SELECT count(*), count(DISTINCT author_id) FROM scope")
     if not total:
         return {"posts": 0, "accounts": 0}
-    (by_clustered,) = one(
-        con, "SELECT count(*) FROM scope WHERE author_id IN (SELECT author_id FROM clustered_accounts)"
+    (by_clustered,) = engine.one(
+        "SELECT count(*) FROM scope WHERE author_id IN (SELECT author_id FROM clustered_accounts)"
     )
     top = max(1, int(np.ceil(accounts / 100)))
-    (top_share,) = one(
-        con, "SELECT sum(n) FROM (SELECT count(*) AS n FROM scope GROUP BY author_id ORDER BY n DESC LIMIT ?)", [top]
+    (top_share,) = engine.one(
+        "SELECT sum(n) FROM (SELECT count(*) AS n FROM scope GROUP BY author_id ORDER BY n DESC LIMIT ?)", [top]
     )
-    originals, duplicated = one(
-        con,
+    originals, duplicated = engine.one(
         """WITH t AS (SELECT author_id, norm FROM texts),
                 shared AS (SELECT norm FROM t GROUP BY norm HAVING count(DISTINCT author_id) > 1)
            SELECT (SELECT count(*) FROM scope WHERE kind <> 'repost'),
                   count(*) FILTER (WHERE norm IN (SELECT norm FROM shared))
            FROM t""",
     )
-    week, week_accounts, dated = one(
-        con,
+    week, week_accounts, dated = engine.one(
         """WITH a AS (SELECT author_id, any_value(author_created_at) AS created
                       FROM scope JOIN posts USING (post_id, author_id) GROUP BY author_id)
            SELECT date_trunc('week', created) AS week, count(*) AS n, (SELECT count(created) FROM a)
            FROM a WHERE created IS NOT NULL GROUP BY week ORDER BY n DESC, week LIMIT 1""",
     ) or (None, 0, 0)
-    observed, expected = one(
-        con,
+    observed, expected = engine.one(
         f"""WITH s AS (
                 SELECT t, author_id,
                        lag(t) OVER w AS prev_t, lag(author_id) OVER w AS prev_a,

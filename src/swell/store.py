@@ -16,9 +16,12 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 
+from swell.engine import DuckDBEngine, one
 from swell.model import POST_SCHEMA
 
 DEFAULT_DB = "swell.duckdb"
+# The day a post belongs to in the Parquet layout: its UTC date.
+DAY_SQL = "strftime(created_at, '%Y-%m-%d')"
 
 _SCHEMA_SQL = """
 CREATE TABLE IF NOT EXISTS posts (
@@ -61,13 +64,6 @@ CREATE TABLE IF NOT EXISTS live_cursors (
 """
 
 
-def one(con: duckdb.DuckDBPyConnection, query: str, params: list | dict | None = None) -> tuple | None:
-    """The first row of a query, or None; the result is read to its end, because DuckDB refuses new
-    work on a connection whose last result was left half read."""
-    rows = con.execute(query, params or []).fetchall()
-    return rows[0] if rows else None
-
-
 def _connect(path: Path, read_only: bool, wait_s: float) -> duckdb.DuckDBPyConnection:
     """Open the file, waiting while another process holds it: DuckDB allows one writing process
     and no readers beside it, so `swell trends --follow` and `swell ingest` take turns."""
@@ -108,6 +104,11 @@ class Store:
         self.con.execute("SET TimeZone = 'UTC'")
         if not read_only:
             self.con.execute(_SCHEMA_SQL)
+
+    @property
+    def engine(self) -> DuckDBEngine:
+        """The analyses' view of this store."""
+        return DuckDBEngine(self.con)
 
     @property
     def rejects_path(self) -> Path:
@@ -199,39 +200,15 @@ class Store:
         return pl.from_arrow(self.posts(where, params))
 
     def export_parquet(self, directory: str | Path) -> Path:
-        """Write the posts as Parquet files partitioned by platform; returns the directory."""
+        """Write the posts (`posts/`, partitioned by day and platform) and the deletions (`deletions/`)
+        as Parquet: the layout `swell ingest --engine spark` writes and `--engine spark` reads."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         self.con.execute(
-            "COPY (SELECT * FROM posts ORDER BY created_at) TO ? "
-            "(FORMAT parquet, PARTITION_BY (platform), OVERWRITE_OR_IGNORE)",
-            [str(directory)],
+            f"COPY (SELECT *, {DAY_SQL} AS day FROM posts ORDER BY created_at) TO ? "
+            "(FORMAT parquet, PARTITION_BY (day, platform), OVERWRITE_OR_IGNORE)",
+            [str(directory / "posts")],
         )
+        (directory / "deletions").mkdir(exist_ok=True)
+        self.con.execute("COPY deletions TO ? (FORMAT parquet)", [str(directory / "deletions" / "deletions.parquet")])
         return directory
-
-    def info(self, top: int = 10) -> dict:
-        con = self.con
-        total, first, last, authors = one(
-            con, "SELECT count(*), min(created_at), max(created_at), count(DISTINCT author_id) FROM posts"
-        )
-        platforms = con.execute(
-            "SELECT platform, count(*) AS n FROM posts GROUP BY platform ORDER BY n DESC, platform"
-        ).fetchall()
-        kinds = con.execute("SELECT kind, count(*) AS n FROM posts GROUP BY kind ORDER BY n DESC, kind").fetchall()
-        tags = con.execute(
-            """SELECT tag, count(*) AS n, count(DISTINCT author_id) AS accounts
-               FROM (SELECT unnest(hashtags) AS tag, author_id FROM posts)
-               GROUP BY tag ORDER BY n DESC, tag LIMIT ?""",
-            [top],
-        ).fetchall()
-        deletions = one(con, "SELECT count(*) FROM deletions")[0]
-        return {
-            "posts": total,
-            "accounts": authors,
-            "first": first,
-            "last": last,
-            "platforms": dict(platforms),
-            "kinds": dict(kinds),
-            "deletions": deletions,
-            "top_hashtags": [{"hashtag": t, "posts": n, "accounts": a} for t, n, a in tags],
-        }

@@ -4,8 +4,9 @@ One state machine serves archives and live streams alike. `TrendStream.feed(post
 (an Arrow table or batch with created_at, author_id, hashtags, kind) in any batch sizes; it counts
 them per hashtag per time bucket, and when a bucket is over it hands the bucket's counts to a
 detector and the detector's verdicts to a tracker of trend episodes. Over a stored archive,
-`trends_over_store` feeds the posts in time order through exactly this code, so a replay of the
-archive as a stream gives exactly the archive's result.
+`trends_over_store` has the engine (DuckDB or Spark) count the buckets and hands those counts to
+the same detector and tracker, so a replay of the archive as a stream gives exactly the archive's
+result, whichever engine counted.
 
 Counts are of posts and of distinct accounts: a trend has to be carried by many accounts, not one
 loud one, so detectors score distinct accounts by default. Reposts count (a repost row carries the
@@ -27,6 +28,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from swell.engine import Engine
 from swell.model import us_to_datetime
 
 _US_PER_MIN = 60_000_000
@@ -372,9 +374,11 @@ class Trend:
     score: float  # in the last bucket it was trending
     peak: float
     peak_us: int
-    posts: int = 0  # while trending
-    accounts: set[str] = field(default_factory=set, repr=False)  # distinct accounts while trending
+    posts: int = 0  # while trending: from since_us to counted_until_us
+    accounts: int = 0  # distinct accounts while trending
+    counted_until_us: int = 0  # end of the last bucket counted in posts and accounts
     ended_us: int | None = None
+    seen: set[str] = field(default_factory=set, repr=False)  # the accounts, when counted from posts
 
     def as_dict(self) -> dict:
         """For JSON and CSV: times as ISO 8601 in UTC."""
@@ -392,7 +396,7 @@ class Trend:
             "peak": round(self.peak, 3),
             "peak_at": iso(self.peak_us),
             "posts": self.posts,
-            "accounts": len(self.accounts),
+            "accounts": self.accounts,
         }
 
 
@@ -479,13 +483,21 @@ class TrendStream:
 
     def _close(self, start: int, rows: pl.DataFrame | None) -> None:
         if rows is None or rows.is_empty():
-            counts = _empty(COUNT_SCHEMA)
+            counts, rows = _empty(COUNT_SCHEMA), None
         else:
             counts = rows.group_by("tag").agg(
                 posts=pl.len().cast(pl.Int64),
                 accounts=pl.col("author").n_unique().cast(pl.Int64),
                 first_us=pl.col("t").min(),
             )
+        self.close_bucket(start, counts, rows)
+
+    def close_bucket(self, start: int, counts: pl.DataFrame, rows: pl.DataFrame | None = None) -> None:
+        """Score the bucket starting at `start` from its counts per hashtag (COUNT_SCHEMA) and track the
+        episodes. With the bucket's posts (`rows`: t, author, tag), the episodes' posts and accounts
+        are counted as they go (live); without, an engine counts them afterwards
+        (`count_episodes`) over each episode's [since_us, counted_until_us)."""
+        if not counts.is_empty():
             self.first_seen.update(counts.get_column("tag"), counts.get_column("first_us"))
         verdicts = self.detector.update(start, counts)
         self.last_verdicts = verdicts
@@ -505,12 +517,15 @@ class TrendStream:
             trend.last_us, trend.score = start, score
             if score > trend.peak:
                 trend.peak, trend.peak_us = score, start
-        if self.active and rows is not None and not rows.is_empty():
+        if self.active and rows is not None:
             in_trend = rows.filter(pl.col("tag").is_in(list(self.active)))
             for tag, group in in_trend.group_by("tag"):
                 trend = self.active[tag[0]]
                 trend.posts += group.height
-                trend.accounts.update(group.get_column("author").to_list())
+                trend.seen.update(group.get_column("author").to_list())
+                trend.accounts = len(trend.seen)
+        for trend in self.active.values():
+            trend.counted_until_us = start + self.bucket_us
         for tag in [t for t, trend in self.active.items() if start - trend.last_us >= self.cooldown * self.bucket_us]:
             trend = self.active.pop(tag)
             trend.ended_us = trend.last_us + self.bucket_us
@@ -546,21 +561,81 @@ def post_filter(since_us: int | None, until_us: int | None, platform: str | None
     return " AND ".join(clauses), params
 
 
+def _selected(where: str, include_reposts: bool) -> str:
+    """The condition selecting the posts a stream counts."""
+    return f"({where})" + ("" if include_reposts else " AND kind <> 'repost'")
+
+
+def _tagged_posts(selected: str) -> str:
+    """One row per hashtag of each post selected: t, author_id, tag."""
+    return f"""SELECT t, author_id, tag FROM (
+                   SELECT epoch_us(created_at) AS t, author_id, unnest(hashtags) AS tag FROM posts WHERE {selected})
+               WHERE tag IS NOT NULL"""
+
+
 def trends_over_store(
-    store,
+    engine: Engine,
     stream: TrendStream,
     *,
     since_us: int | None = None,
     until_us: int | None = None,
     platform: str | None = None,
 ) -> TrendStream:
-    """Feed the stored posts of a range, in time order, through `stream`; close every bucket up to
-    `until_us` (or the last post)."""
+    """The trends of the stored posts of a range: the engine counts posts and accounts per hashtag per
+    bucket, the stream's detector scores the buckets in time order (every bucket from the first
+    hashtag to the last, or to `until_us`; empty ones included), then the engine counts each
+    episode's posts and accounts. The result is what feeding the posts through `stream` in time
+    order gives (tested), without moving every post to Python."""
     where, params = post_filter(since_us, until_us, platform)
-    for batch in store.iter_posts(TREND_COLUMNS, where, params):
-        stream.feed(batch)
-    stream.finish(until_us)
+    selected = _selected(where, stream.include_reposts)
+    tagged = _tagged_posts(selected)
+    counts = engine.frame(
+        f"""SELECT t - t % ? AS bucket, tag, count(*) AS posts, count(DISTINCT author_id) AS accounts,
+                   min(t) AS first_us
+            FROM ({tagged}) GROUP BY bucket, tag ORDER BY bucket, tag""",
+        [stream.bucket_us, *params],
+    )
+    stream.posts += engine.one(f"SELECT count(*) FROM posts WHERE {selected}", params)[0]
+    if counts.is_empty():
+        return stream
+    by_bucket = counts.cast(COUNT_SCHEMA | {"bucket": pl.Int64}).partition_by("bucket", as_dict=True)
+    first, last = counts.get_column("bucket").min(), counts.get_column("bucket").max()
+    if until_us is not None:
+        last = until_us - 1 - (until_us - 1) % stream.bucket_us
+    stream.first_bucket = first
+    for start in range(first, last + 1, stream.bucket_us):
+        rows = by_bucket.get((start,))
+        stream.close_bucket(start, _empty(COUNT_SCHEMA) if rows is None else rows.drop("bucket"))
+    stream.next_bucket = last + stream.bucket_us
+    count_episodes(engine, stream.episodes(), tagged, params)
     return stream
+
+
+def count_episodes(engine: Engine, episodes: list[Trend], tagged: str, params: list) -> None:
+    """Each episode's posts and distinct accounts over [since_us, counted_until_us), from the rows of
+    `tagged` (`_tagged_posts`)."""
+    if not episodes:
+        return
+    engine.register(
+        "episodes",
+        pl.DataFrame(
+            {
+                "episode": range(len(episodes)),
+                "tag": [e.hashtag for e in episodes],
+                "since_us": [e.since_us for e in episodes],
+                "until_us": [e.counted_until_us for e in episodes],
+            },
+            schema={"episode": pl.Int64, "tag": pl.String, "since_us": pl.Int64, "until_us": pl.Int64},
+        ),
+    )
+    counted = engine.frame(
+        f"""SELECT e.episode, count(*) AS posts, count(DISTINCT p.author_id) AS accounts
+            FROM ({tagged}) p JOIN episodes e ON p.tag = e.tag AND p.t >= e.since_us AND p.t < e.until_us
+            GROUP BY e.episode""",
+        params,
+    )
+    for episode, posts, accounts in counted.iter_rows():
+        episodes[episode].posts, episodes[episode].accounts = posts, accounts
 
 
 def feed_new_posts(store, stream: TrendStream, after_row: int, since_us: int | None, platform: str | None) -> int:

@@ -29,8 +29,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from swell.engine import one
 from swell.model import datetime_to_us, normalize_hashtag, us_to_datetime
-from swell.store import Store, one
+from swell.store import Store
 from swell.trends import feed_new_posts, live_trend_stream
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
@@ -151,7 +152,7 @@ def create_app(db: Path, *, token: str | None = None, interval_s: float = 2.0, *
 
         def report() -> str:
             with Store(db, read_only=True) as store:
-                return campaign_page(analyse(store, CampaignQuery(tags, planned_us=planned_us)))
+                return campaign_page(analyse(store.engine, CampaignQuery(tags, planned_us=planned_us)))
 
         return HTMLResponse(await asyncio.to_thread(report))
 

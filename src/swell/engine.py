@@ -1,0 +1,82 @@
+"""The engines that run the analyses: DuckDB on one machine, Apache Spark when one is not enough.
+
+Every analysis is written once, as SQL in DuckDB's dialect over the `posts` table (see DESIGN.md,
+"One definition, two engines"). `DuckDBEngine` runs it as written. `SparkEngine` (in
+`swell.spark`) translates it with sqlglot, plus the few rewrites in `to_spark`, and runs it with
+Spark SQL; values always travel as parameters, never inside the SQL text.
+
+Both engines answer in polars frames and plain rows, so what comes after the SQL (the trend
+detectors, the clustering, the report) is the same Python code whichever engine ran it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+import duckdb
+import polars as pl
+
+Params = list | dict | None
+# A function applied to a table batch by batch (a row's result depends on that row alone), so that
+# Spark can run it on its executors; DuckDB applies it to the whole table at once.
+RowMap = Callable[[pl.DataFrame], pl.DataFrame]
+
+
+class Engine(Protocol):
+    name: str
+
+    def frame(self, query: str, params: Params = None) -> pl.DataFrame:
+        """The result of a query."""
+
+    def one(self, query: str, params: Params = None) -> tuple | None:
+        """The first row of a query, or None."""
+
+    def table(self, name: str, query: str, params: Params = None, *, rows: RowMap | None = None) -> None:
+        """Keep a query's result as the temporary table `name` for the queries that follow; with
+        `rows`, the result passed through it (its output columns are what `rows` returns)."""
+
+    def register(self, name: str, frame: pl.DataFrame) -> None:
+        """Make a small frame from Python queryable as `name`."""
+
+
+def one(con: duckdb.DuckDBPyConnection, query: str, params: Params = None) -> tuple | None:
+    """The first row of a query on a DuckDB connection, or None; the result is read to its end,
+    because DuckDB refuses new work on a connection whose last result was left half read."""
+    rows = con.execute(query, params or []).fetchall()
+    return rows[0] if rows else None
+
+
+def rows(engine: Engine, query: str, params: Params = None) -> list[dict]:
+    """A query's result as a list of dicts."""
+    return engine.frame(query, params).to_dicts()
+
+
+class DuckDBEngine:
+    """The analyses on a DuckDB connection (a store's)."""
+
+    name = "duckdb"
+
+    def __init__(self, con: duckdb.DuckDBPyConnection):
+        self.con = con
+        con.execute("SET enable_progress_bar = false")
+
+    def frame(self, query: str, params: Params = None) -> pl.DataFrame:
+        frame = self.con.sql(query, params=params or None).pl()
+        # DuckDB sums integers as 128-bit integers (decimals in polars); Spark as 64-bit ones.
+        whole = [n for n, t in frame.schema.items() if isinstance(t, pl.Decimal) and t.scale == 0]
+        return frame.with_columns(pl.col(whole).cast(pl.Int64)) if whole else frame
+
+    def one(self, query: str, params: Params = None) -> tuple | None:
+        return one(self.con, query, params)
+
+    def table(self, name: str, query: str, params: Params = None, *, rows: RowMap | None = None) -> None:
+        if rows is None:
+            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {query}", params or [])
+        else:
+            self.register(name, rows(self.frame(query, params)))
+
+    def register(self, name: str, frame: pl.DataFrame) -> None:
+        self.con.register(f"{name}_frame", frame.to_arrow())
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {name}_frame")
+        self.con.unregister(f"{name}_frame")
