@@ -11,6 +11,7 @@ engine while the analysis runs. With no hashtags, the set is every post in the r
 from __future__ import annotations
 
 import math
+import random
 from dataclasses import dataclass
 
 import numpy as np
@@ -343,7 +344,8 @@ def _graph(network, shown_clusters, max_nodes: int = 400) -> dict:
     names = list(nodes)
     index = {n: i for i, n in enumerate(names)}
     graph = igraph.Graph(n=len(names), edges=[(index[a], index[b]) for a, b, _ in edges])
-    seed = [[math.cos(i), math.sin(i)] for i in range(len(names))]  # deterministic start
+    seed = [[math.cos(i), math.sin(i)] for i in range(len(names))]
+    igraph.set_random_number_generator(random.Random(0))  # the layout moves nodes at random: the same each time
     layout = graph.layout_fruchterman_reingold(seed=seed, niter=300)
     handles = dict(network.accounts.select("account", "handle").iter_rows())
     return {

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,7 +28,7 @@ from swell.coordination import (
     read_labels,
     write_network,
 )
-from swell.engine import one
+from swell.engine import Engine, one
 from swell.ingest import BATCH_SIZE, FORMAT_CHOICES, FileSummary, Ingest
 from swell.model import datetime_to_us, normalize_hashtag, us_to_datetime
 from swell.readers import csv as csv_reader
@@ -58,6 +60,63 @@ db_option = click.option(
 )
 
 
+ENGINES = ("duckdb", "spark")
+
+
+def engine_options(command):
+    """--db, --engine and --master: where the posts are and which engine analyses them."""
+    for option in reversed(
+        [
+            click.option(
+                "--db",
+                default=DEFAULT_DB,
+                show_default=True,
+                envvar="SWELL_DB",
+                help="The store: a DuckDB file, or with --engine spark a Parquet dataset (a directory, or a URI "
+                "such as hdfs://... or s3a://...) written by `swell ingest --engine spark` or `swell export` "
+                "(or set SWELL_DB).",
+            ),
+            click.option(
+                "--engine",
+                type=click.Choice(ENGINES),
+                default="duckdb",
+                show_default=True,
+                envvar="SWELL_ENGINE",
+                help="DuckDB on this machine, or Apache Spark (the `spark` extra) when one machine is not enough.",
+            ),
+            click.option(
+                "--master",
+                envvar="SWELL_SPARK_MASTER",
+                help="With --engine spark: the cluster's master URL (spark://host:7077, yarn, k8s://...). "
+                "Default: the one spark-submit was given, else local[*] (Spark on this machine's cores).",
+            ),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+@contextmanager
+def opened(db: str, engine: str, master: str | None) -> Iterator[Engine]:
+    """The store `db` as the chosen engine sees it, read only."""
+    if engine == "duckdb":
+        with Store(db, read_only=True) as store:
+            yield store.engine
+        return
+    from swell import spark
+
+    try:
+        session = spark.session(master)
+    except RuntimeError as exc:
+        raise click.UsageError(str(exc)) from exc
+    try:
+        yield spark.SparkEngine(session, db)
+    except FileNotFoundError as exc:
+        raise click.UsageError(str(exc)) from exc
+    finally:
+        session.stop()
+
+
 def fmt_time(us_or_dt) -> str:
     if us_or_dt is None:
         return "-"
@@ -72,8 +131,8 @@ def main() -> None:
 
 
 @main.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@db_option
+@click.argument("files", nargs=-1, required=True)
+@engine_options
 @click.option(
     "--format", "fmt", type=click.Choice(FORMAT_CHOICES), help="Skip detection: read every record as this format."
 )
@@ -88,7 +147,7 @@ def main() -> None:
     "--force", is_flag=True, help="Read files again even if already ingested (posts are still never stored twice)."
 )
 @click.option("--batch-size", default=BATCH_SIZE, show_default=True, help="Posts per committed batch.")
-def ingest(files, db, fmt, mapping, map_options, force, batch_size) -> None:
+def ingest(files, db, engine, master, fmt, mapping, map_options, force, batch_size) -> None:
     """Read posts from FILES (JSON lines, JSON, CSV; plain, .gz or .zst) into the store.
 
     A directory stands for the data files in it and below it (.json, .jsonl, .ndjson, .csv,
@@ -97,11 +156,25 @@ def ingest(files, db, fmt, mapping, map_options, force, batch_size) -> None:
     The format of each record is detected from its content: X/Twitter v1.1 and v2 (twarc, twarc2),
     Bluesky Jetstream and AppView, Mastodon, or CSV through a column mapping. Bad records go to
     <db>.rejects.jsonl with their file, line and reason; everything else is ingested.
+
+    With --engine spark, one Spark task per file writes the Parquet dataset --db (replacing it):
+    posts partitioned by day and platform, rejects in <db>/rejects/. FILES may then also be URIs
+    (hdfs://, s3://, gs://) the executors can open.
     """
     try:
         csv_mapping = load_cli_mapping(mapping, map_options)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
+    remote = [f for f in files if "://" in f]
+    missing = [f for f in files if "://" not in f and not Path(f).exists()]
+    if missing:
+        raise click.BadParameter(f"no such file or directory: {', '.join(missing)}", param_hint="FILES")
+    if remote and engine != "spark":
+        raise click.BadParameter(f"URIs need --engine spark: {', '.join(remote)}", param_hint="FILES")
+    inputs = [*expand_inputs([Path(f) for f in files if "://" not in f]), *remote]
+    if engine == "spark":
+        _ingest_on_spark(inputs, db, master, fmt, csv_mapping)
+        return
     shown = 0
 
     def on_reject(source: str, reason: str) -> None:
@@ -133,7 +206,7 @@ def ingest(files, db, fmt, mapping, map_options, force, batch_size) -> None:
             on_progress=on_progress,
         )
         summaries = []
-        for path in expand_inputs(files):
+        for path in inputs:
             try:
                 summary = job.ingest_file(path)
             except (ValueError, OSError, EOFError) as exc:  # a file we cannot read at all
@@ -158,6 +231,30 @@ def ingest(files, db, fmt, mapping, map_options, force, batch_size) -> None:
         sys.exit(1)
     if failed:
         errors.print(f"[yellow]{len(failed)} file(s) could not be read:[/] {', '.join(failed)}")
+
+
+def _ingest_on_spark(inputs: list, out: str, master: str | None, fmt: str | None, mapping) -> None:
+    from swell import spark
+
+    started = time.perf_counter()
+    try:
+        session = spark.session(master)
+    except RuntimeError as exc:
+        raise click.UsageError(str(exc)) from exc
+    try:
+        summaries, stored = spark.ingest(session, [str(p) for p in inputs], out, fmt=fmt, mapping=mapping)
+    finally:
+        session.stop()
+    total = FileSummary("total")
+    for summary in summaries:
+        total.add(summary)
+    _print_summary(summaries, total, time.perf_counter() - started)
+    console.print(f"wrote {stored:,} posts to {out}/posts/ (Parquet, by day and platform)")
+    if total.rejected:
+        errors.print(f"{total.rejected:,} records rejected; each is in {out}/rejects/ with its file, line and reason.")
+    if not (total.posts or total.deletions):
+        errors.print("[red]nothing usable was read[/]")
+        sys.exit(1)
 
 
 DATA_SUFFIXES = {".json", ".jsonl", ".ndjson", ".csv"}
@@ -224,15 +321,15 @@ def _print_summary(summaries: list[FileSummary], total: FileSummary, elapsed: fl
 
 
 @main.command()
-@db_option
+@engine_options
 @click.option("--top", default=10, show_default=True, help="How many hashtags to list.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
-def info(db, top, as_json) -> None:
+def info(db, engine, master, top, as_json) -> None:
     """What the store holds: posts per platform and kind, time span, top hashtags."""
     from swell.campaign import describe
 
-    with Store(db, read_only=True) as store:
-        facts = describe(store.engine, top)
+    with opened(db, engine, master) as analyses:
+        facts = describe(analyses, top)
     if as_json:
         click.echo(orjson.dumps(facts, option=orjson.OPT_INDENT_2 | orjson.OPT_NAIVE_UTC).decode())
         return
@@ -308,7 +405,7 @@ def _print_trends(trends: list[Trend], fmt: str, title: str) -> None:
 
 
 @main.command()
-@db_option
+@engine_options
 @click.option(
     "--at", "at", help="Trending at this time (ISO 8601, UTC unless a zone is given). Default: the last post."
 )
@@ -340,6 +437,8 @@ def _print_trends(trends: list[Trend], fmt: str, title: str) -> None:
 @click.option("--interval", default=5.0, show_default=True, help="With --follow: seconds between looks at the store.")
 def trends(
     db,
+    engine,
+    master,
     at,
     since,
     until,
@@ -374,10 +473,12 @@ def trends(
         if since_us is None:
             since_us = at_us - int(history * 3_600_000_000)
     if follow:
+        if engine != "duckdb":
+            raise click.BadParameter("--follow watches a DuckDB store; it does not run on Spark", param_hint="--engine")
         _follow(db, stream, since_us, platform, fmt, interval)
         return
-    with Store(db, read_only=True) as store:
-        trends_over_store(store.engine, stream, since_us=since_us, until_us=until_us, platform=platform)
+    with opened(db, engine, master) as analyses:
+        trends_over_store(analyses, stream, since_us=since_us, until_us=until_us, platform=platform)
     if stream.late:
         errors.print(f"{stream.late:,} posts arrived after their bucket had closed and were not counted")
     if stream.last_bucket is None:
@@ -464,7 +565,7 @@ def simulate(out, fmt, start, hours, posts_per_hour, seed, plants, no_campaigns)
 
 
 @main.command()
-@db_option
+@engine_options
 @click.option(
     "--kind",
     "kinds",
@@ -503,6 +604,8 @@ def simulate(out, fmt, start, hours, posts_per_hour, seed, plants, no_campaigns)
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 def coordination(
     db,
+    engine,
+    master,
     kinds,
     window,
     min_weight,
@@ -528,9 +631,11 @@ def coordination(
     if hashtags:
         where += " AND list_has_any(hashtags, ?)"
         params.append([normalize_hashtag(h) for h in hashtags])
-    with Store(db, read_only=True) as store:
+    if engine == "spark" and "near-duplicate" in kinds:
+        raise click.BadParameter("near-duplicate runs on DuckDB only (its MinHash index is in memory)", "--kind")
+    with opened(db, engine, master) as analyses:
         network = co_action_network(
-            store.engine,
+            analyses,
             where=where,
             params=params,
             kinds=kinds or DEFAULT_KINDS,
@@ -538,7 +643,7 @@ def coordination(
             min_weight=min_weight,
         )
         found = clusters(network, method=method, min_size=min_size)
-        signals = campaign_signals(store.engine, found, min_strength=min_strength)
+        signals = campaign_signals(analyses, found, min_strength=min_strength)
     report = {
         "window_s": window,
         "min_weight": min_weight,
@@ -616,7 +721,6 @@ def report_options(command):
     """The options `swell campaign` and `swell report` share: the range, the detectors, the outputs."""
     for option in reversed(
         [
-            db_option,
             click.option("--since", help="Start of the range (ISO 8601). Default: the first post."),
             click.option("--until", help="End of the range (ISO 8601, exclusive). Default: the last post."),
             click.option("--platform", help="Only posts of this platform."),
@@ -660,7 +764,7 @@ def report_options(command):
         ]
     ):
         command = option(command)
-    return command
+    return engine_options(command)
 
 
 def _query(hashtags: list[str], planned: str | None, *, since, until, **options):
@@ -693,7 +797,7 @@ def _write_outputs(r: dict, html: str | None, report_path: Path | None, json_out
     "--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the HTML report here."
 )
 @report_options
-def campaign(hashtags, planned, report_path, db, json_out, png, **options) -> None:
+def campaign(hashtags, planned, report_path, db, engine, master, json_out, png, **options) -> None:
     """Did a hashtag campaign trend, how fast, who carried it, and how much came from coordinated accounts.
 
     HASHTAGS: one or more ('#FreeThePress', FreeThePress); a post with any of them belongs to the
@@ -703,8 +807,8 @@ def campaign(hashtags, planned, report_path, db, json_out, png, **options) -> No
     from swell.html_report import campaign_charts, campaign_page
 
     q = _query(list(hashtags), planned, **options)
-    with Store(db, read_only=True) as store:
-        r = analyse(store.engine, q)
+    with opened(db, engine, master) as analyses:
+        r = analyse(analyses, q)
     if not r["totals"]["posts"]:
         errors.print(f"no posts with {' '.join('#' + t for t in r['hashtags'])} in the store for this range")
     else:
@@ -758,14 +862,14 @@ def _iso_time(value: str | None) -> str:
     help="Write the HTML report here.",
 )
 @report_options
-def report(report_path, db, json_out, png, **options) -> None:
+def report(report_path, db, engine, master, json_out, png, **options) -> None:
     """The whole store in one page: what it holds, the main trends, the largest coordinated clusters."""
     from swell.campaign import overview
     from swell.html_report import store_charts, store_page
 
     q = _query([], None, **options)
-    with Store(db, read_only=True) as store:
-        r = overview(store.engine, q)
+    with opened(db, engine, master) as analyses:
+        r = overview(analyses, q)
     (errors if json_out == "-" else console).print(
         f"{r['totals']['posts']:,} posts; {len(r.get('trends', {}).get('episodes', [])):,} trend episodes shown; "
         f"{r.get('coordination', {}).get('signals', {}).get('coordinated_clusters', 0):,} coordinated clusters",

@@ -149,7 +149,7 @@ def co_action_network(
     engine.table(
         "actions",
         f"""SELECT kind, author_id, post_id, object, t, t // $window AS b FROM ({actions})
-            WHERE object IS NOT NULL AND object <> ''""",
+            WHERE length(object) > 0""",
         {"window": window_us},
     )
     # The band join: the other side replicated into the neighbouring buckets.
@@ -300,18 +300,25 @@ def campaign_signals(engine: Engine, found: list[Cluster], *, min_strength: floa
            SELECT date_trunc('week', created) AS week, count(*) AS n, (SELECT count(created) FROM a)
            FROM a WHERE created IS NOT NULL GROUP BY week ORDER BY n DESC, week LIMIT 1""",
     ) or (None, 0, 0)
-    observed, expected = engine.one(
+    # Counted in SQL, divided here: sums of floats differ in their last bits with the order in which
+    # an engine adds them, and both engines must give the same figures.
+    (synchronised,) = engine.one(
         f"""WITH s AS (
                 SELECT t, author_id,
                        lag(t) OVER w AS prev_t, lag(author_id) OVER w AS prev_a,
-                       lead(t) OVER w AS next_t, lead(author_id) OVER w AS next_a,
-                       count(*) OVER (PARTITION BY t // 3600000000) / 3600.0 AS rate
+                       lead(t) OVER w AS next_t, lead(author_id) OVER w AS next_a
                 FROM scope WINDOW w AS (ORDER BY t, post_id))
-            SELECT avg(CASE WHEN (prev_a <> author_id AND t - prev_t <= {SYNCHRONY_S} * 1e6)
-                              OR (next_a <> author_id AND next_t - t <= {SYNCHRONY_S} * 1e6) THEN 1 ELSE 0 END),
-                   avg(1 - exp(-2 * rate * {SYNCHRONY_S}))
+            SELECT count(*) FILTER (WHERE (prev_a <> author_id AND t - prev_t <= {SYNCHRONY_S * 1_000_000})
+                                       OR (next_a <> author_id AND next_t - t <= {SYNCHRONY_S * 1_000_000}))
             FROM s""",
     )
+    per_hour = (
+        engine.frame("SELECT t // 3600000000 AS hour, count(*) AS n FROM scope GROUP BY hour ORDER BY hour")
+        .get_column("n")
+        .to_numpy()
+    )
+    rate = per_hour / 3600.0
+    expected = float(np.sum(per_hour * (1 - np.exp(-2 * rate * SYNCHRONY_S))) / total)
     return {
         "posts": total,
         "accounts": accounts,
@@ -323,7 +330,7 @@ def campaign_signals(engine: Engine, found: list[Cluster], *, min_strength: floa
         "duplicate_text_share": duplicated / originals if originals else None,
         "busiest_creation_week": week.date().isoformat() if week is not None else None,
         "share_created_that_week": week_accounts / dated if dated else None,
-        "synchrony_within_5s": observed,
+        "synchrony_within_5s": synchronised / total,
         "synchrony_expected_at_random": expected,
     }
 

@@ -149,8 +149,11 @@ class Ingest:
             if enabled:
                 gc.enable()
 
-    def ingest_file(self, path: Path) -> FileSummary:
-        summary = FileSummary(str(path))
+    def ingest_file(self, path: Path, name: str | None = None) -> FileSummary:
+        """Read one file; `name` is what sources and rejects call it (default: its path), e.g. the URI
+        of a remote file read from a local copy."""
+        name = name or str(path)
+        summary = FileSummary(name)
         stat = path.stat()
         progress = self.store.file_progress(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
         if progress.complete and not self.force:
@@ -160,7 +163,7 @@ class Ingest:
             progress.records_done = 0
         with InputFile(path) as source, self.store.rejects_path.open("ab") as rejects:
             sink = _FileSink(summary, self.on_reject)
-            run = _Run(self, source, sink, progress, rejects)
+            run = _Run(self, source, sink, progress, rejects, name)
             layout = run.layout()
             summary.layout = layout if source.compression is None else f"{layout}+{source.compression}"
             read = {"csv": run.csv_records, "jsonl": run.jsonl_records}.get(layout, run.json_items)
@@ -169,7 +172,7 @@ class Ingest:
                 sink.reject(
                     f"compressed data ends early or is corrupt after record {summary.records:,} ({source.damage})",
                     None,
-                    f"{path}:end",
+                    f"{name}:end",
                 )
             progress.complete = True
             run.flush()
@@ -179,13 +182,13 @@ class Ingest:
 class _Run:
     """One pass over one file: the hot loops, and the commit of each batch."""
 
-    def __init__(self, ingest: Ingest, source: InputFile, sink: _FileSink, progress: FileProgress, rejects):
+    def __init__(self, ingest: Ingest, source: InputFile, sink: _FileSink, progress: FileProgress, rejects, name: str):
         self.ingest = ingest
         self.source = source
         self.sink = sink
         self.progress = progress
         self.rejects = rejects
-        self.name = str(source.path)
+        self.name = name
         self.total = source.size()
         self.forced: ModuleType | None = FORMATS.get(ingest.fmt) if ingest.fmt else None
         self.last: ModuleType | None = self.forced

@@ -40,6 +40,11 @@ def _empty(schema: dict) -> pl.DataFrame:
     return pl.DataFrame(schema=schema)
 
 
+# Shared by every quiet bucket (frames are immutable): a quiet stretch of years is a million buckets.
+NO_COUNTS = _empty(COUNT_SCHEMA)
+NO_VERDICTS = _empty(VERDICT_SCHEMA)
+
+
 class Detector(Protocol):
     """Scores one closed bucket at a time, in time order, every bucket (empty ones included).
 
@@ -81,6 +86,9 @@ class MastodonScorer:
             self._started = True
             self._previous = counts.select("tag", expected=pl.col(self.count).cast(pl.Float64))
             return _empty(VERDICT_SCHEMA)
+        if counts.is_empty() and self._peaks.is_empty():  # a quiet stretch: nothing to score or decay
+            self._previous = self._previous.clear()
+            return NO_VERDICTS
         scored = (
             counts.select("tag", observed=pl.col(self.count).cast(pl.Float64))
             .join(self._previous, on="tag", how="left")
@@ -174,6 +182,11 @@ class SigniTrend:
         self._rows: dict[str, int] = {}
 
     def update(self, bucket_start_us: int, counts: pl.DataFrame) -> pl.DataFrame:
+        if counts.is_empty():  # the statistics of unseen tags catch up when they are next seen
+            if not self.hashed and self._bucket % self.prune_every == self.prune_every - 1:
+                self._prune()  # as `_exact` would
+            self._bucket += 1
+            return NO_VERDICTS
         x = counts.get_column(self.count).cast(pl.Float64).to_numpy()
         sig = self._hashed(counts, x) if self.hashed else self._exact(counts, x)
         self._bucket += 1
@@ -277,6 +290,12 @@ class PoissonDetector:
         if self.baseline not in ("previous", "daily"):
             raise ValueError(f"baseline must be 'previous' or 'daily', not {self.baseline!r}")
 
+    def _remember(self, bucket_start_us: int, counts: pl.DataFrame) -> None:
+        self._previous = counts
+        if self.baseline == "daily":
+            slot = bucket_start_us % (1440 * _US_PER_MIN)
+            self._history[slot] = [*self._history.get(slot, [])[-(self.days - 1) :], counts]
+
     def _expected(self, bucket_start_us: int) -> pl.DataFrame:
         if self.baseline == "daily":
             slot = bucket_start_us % (1440 * _US_PER_MIN)
@@ -286,6 +305,9 @@ class PoissonDetector:
         return self._previous
 
     def update(self, bucket_start_us: int, counts: pl.DataFrame) -> pl.DataFrame:
+        if counts.is_empty():  # a quiet stretch: no tag to score; it is the next bucket's baseline
+            self._remember(bucket_start_us, self._previous.clear())
+            return NO_VERDICTS
         observed = counts.select("tag", c=pl.col(self.count).cast(pl.Float64))
         joined = observed.join(self._expected(bucket_start_us), on="tag", how="left").with_columns(
             nu=pl.col("nu").fill_null(0.0).clip(lower_bound=self.nu_min)
@@ -298,10 +320,7 @@ class PoissonDetector:
         distinct_nu, which = np.unique(nu, return_inverse=True)
         low, high = poisson.ppf(0.005, distinct_nu)[which], poisson.ppf(0.995, distinct_nu)[which]
         eta = np.where(c > nu, np.abs(c - nu) / np.maximum(high - low, 1.0), 0.0)
-        self._previous = observed.select("tag", nu="c")
-        if self.baseline == "daily":
-            slot = bucket_start_us % (1440 * _US_PER_MIN)
-            self._history[slot] = [*self._history.get(slot, [])[-(self.days - 1) :], self._previous]
+        self._remember(bucket_start_us, observed.select("tag", nu="c"))
         verdicts = joined.select("tag", score=pl.Series(eta), c="c")
         return verdicts.filter(pl.col("score") > 0).select(
             "tag", "score", trending=(pl.col("score") >= self.threshold) & (pl.col("c") >= self.min_accounts)
@@ -483,7 +502,7 @@ class TrendStream:
 
     def _close(self, start: int, rows: pl.DataFrame | None) -> None:
         if rows is None or rows.is_empty():
-            counts, rows = _empty(COUNT_SCHEMA), None
+            counts, rows = NO_COUNTS, None
         else:
             counts = rows.group_by("tag").agg(
                 posts=pl.len().cast(pl.Int64),
@@ -506,6 +525,8 @@ class TrendStream:
             self._track(start, verdicts, rows)
 
     def _track(self, start: int, verdicts: pl.DataFrame, rows: pl.DataFrame | None) -> None:
+        if verdicts.is_empty() and not self.active:  # a quiet bucket: nothing to start, count or end
+            return
         trending = verdicts.filter("trending")
         for tag, score in trending.select("tag", "score").iter_rows():
             trend = self.active.get(tag)
@@ -605,7 +626,7 @@ def trends_over_store(
     stream.first_bucket = first
     for start in range(first, last + 1, stream.bucket_us):
         rows = by_bucket.get((start,))
-        stream.close_bucket(start, _empty(COUNT_SCHEMA) if rows is None else rows.drop("bucket"))
+        stream.close_bucket(start, NO_COUNTS if rows is None else rows.drop("bucket"))
     stream.next_bucket = last + stream.bucket_us
     count_episodes(engine, stream.episodes(), tagged, params)
     return stream

@@ -1,0 +1,322 @@
+"""Apache Spark: the same analyses as on DuckDB, when one machine is not enough (`--engine spark`).
+
+The store is a Parquet dataset: `posts/` partitioned by day and platform (the unified schema),
+`deletions/`, and what an ingest set aside (`rejects/`, one JSON line per record with its file and
+line) and read (`files/`, a summary per input file). `swell ingest --engine spark` writes it from
+input files with swell's own readers running on the executors; `swell export` writes the same
+layout from a DuckDB store.
+
+The analyses are the DuckDB ones (see `swell.engine`): each query is translated to Spark SQL by
+sqlglot, plus the rewrites in `to_spark` for the few functions it does not map.
+
+Needs the `spark` extra (`pip install 'swell[spark]'`) and Java 17 or newer.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import queue
+import tempfile
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import polars as pl
+import pyarrow as pa
+import pyarrow.fs as pafs
+import sqlglot
+from sqlglot import exp
+
+from swell.engine import Params, RowMap
+from swell.model import POST_SCHEMA
+
+DEFAULT_MASTER = "local[*]"
+
+
+def session(master: str | None = None, config: dict[str, str] | None = None):
+    """A Spark session in UTC, on `master`: by default the one spark-submit was given (it starts
+    Python with PYSPARK_GATEWAY_PORT set), else local[*]. In local mode the driver listens on
+    127.0.0.1 only and shuffles into two partitions per core; on a cluster its settings apply."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:
+        raise RuntimeError("--engine spark needs PySpark: pip install 'swell[spark]'") from exc
+    if master is None and "PYSPARK_GATEWAY_PORT" not in os.environ:
+        master = DEFAULT_MASTER
+    builder = (
+        SparkSession.builder.appName("swell")
+        .config("spark.sql.session.timeZone", "UTC")
+        # Reserved words stay reserved: else Spark reads `FROM posts WHERE (a)` as a table alias `WHERE`.
+        .config("spark.sql.ansi.enforceReservedKeywords", "true")
+    )
+    if master is not None:
+        builder = builder.master(master)
+    if master is not None and master.startswith("local"):
+        builder = (
+            builder.config("spark.driver.host", "127.0.0.1")
+            .config("spark.driver.bindAddress", "127.0.0.1")
+            .config("spark.ui.enabled", "false")
+            .config("spark.sql.shuffle.partitions", str(max(2, 2 * (os.cpu_count() or 1))))
+        )
+    for key, value in (config or {}).items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+# --- the queries ----------------------------------------------------------------------------------
+
+
+def _spark_function(name: str, *args: exp.Expression) -> exp.Expression:
+    return exp.Anonymous(this=name, expressions=list(args))
+
+
+def _rewrite(node: exp.Expression) -> exp.Expression:
+    """DuckDB functions sqlglot does not translate for Spark, by their Spark equivalents."""
+    if isinstance(node, exp.Anonymous) and node.name.upper() == "EPOCH_US":
+        return _spark_function("UNIX_MICROS", *node.expressions)
+    if isinstance(node, exp.Anonymous) and node.name.upper() == "MAKE_TIMESTAMPTZ" and len(node.expressions) == 1:
+        return _spark_function("TIMESTAMP_MICROS", *node.expressions)
+    if isinstance(node, exp.ArrayOverlaps):  # sqlglot writes DuckDB's list_has_any as `a && b`
+        return _spark_function("ARRAYS_OVERLAP", node.this, node.expression)
+    if isinstance(node, exp.ArgMin) and node.args.get("count") is not None:
+        # arg_min(value, key, n): the values of the n smallest keys, smallest first.
+        value, key, n = (node.args[k].sql("spark") for k in ("this", "expression", "count"))
+        return sqlglot.parse_one(
+            f"TRANSFORM(SLICE(ARRAY_SORT(COLLECT_LIST(STRUCT({key} AS k, {value} AS v))), 1, {n}), e -> e.v)",
+            read="spark",
+        )
+    return node
+
+
+@functools.lru_cache(maxsize=256)
+def to_spark(query: str) -> str:
+    """A query in DuckDB's dialect as Spark SQL. Parameters stay parameters (`?`, `$name` -> `:name`)."""
+    (tree,) = sqlglot.parse(query, read="duckdb")
+    return tree.transform(_rewrite).sql("spark")
+
+
+class SparkEngine:
+    """The analyses on Spark, over a Parquet dataset in swell's layout (or any `posts` view)."""
+
+    name = "spark"
+
+    def __init__(self, spark, path: str | None = None):
+        self.spark = spark.newSession()  # its own temporary views, beside other engines on the same cluster
+        self._cached: dict[str, object] = {}
+        if path is not None:
+            self.open(path)
+
+    def open(self, path: str) -> None:
+        """Make `posts` and `deletions` the dataset at `path` (a directory or a URI Spark reads)."""
+        root = path.rstrip("/")
+        try:
+            posts = self.spark.read.option("basePath", f"{root}/posts").parquet(f"{root}/posts")
+        except Exception as exc:  # Spark raises AnalysisException with the reason: say what is expected
+            raise FileNotFoundError(
+                f"no swell Parquet dataset at {path} (expected {root}/posts/day=.../platform=.../*.parquet; "
+                "write one with `swell ingest --engine spark` or `swell export`): {exc}"
+            ) from exc
+        posts.select(*POST_SCHEMA.names).createOrReplaceTempView("posts")
+        try:
+            deletions = self.spark.read.parquet(f"{root}/deletions")
+        except Exception:  # an ingest that met no deletions writes none
+            deletions = self.spark.createDataFrame([], "post_id string, deleted_at timestamp, source string")
+        deletions.createOrReplaceTempView("deletions")
+
+    def _df(self, query: str, params: Params):
+        return self.spark.sql(to_spark(query), args=params or None)
+
+    def frame(self, query: str, params: Params = None) -> pl.DataFrame:
+        return pl.from_arrow(self._df(query, params).toArrow())
+
+    def one(self, query: str, params: Params = None) -> tuple | None:
+        frame = self.frame(query, params)
+        return frame.row(0) if frame.height else None
+
+    def table(self, name: str, query: str, params: Params = None, *, rows: RowMap | None = None) -> None:
+        df = self._df(query, params)
+        if rows is not None:
+            df = _map_rows(df, rows)
+        self._keep(name, df.cache())
+
+    def register(self, name: str, frame: pl.DataFrame) -> None:
+        self._keep(name, self.spark.createDataFrame(frame.to_arrow()))
+
+    def _keep(self, name: str, df) -> None:
+        old = self._cached.pop(name, None)
+        df.createOrReplaceTempView(name)
+        self._cached[name] = df
+        if old is not None:
+            old.unpersist()
+
+
+def _map_rows(df, rows: RowMap):
+    """`rows` run on the executors over Arrow batches; its output schema found by running it on no rows."""
+    from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
+
+    empty = pl.from_arrow(to_arrow_schema(df.schema).empty_table())
+    schema = from_arrow_schema(rows(empty).to_arrow().schema)
+
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            yield from rows(pl.from_arrow(batch)).to_arrow().to_batches()
+
+    return df.mapInArrow(run, schema)
+
+
+# --- ingest -----------------------------------------------------------------------------------------
+
+_ORDER = pa.schema([pa.field("_file", pa.int64()), pa.field("_row", pa.int64())])
+
+
+def ingest(spark, paths: list[str], out: str, *, fmt: str | None = None, mapping=None) -> tuple[list, int]:
+    """Read input files (local paths, or URIs pyarrow opens: s3://, hdfs://, gs://) into the Parquet
+    dataset at `out`, replacing what it held: one Spark task per file runs swell's readers; a post
+    read twice is kept once, as first read (files in the order given, then line order), as a DuckDB
+    store keeps it. Returns the per-file summaries (FileSummary fields)."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    out = out.rstrip("/")
+    _clear(out)
+    files = spark.createDataFrame(list(enumerate(paths)), "file long, path string").repartition(max(1, len(paths)))
+    schema = from_arrow_schema(pa.schema([*POST_SCHEMA, *_ORDER]))
+    read = functools.partial(_read_files, out=out, fmt=fmt, mapping=mapping)
+    posts = files.mapInArrow(read, schema)
+    first = Window.partitionBy("post_id").orderBy("_file", "_row")
+    kept = (
+        posts.withColumn("_n", F.row_number().over(first))
+        .where("_n = 1")
+        .drop("_n", "_file", "_row")
+        .withColumn("day", F.date_format("created_at", "yyyy-MM-dd"))
+    )
+    kept.write.mode("overwrite").partitionBy("day", "platform").parquet(f"{out}/posts")
+    fs, root = _filesystem(out)
+    summaries = sorted(fs.get_file_info(pafs.FileSelector(f"{root}/files")), key=lambda f: f.path)
+    stored = spark.read.parquet(f"{out}/posts").count()
+    return [_file_summary(orjson.loads(fs.open_input_file(f.path).read())) for f in summaries], stored
+
+
+def _file_summary(fields: dict):
+    from swell.ingest import FileSummary
+
+    summary = FileSummary(fields.pop("path"))
+    for name, value in fields.items():
+        setattr(summary, name, Counter(value) if isinstance(getattr(summary, name), Counter) else value)
+    return summary
+
+
+def _clear(out: str) -> None:
+    """Remove what an earlier ingest wrote beside the posts (Spark overwrites `posts/` itself)."""
+    fs, root = _filesystem(out)
+    for part in ("deletions", "rejects", "files"):
+        info = fs.get_file_info(f"{root}/{part}")
+        if info.type == pafs.FileType.Directory:
+            fs.delete_dir(f"{root}/{part}")
+        fs.create_dir(f"{root}/{part}")
+
+
+def _read_files(batches: Iterator[pa.RecordBatch], *, out: str, fmt, mapping) -> Iterator[pa.RecordBatch]:
+    """On an executor: each file of the batches read by swell's Ingest, its posts yielded as they
+    come (a reader thread and a bounded queue), its deletions, rejects and summary written to `out`."""
+    for batch in batches:
+        for index, path in zip(batch.column("file").to_pylist(), batch.column("path").to_pylist(), strict=True):
+            yield from _read_file(index, path, out, fmt, mapping)
+
+
+def _read_file(index: int, path: str, out: str, fmt, mapping) -> Iterator[pa.RecordBatch]:
+    from swell.ingest import Ingest
+
+    with tempfile.TemporaryDirectory(prefix="swell-") as tmp:
+        local = _local_copy(path, Path(tmp))
+        collector = _Collector(Path(tmp) / "rejects.jsonl")
+        done: list = []
+
+        def run() -> None:
+            try:
+                done.append(Ingest(collector, fmt=fmt, mapping=mapping).ingest_file(local, name=path))
+            except BaseException as exc:  # re-raised in the task, which Spark reports with the file
+                done.append(exc)
+            finally:
+                collector.batches.put(None)
+
+        reader = threading.Thread(target=run, daemon=True)
+        reader.start()
+        row = 0
+        while (batch := collector.batches.get()) is not None:
+            order = [pa.array([index] * batch.num_rows, pa.int64()), pa.array(range(row, row + batch.num_rows))]
+            row += batch.num_rows
+            yield pa.RecordBatch.from_arrays([*batch.columns, *order], schema=pa.schema([*POST_SCHEMA, *_ORDER]))
+        reader.join()
+        if isinstance(done[0], BaseException):
+            raise RuntimeError(f"{path}: {done[0]}") from done[0]
+        _write_side_outputs(out, index, done[0], collector)
+
+
+def _local_copy(path: str, tmp: Path) -> Path:
+    """A local path for the readers: the path itself, or a copy of a remote file."""
+    if "://" not in path or path.startswith("file://"):
+        return Path(path.removeprefix("file://"))
+    fs, remote = pafs.FileSystem.from_uri(path)
+    local = tmp / Path(remote).name
+    with fs.open_input_stream(remote) as src, local.open("wb") as dst:
+        while chunk := src.read(1 << 20):
+            dst.write(chunk)
+    return local
+
+
+class _Collector:
+    """Stands in for the DuckDB store under `Ingest` on an executor: batches go to a bounded queue
+    (the task yields them to Spark), deletions are kept for the file's deletions Parquet."""
+
+    def __init__(self, rejects_path: Path):
+        self.rejects_path = rejects_path
+        self.batches: queue.Queue = queue.Queue(maxsize=4)
+        self.deletions: list[tuple[str, int | None, str]] = []
+
+    def file_progress(self, path: str, size: int, mtime_ns: int):
+        from swell.store import FileProgress
+
+        return FileProgress(path, size, mtime_ns)  # every file is read whole: the output is rewritten
+
+    def append(self, batch: pa.RecordBatch, deletions=(), progress=None, cursor=None) -> int:
+        if batch.num_rows:
+            self.batches.put(batch)
+        self.deletions.extend(deletions)
+        return batch.num_rows
+
+
+def _write_side_outputs(out: str, index: int, summary, collector: _Collector) -> None:
+    fs, root = _filesystem(out)
+    name = f"{index:06d}"
+    if collector.deletions:
+        ids, times, sources = zip(*collector.deletions, strict=True)
+        table = pa.table(
+            {
+                "post_id": pa.array(ids, pa.string()),
+                "deleted_at": pa.array(times, pa.timestamp("us", tz="UTC")),
+                "source": pa.array(sources, pa.string()),
+            }
+        )
+        import pyarrow.parquet as pq
+
+        pq.write_table(table, f"{root}/deletions/{name}.parquet", filesystem=fs)
+    if collector.rejects_path.exists() and collector.rejects_path.stat().st_size:
+        with collector.rejects_path.open("rb") as src, fs.open_output_stream(f"{root}/rejects/{name}.jsonl") as dst:
+            while chunk := src.read(1 << 20):
+                dst.write(chunk)
+    with fs.open_output_stream(f"{root}/files/{name}.json") as f:
+        f.write(orjson.dumps(vars(summary)))
+
+
+def _filesystem(out: str) -> tuple[pafs.FileSystem, str]:
+    """The file system and path of an output location: a local directory or a URI."""
+    if "://" in out and not out.startswith("file://"):
+        return pafs.FileSystem.from_uri(out)
+    return pafs.LocalFileSystem(), os.path.abspath(out.removeprefix("file://"))
