@@ -5,7 +5,7 @@
 Simulates (once per size) five days of posts with coordinated pushes and grassroots campaigns
 planted, stores them in a DuckDB file and exports that as swell's Parquet layout (posts by day and
 platform), so both engines read the same posts. Then, per engine, in a process of its own (so its
-peak memory is its own; GNU time, the Spark JVM included), each job is run `--runs` times:
+peak memory is its own: GNU time, and the JVM's own high-water mark), each job is run `--runs` times:
 
 - trends: `swell trends` over the whole store (SigniTrend, 5-minute buckets);
 - campaign: the figures of `swell campaign` for one planted push (selection over every post);
@@ -94,7 +94,13 @@ def work(engine_name: str, db: Path, parquet: Path, runs: int) -> dict:
             t = time.perf_counter()
             answers[name] = jobs[name]()
             times[name].append(time.perf_counter() - t)
-    return {"startup": startup, "times": times, "answers": answers}
+    jvm_peak_mib = None
+    if engine_name == "spark":  # the JVM is not a child GNU time sees: ask it for its own peak
+        pid = session._jvm.java.lang.ProcessHandle.current().pid()
+        status = Path(f"/proc/{pid}/status").read_text()
+        jvm_peak_mib = int(next(line for line in status.splitlines() if line.startswith("VmHWM")).split()[1]) / 1024
+        session.stop()
+    return {"startup": startup, "times": times, "answers": answers, "jvm_peak_mib": jvm_peak_mib}
 
 
 def measure(engine: str, db: Path, parquet: Path, runs: int) -> dict:
@@ -129,8 +135,8 @@ def main() -> None:
         print(f"{'all jobs':10} {d_all:10.2f} {s_all:10.2f} {s_all / d_all:12.1f}x")
         print(f"start: DuckDB {duck['startup']:.2f} s, Spark {spark['startup']:.2f} s (JVM and session)")
         print(
-            f"peak memory: DuckDB process {duck['peak_mib']:,.0f} MiB, "
-            f"Spark (Python and JVM) {spark['peak_mib']:,.0f} MiB"
+            f"peak memory: DuckDB process {duck['peak_mib']:,.0f} MiB; Spark: Python {spark['peak_mib']:,.0f} MiB "
+            f"+ JVM {spark['jvm_peak_mib']:,.0f} MiB"
         )
         sys.stdout.flush()
 

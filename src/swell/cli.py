@@ -61,6 +61,12 @@ db_option = click.option(
 
 
 ENGINES = ("duckdb", "spark")
+DEFAULT_DATASET = "swell.parquet"  # --db with --engine spark, when not given
+
+
+def dataset(db: str) -> str:
+    """The Parquet dataset --engine spark reads or writes: --db, unless it is DuckDB's default file."""
+    return DEFAULT_DATASET if db == DEFAULT_DB else db
 
 
 def engine_options(command):
@@ -73,8 +79,8 @@ def engine_options(command):
                 show_default=True,
                 envvar="SWELL_DB",
                 help="The store: a DuckDB file, or with --engine spark a Parquet dataset (a directory, or a URI "
-                "such as hdfs://... or s3a://...) written by `swell ingest --engine spark` or `swell export` "
-                "(or set SWELL_DB).",
+                "such as hdfs://... or s3a://...; default swell.parquet) written by `swell ingest --engine spark` "
+                "or `swell export` (or set SWELL_DB).",
             ),
             click.option(
                 "--engine",
@@ -110,7 +116,7 @@ def opened(db: str, engine: str, master: str | None) -> Iterator[Engine]:
     except RuntimeError as exc:
         raise click.UsageError(str(exc)) from exc
     try:
-        yield spark.SparkEngine(session, db)
+        yield spark.SparkEngine(session, dataset(db))
     except FileNotFoundError as exc:
         raise click.UsageError(str(exc)) from exc
     finally:
@@ -173,7 +179,7 @@ def ingest(files, db, engine, master, fmt, mapping, map_options, force, batch_si
         raise click.BadParameter(f"URIs need --engine spark: {', '.join(remote)}", param_hint="FILES")
     inputs = [*expand_inputs([Path(f) for f in files if "://" not in f]), *remote]
     if engine == "spark":
-        _ingest_on_spark(inputs, db, master, fmt, csv_mapping)
+        _ingest_on_spark(inputs, dataset(db), master, fmt, csv_mapping)
         return
     shown = 0
 
