@@ -154,36 +154,38 @@ def test_serve_shows_the_trends_as_a_replayed_campaign_arrives(browser, tmp_path
     write_jetstream(table, tmp_path / "stream.jsonl")
     db, port = tmp_path / "live.duckdb", free_port()
     swell_cmd = [sys.executable, "-m", "swell"]
-    with serving(Replay.from_file(tmp_path / "stream.jsonl", rate=600)) as url:
-        watcher = subprocess.Popen([*swell_cmd, "watch", "jetstream", url, "--db", db, "--flush", "0.3"],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-        server = subprocess.Popen([*swell_cmd, "serve", "--db", db, "--port", str(port), "--interval", "0.5"],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
-        try:
-            page = browser.new_page(viewport={"width": 1200, "height": 800})
-            problems: list[str] = []
-            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: problems.append(str(e)))
-            for _ in range(100):  # the server takes a moment to start
-                with contextlib.suppress(PlaywrightError):
-                    page.goto(f"http://127.0.0.1:{port}/")
-                    break
-                time.sleep(0.1)
+    # The page is open before the first post is stored, so what it shows later came in place.
+    server = subprocess.Popen([*swell_cmd, "serve", "--db", db, "--port", str(port), "--interval", "0.5"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    page = browser.new_page(viewport={"width": 1200, "height": 800})
+    watcher = None
+    try:
+        problems: list[str] = []
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        for _ in range(300):  # the server takes a moment to start
+            with contextlib.suppress(PlaywrightError):
+                page.goto(f"http://127.0.0.1:{port}/")
+                break
+            time.sleep(0.1)
+        assert page.locator("#status").inner_text() == "Waiting for the store..."
+        with serving(Replay.from_file(tmp_path / "stream.jsonl", rate=600)) as url:
+            watcher = subprocess.Popen([*swell_cmd, "watch", "jetstream", url, "--db", db, "--flush", "0.3"],
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+            # updated in place as posts arrive: the page is never reloaded
             page.wait_for_function("document.getElementById('status').textContent.includes('posts followed')")
-            early = page.locator("#status").inner_text()
             page.wait_for_function(
                 "[...document.querySelectorAll('#trends td.hashtag')].some((td) => td.textContent === '#blast')",
                 timeout=60_000,
             )
             page.wait_for_selector("#timeline svg.marks")
-            assert page.locator("#status").inner_text() != early  # updated in place, as posts arrived
             assert problems == []
             page.screenshot(path=tmp_path / "serve.png", full_page=True)
             page.locator("#trends a", has_text="report").first.click()  # the campaign report, served
             page.wait_for_selector("#chart-timeline svg.marks", timeout=60_000)
             assert "#blast" in page.locator("h1").inner_text()
-        finally:
-            watcher.terminate()
-            server.terminate()
-            watcher.wait(timeout=30)
-            server.wait(timeout=30)
+    finally:
+        page.close()  # its event stream open would hold the server's graceful shutdown
+        for process in (p for p in (watcher, server) if p is not None):
+            process.terminate()
+            process.wait(timeout=30)
