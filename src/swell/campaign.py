@@ -215,7 +215,7 @@ def _top_posts(engine, top: int) -> list[dict]:
     result = rows(
         engine,
         """WITH r AS (SELECT ref_post_id AS post_id, count(*) AS reposts, count(DISTINCT author_id) AS reposters,
-                             any_value(ref_author_id) AS ref_author, any_value(text) AS repost_text
+                             min(ref_author_id) AS ref_author, arg_min(text, t) AS repost_text
                       FROM campaign WHERE kind = 'repost' AND ref_post_id IS NOT NULL GROUP BY ref_post_id
                       ORDER BY reposts DESC, post_id LIMIT ?)
            SELECT r.post_id, r.reposts, r.reposters, coalesce(p.author_id, r.ref_author) AS author_id,
@@ -231,7 +231,8 @@ def _top_posts(engine, top: int) -> list[dict]:
 def _top_accounts(engine, top: int) -> list[dict]:
     result = rows(
         engine,
-        """WITH a AS (SELECT author_id, any_value(author_handle) AS handle, count(*) AS posts,
+        """WITH a AS (SELECT author_id, count(*) AS posts,
+                             arg_max(author_handle, t) FILTER (WHERE author_handle IS NOT NULL) AS handle,
                              count(*) FILTER (WHERE kind = 'repost') AS reposts, min(t) AS first_t
                       FROM campaign GROUP BY author_id),
                 got AS (SELECT ref_author_id AS author_id, count(*) AS reposted

@@ -64,9 +64,9 @@ ENGINES = ("duckdb", "spark")
 DEFAULT_DATASET = "swell.parquet"  # --db with --engine spark, when not given
 
 
-def dataset(db: str) -> str:
-    """The Parquet dataset --engine spark reads or writes: --db, unless it is DuckDB's default file."""
-    return DEFAULT_DATASET if db == DEFAULT_DB else db
+def store_location(db: str | None, engine: str) -> str:
+    """--db, or the engine's default: a DuckDB file, or a Parquet dataset for Spark."""
+    return db or (DEFAULT_DATASET if engine == "spark" else DEFAULT_DB)
 
 
 def engine_options(command):
@@ -75,12 +75,10 @@ def engine_options(command):
         [
             click.option(
                 "--db",
-                default=DEFAULT_DB,
-                show_default=True,
                 envvar="SWELL_DB",
-                help="The store: a DuckDB file, or with --engine spark a Parquet dataset (a directory, or a URI "
-                "such as hdfs://... or s3a://...; default swell.parquet) written by `swell ingest --engine spark` "
-                "or `swell export` (or set SWELL_DB).",
+                help=f"The store: a DuckDB file (default {DEFAULT_DB}), or with --engine spark a Parquet dataset "
+                f"(a directory, or a URI such as hdfs://... or s3a://...; default {DEFAULT_DATASET}) written by "
+                "`swell ingest --engine spark` or `swell export` (or set SWELL_DB).",
             ),
             click.option(
                 "--engine",
@@ -103,10 +101,10 @@ def engine_options(command):
 
 
 @contextmanager
-def opened(db: str, engine: str, master: str | None) -> Iterator[Engine]:
+def opened(db: str | None, engine: str, master: str | None) -> Iterator[Engine]:
     """The store `db` as the chosen engine sees it, read only."""
     if engine == "duckdb":
-        with Store(db, read_only=True) as store:
+        with Store(store_location(db, engine), read_only=True) as store:
             yield store.engine
         return
     from swell import spark
@@ -116,9 +114,11 @@ def opened(db: str, engine: str, master: str | None) -> Iterator[Engine]:
     except RuntimeError as exc:
         raise click.UsageError(str(exc)) from exc
     try:
-        yield spark.SparkEngine(session, dataset(db))
-    except FileNotFoundError as exc:
-        raise click.UsageError(str(exc)) from exc
+        try:
+            analyses = spark.SparkEngine(session, store_location(db, engine))
+        except FileNotFoundError as exc:
+            raise click.UsageError(str(exc)) from exc
+        yield analyses
     finally:
         session.stop()
 
@@ -165,7 +165,8 @@ def ingest(files, db, engine, master, fmt, mapping, map_options, force, batch_si
 
     With --engine spark, one Spark task per file writes the Parquet dataset --db (replacing it):
     posts partitioned by day and platform, rejects in <db>/rejects/. FILES may then also be URIs
-    (hdfs://, s3://, gs://) the executors can open.
+    (hdfs://, s3://, gs://) the executors can open. --force and --batch-size do not apply there:
+    every file is read whole, every time.
     """
     try:
         csv_mapping = load_cli_mapping(mapping, map_options)
@@ -177,9 +178,11 @@ def ingest(files, db, engine, master, fmt, mapping, map_options, force, batch_si
         raise click.BadParameter(f"no such file or directory: {', '.join(missing)}", param_hint="FILES")
     if remote and engine != "spark":
         raise click.BadParameter(f"URIs need --engine spark: {', '.join(remote)}", param_hint="FILES")
-    inputs = [*expand_inputs([Path(f) for f in files if "://" not in f]), *remote]
+    # in the order given: when a post is read twice, the first read is kept
+    inputs = [p for f in files for p in ([f] if "://" in f else expand_inputs([Path(f)]))]
+    db = store_location(db, engine)
     if engine == "spark":
-        _ingest_on_spark(inputs, dataset(db), master, fmt, csv_mapping)
+        _ingest_on_spark(inputs, db, master, fmt, csv_mapping)
         return
     shown = 0
 
@@ -251,6 +254,10 @@ def _ingest_on_spark(inputs: list, out: str, master: str | None, fmt: str | None
         summaries, stored = spark.ingest(session, [str(p) for p in inputs], out, fmt=fmt, mapping=mapping)
     finally:
         session.stop()
+    failed = [s for s in summaries if s.skipped]
+    for summary in failed:
+        errors.print(f"[red]error[/] {summary.path}: {summary.skipped}", highlight=False, soft_wrap=True)
+    summaries = [s for s in summaries if not s.skipped]
     total = FileSummary("total")
     for summary in summaries:
         total.add(summary)
@@ -261,6 +268,8 @@ def _ingest_on_spark(inputs: list, out: str, master: str | None, fmt: str | None
     if not (total.posts or total.deletions):
         errors.print("[red]nothing usable was read[/]")
         sys.exit(1)
+    if failed:
+        errors.print(f"[yellow]{len(failed)} file(s) could not be read:[/] {', '.join(s.path for s in failed)}")
 
 
 DATA_SUFFIXES = {".json", ".jsonl", ".ndjson", ".csv"}
@@ -340,7 +349,7 @@ def info(db, engine, master, top, as_json) -> None:
         click.echo(orjson.dumps(facts, option=orjson.OPT_INDENT_2 | orjson.OPT_NAIVE_UTC).decode())
         return
     console.print(
-        f"[b]{db}[/]: {facts['posts']:,} posts by {facts['accounts']:,} accounts, "
+        f"[b]{store_location(db, engine)}[/]: {facts['posts']:,} posts by {facts['accounts']:,} accounts, "
         f"{facts['deletions']:,} deletions recorded"
     )
     console.print(f"from {fmt_time(facts['first'])} to {fmt_time(facts['last'])}")
@@ -481,7 +490,7 @@ def trends(
     if follow:
         if engine != "duckdb":
             raise click.BadParameter("--follow watches a DuckDB store; it does not run on Spark", param_hint="--engine")
-        _follow(db, stream, since_us, platform, fmt, interval)
+        _follow(store_location(db, engine), stream, since_us, platform, fmt, interval)
         return
     with opened(db, engine, master) as analyses:
         trends_over_store(analyses, stream, since_us=since_us, until_us=until_us, platform=platform)

@@ -163,12 +163,14 @@ def co_action_network(
            WHERE a.author_id <> o.author_id AND abs(o.t - a.t) <= $window""",
         {"window": window_us},
     )
-    # One pass over the pairs: the weight, the first and last co-action, and the earliest pairs as evidence.
+    # One pass over the pairs: the weight, the first and last co-action, and the earliest pairs as evidence
+    # (ties in time broken by the posts and object, so that every engine picks the same pairs).
     edges = engine.frame(
         """SELECT kind, source, target, count(DISTINCT source_post) AS weight,
                   min(t) / 1e6 AS first_s, max(t) / 1e6 AS last_s,
                   arg_min({'source_post': source_post, 'target_post': target_post, 'object': object, 'dt_s': dt_s},
-                          t, $samples) AS samples
+                          {'t': t, 'source_post': source_post, 'target_post': target_post, 'object': object},
+                          $samples) AS samples
            FROM pairs GROUP BY kind, source, target
            HAVING count(DISTINCT source_post) >= $min_weight ORDER BY kind, source, target""",
         {"samples": max(evidence_per_edge, 1), "min_weight": min_weight},
@@ -181,7 +183,9 @@ def co_action_network(
     )
     edges = edges.drop("samples")
     accounts = engine.frame(
-        "SELECT author_id AS account, any_value(author_handle) AS handle, count(*) AS posts FROM scope GROUP BY 1"
+        """SELECT author_id AS account, arg_max(author_handle, t) FILTER (WHERE author_handle IS NOT NULL) AS handle,
+                  count(*) AS posts
+           FROM scope GROUP BY 1"""
     )
     return Network(window_s, tuple(kinds), edges.cast({"weight": pl.Int64}), evidence, accounts)
 
@@ -295,7 +299,7 @@ def campaign_signals(engine: Engine, found: list[Cluster], *, min_strength: floa
            FROM t""",
     )
     week, week_accounts, dated = engine.one(
-        """WITH a AS (SELECT author_id, any_value(author_created_at) AS created
+        """WITH a AS (SELECT author_id, min(author_created_at) AS created
                       FROM scope JOIN posts USING (post_id, author_id) GROUP BY author_id)
            SELECT date_trunc('week', created) AS week, count(*) AS n, (SELECT count(created) FROM a)
            FROM a WHERE created IS NOT NULL GROUP BY week ORDER BY n DESC, week LIMIT 1""",

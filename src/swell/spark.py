@@ -14,6 +14,7 @@ Needs the `spark` extra (`pip install 'swell[spark]'`) and Java 17 or newer.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import queue
@@ -113,18 +114,20 @@ class SparkEngine:
 
     def open(self, path: str) -> None:
         """Make `posts` and `deletions` the dataset at `path` (a directory or a URI Spark reads)."""
+        from pyspark.errors import AnalysisException
+
         root = path.rstrip("/")
         try:
             posts = self.spark.read.option("basePath", f"{root}/posts").parquet(f"{root}/posts")
-        except Exception as exc:  # Spark raises AnalysisException with the reason: say what is expected
+        except AnalysisException as exc:  # the path does not exist, or holds no Parquet: say what is expected
             raise FileNotFoundError(
                 f"no swell Parquet dataset at {path} (expected {root}/posts/day=.../platform=.../*.parquet; "
                 "write one with `swell ingest --engine spark` or `swell export`): {exc}"
             ) from exc
         posts.select(*POST_SCHEMA.names).createOrReplaceTempView("posts")
-        try:
-            deletions = self.spark.read.parquet(f"{root}/deletions")
-        except Exception:  # an ingest that met no deletions writes none
+        try:  # a deletion seen twice (in two files) counts once, as in a DuckDB store
+            deletions = self.spark.read.parquet(f"{root}/deletions").dropDuplicates(["post_id"])
+        except AnalysisException:  # an ingest that met no deletions writes none
             deletions = self.spark.createDataFrame([], "post_id string, deleted_at timestamp, source string")
         deletions.createOrReplaceTempView("deletions")
 
@@ -183,9 +186,11 @@ def ingest(spark, paths: list[str], out: str, *, fmt: str | None = None, mapping
     from pyspark.sql import functions as F
     from pyspark.sql.pandas.types import from_arrow_schema
 
-    out = out.rstrip("/")
+    out = _absolute(out.rstrip("/"))  # the executors must write where the driver reads
+    paths = [_absolute(p) for p in paths]
     _clear(out)
-    files = spark.createDataFrame(list(enumerate(paths)), "file long, path string").repartition(max(1, len(paths)))
+    one_per_task = spark.sparkContext.parallelize(list(enumerate(paths)), max(1, len(paths)))
+    files = spark.createDataFrame(one_per_task, "file long, path string")
     schema = from_arrow_schema(pa.schema([*POST_SCHEMA, *_ORDER]))
     read = functools.partial(_read_files, out=out, fmt=fmt, mapping=mapping)
     posts = files.mapInArrow(read, schema)
@@ -231,39 +236,52 @@ def _read_files(batches: Iterator[pa.RecordBatch], *, out: str, fmt, mapping) ->
 
 
 def _read_file(index: int, path: str, out: str, fmt, mapping) -> Iterator[pa.RecordBatch]:
-    from swell.ingest import Ingest
+    from swell.ingest import FileSummary, Ingest
 
     with tempfile.TemporaryDirectory(prefix="swell-") as tmp:
-        local = _local_copy(path, Path(tmp))
         collector = _Collector(Path(tmp) / "rejects.jsonl")
         done: list = []
 
         def run() -> None:
             try:
+                local = _local_copy(path, Path(tmp))
                 done.append(Ingest(collector, fmt=fmt, mapping=mapping).ingest_file(local, name=path))
-            except BaseException as exc:  # re-raised in the task, which Spark reports with the file
+            except UNREADABLE as exc:  # as `swell ingest`: the file is reported, the others are read
+                done.append(FileSummary(path, skipped=f"could not be read: {exc or type(exc).__name__}"))
+            except BaseException as exc:  # a bug: re-raised in the task, which Spark reports
                 done.append(exc)
             finally:
-                collector.batches.put(None)
+                collector.finished()
 
         reader = threading.Thread(target=run, daemon=True)
         reader.start()
         row = 0
-        while (batch := collector.batches.get()) is not None:
-            order = [pa.array([index] * batch.num_rows, pa.int64()), pa.array(range(row, row + batch.num_rows))]
-            row += batch.num_rows
-            yield pa.RecordBatch.from_arrays([*batch.columns, *order], schema=pa.schema([*POST_SCHEMA, *_ORDER]))
-        reader.join()
+        try:
+            while (batch := collector.batches.get()) is not None:
+                order = [pa.array([index] * batch.num_rows, pa.int64()), pa.array(range(row, row + batch.num_rows))]
+                row += batch.num_rows
+                yield pa.RecordBatch.from_arrays([*batch.columns, *order], schema=pa.schema([*POST_SCHEMA, *_ORDER]))
+        finally:  # also when Spark stops reading early: the reader must not wait on a full queue forever
+            collector.stop.set()
+            reader.join()
         if isinstance(done[0], BaseException):
             raise RuntimeError(f"{path}: {done[0]}") from done[0]
         _write_side_outputs(out, index, done[0], collector)
+
+
+# What makes a whole file unreadable (missing, permissions, not text, a mapping that does not fit).
+UNREADABLE = (ValueError, OSError, EOFError)
+
+
+class _Stopped(Exception):
+    """The task stopped reading before the file was over."""
 
 
 def _local_copy(path: str, tmp: Path) -> Path:
     """A local path for the readers: the path itself, or a copy of a remote file."""
     if "://" not in path or path.startswith("file://"):
         return Path(path.removeprefix("file://"))
-    fs, remote = pafs.FileSystem.from_uri(path)
+    fs, remote = _filesystem(path)
     local = tmp / Path(remote).name
     with fs.open_input_stream(remote) as src, local.open("wb") as dst:
         while chunk := src.read(1 << 20):
@@ -279,6 +297,7 @@ class _Collector:
         self.rejects_path = rejects_path
         self.batches: queue.Queue = queue.Queue(maxsize=4)
         self.deletions: list[tuple[str, int | None, str]] = []
+        self.stop = threading.Event()
 
     def file_progress(self, path: str, size: int, mtime_ns: int):
         from swell.store import FileProgress
@@ -287,9 +306,20 @@ class _Collector:
 
     def append(self, batch: pa.RecordBatch, deletions=(), progress=None, cursor=None) -> int:
         if batch.num_rows:
-            self.batches.put(batch)
+            self._put(batch)
         self.deletions.extend(deletions)
         return batch.num_rows
+
+    def finished(self) -> None:
+        with contextlib.suppress(_Stopped):
+            self._put(None)
+
+    def _put(self, item) -> None:
+        while not self.stop.is_set():
+            with contextlib.suppress(queue.Full):
+                self.batches.put(item, timeout=0.1)
+                return
+        raise _Stopped
 
 
 def _write_side_outputs(out: str, index: int, summary, collector: _Collector) -> None:
@@ -315,8 +345,13 @@ def _write_side_outputs(out: str, index: int, summary, collector: _Collector) ->
         f.write(orjson.dumps(vars(summary)))
 
 
-def _filesystem(out: str) -> tuple[pafs.FileSystem, str]:
-    """The file system and path of an output location: a local directory or a URI."""
-    if "://" in out and not out.startswith("file://"):
-        return pafs.FileSystem.from_uri(out)
-    return pafs.LocalFileSystem(), os.path.abspath(out.removeprefix("file://"))
+def _absolute(location: str) -> str:
+    """A local path made absolute (the executors' working directories differ); URIs as they are."""
+    return location if "://" in location else os.path.abspath(location)
+
+
+def _filesystem(location: str) -> tuple[pafs.FileSystem, str]:
+    """pyarrow's file system and path for a local path or a URI (Hadoop's s3a:// is pyarrow's s3://)."""
+    if "://" in location and not location.startswith("file://"):
+        return pafs.FileSystem.from_uri(location.replace("s3a://", "s3://", 1))
+    return pafs.LocalFileSystem(), location.removeprefix("file://")

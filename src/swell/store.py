@@ -206,7 +206,7 @@ class Store:
         directory.mkdir(parents=True, exist_ok=True)
         self.con.execute(
             f"COPY (SELECT *, {DAY_SQL} AS day FROM posts ORDER BY created_at) TO ? "
-            "(FORMAT parquet, PARTITION_BY (day, platform), OVERWRITE_OR_IGNORE)",
+            "(FORMAT parquet, PARTITION_BY (day, platform), OVERWRITE)",  # what was there goes
             [str(directory / "posts")],
         )
         (directory / "deletions").mkdir(exist_ok=True)
