@@ -107,12 +107,9 @@ def opened(db: str | None, engine: str, master: str | None) -> Iterator[Engine]:
         with Store(store_location(db, engine), read_only=True) as store:
             yield store.engine
         return
-    from swell import spark
+    session = _spark_session(master)
+    from swell import spark  # imports, now that the extra is known to be there
 
-    try:
-        session = spark.session(master)
-    except RuntimeError as exc:
-        raise click.UsageError(str(exc)) from exc
     try:
         try:
             analyses = spark.SparkEngine(session, store_location(db, engine))
@@ -242,14 +239,19 @@ def ingest(files, db, engine, master, fmt, mapping, map_options, force, batch_si
         errors.print(f"[yellow]{len(failed)} file(s) could not be read:[/] {', '.join(failed)}")
 
 
-def _ingest_on_spark(inputs: list, out: str, master: str | None, fmt: str | None, mapping) -> None:
-    from swell import spark
-
-    started = time.perf_counter()
+def _spark_session(master: str | None):
     try:
-        session = spark.session(master)
-    except RuntimeError as exc:
-        raise click.UsageError(str(exc)) from exc
+        from swell import spark
+    except ImportError as exc:
+        raise click.UsageError(f"--engine spark needs the spark extra: pip install 'swell[spark]' ({exc})") from exc
+    return spark.session(master)
+
+
+def _ingest_on_spark(inputs: list, out: str, master: str | None, fmt: str | None, mapping) -> None:
+    started = time.perf_counter()
+    session = _spark_session(master)
+    from swell import spark  # imports, now that the extra is known to be there
+
     try:
         summaries, stored = spark.ingest(session, [str(p) for p in inputs], out, fmt=fmt, mapping=mapping)
     finally:

@@ -41,10 +41,8 @@ def session(master: str | None = None, config: dict[str, str] | None = None):
     """A Spark session in UTC, on `master`: by default the one spark-submit was given (it starts
     Python with PYSPARK_GATEWAY_PORT set), else local[*]. In local mode the driver listens on
     127.0.0.1 only and shuffles into two partitions per core; on a cluster its settings apply."""
-    try:
-        from pyspark.sql import SparkSession
-    except ImportError as exc:
-        raise RuntimeError("--engine spark needs PySpark: pip install 'swell[spark]'") from exc
+    from pyspark.sql import SparkSession
+
     if master is None and "PYSPARK_GATEWAY_PORT" not in os.environ:
         master = DEFAULT_MASTER
     builder = (

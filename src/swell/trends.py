@@ -85,7 +85,7 @@ class MastodonScorer:
         if not self._started:  # the first bucket has no previous one: nothing can be said of it
             self._started = True
             self._previous = counts.select("tag", expected=pl.col(self.count).cast(pl.Float64))
-            return _empty(VERDICT_SCHEMA)
+            return NO_VERDICTS
         if counts.is_empty() and self._peaks.is_empty():  # a quiet stretch: nothing to score or decay
             self._previous = self._previous.clear()
             return NO_VERDICTS
@@ -453,7 +453,7 @@ class TrendStream:
         self.first_seen = FirstSeen(hashed=getattr(detector, "hashed", False))
         self.active: dict[str, Trend] = {}
         self.ended: list[Trend] = []
-        self.last_verdicts = _empty(VERDICT_SCHEMA)
+        self.last_verdicts = NO_VERDICTS
         self.last_bucket: int | None = None  # start of the last bucket closed
 
     def feed(self, posts: pa.Table | pa.RecordBatch) -> None:
