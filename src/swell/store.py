@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import duckdb
@@ -105,7 +106,7 @@ class Store:
         if not read_only:
             self.con.execute(_SCHEMA_SQL)
 
-    @property
+    @cached_property
     def engine(self) -> DuckDBEngine:
         """The analyses' view of this store."""
         return DuckDBEngine(self.con)

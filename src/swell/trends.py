@@ -446,7 +446,7 @@ class TrendStream:
         self.warmup_us = int(warmup_min * _US_PER_MIN)
         self.first_bucket: int | None = None
         self.late = 0
-        self.posts = 0
+        self.posts = 0  # fed through `feed` (what a live display shows); `trends_over_store` feeds counts
         self.next_bucket: int | None = None  # start of the oldest bucket still open
         self.max_us: int | None = None
         self._pending: list[pl.DataFrame] = []
@@ -582,13 +582,9 @@ def post_filter(since_us: int | None, until_us: int | None, platform: str | None
     return " AND ".join(clauses), params
 
 
-def _selected(where: str, include_reposts: bool) -> str:
-    """The condition selecting the posts a stream counts."""
-    return f"({where})" + ("" if include_reposts else " AND kind <> 'repost'")
-
-
-def _tagged_posts(selected: str) -> str:
-    """One row per hashtag of each post selected: t, author_id, tag."""
+def _tagged_posts(where: str, include_reposts: bool) -> str:
+    """One row per hashtag of each post selected by `where` (reposts too, if they count): t, author_id, tag."""
+    selected = f"({where})" + ("" if include_reposts else " AND kind <> 'repost'")
     return f"""SELECT t, author_id, tag FROM (
                    SELECT epoch_us(created_at) AS t, author_id, unnest(hashtags) AS tag FROM posts WHERE {selected})
                WHERE tag IS NOT NULL"""
@@ -608,15 +604,13 @@ def trends_over_store(
     episode's posts and accounts. The result is what feeding the posts through `stream` in time
     order gives (tested), without moving every post to Python."""
     where, params = post_filter(since_us, until_us, platform)
-    selected = _selected(where, stream.include_reposts)
-    tagged = _tagged_posts(selected)
+    tagged = _tagged_posts(where, stream.include_reposts)
     counts = engine.frame(
         f"""SELECT t - t % ? AS bucket, tag, count(*) AS posts, count(DISTINCT author_id) AS accounts,
                    min(t) AS first_us
             FROM ({tagged}) GROUP BY bucket, tag ORDER BY bucket, tag""",
         [stream.bucket_us, *params],
     )
-    stream.posts += engine.one(f"SELECT count(*) FROM posts WHERE {selected}", params)[0]
     if counts.is_empty():
         return stream
     by_bucket = counts.cast(COUNT_SCHEMA | {"bucket": pl.Int64}).partition_by("bucket", as_dict=True)
