@@ -179,7 +179,7 @@ def ingest(spark, paths: list[str], out: str, *, fmt: str | None = None, mapping
     """Read input files (local paths, or URIs pyarrow opens: s3://, hdfs://, gs://) into the Parquet
     dataset at `out`, replacing what it held: one Spark task per file runs swell's readers; a post
     read twice is kept once, as first read (files in the order given, then line order), as a DuckDB
-    store keeps it. Returns the per-file summaries (FileSummary fields)."""
+    store keeps it. Returns the summary of each file (a FileSummary) and the number of posts stored."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
     from pyspark.sql.pandas.types import from_arrow_schema
