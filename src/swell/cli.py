@@ -12,11 +12,10 @@ from pathlib import Path
 
 import click
 import orjson
-from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from swell import __version__
+from swell import __version__, terminal
 from swell.coordination import (
     DEFAULT_KINDS,
     KINDS,
@@ -34,6 +33,7 @@ from swell.model import datetime_to_us, normalize_hashtag, us_to_datetime
 from swell.readers import csv as csv_reader
 from swell.simulate import WRITERS, Campaign, Simulation, default_campaigns, generate
 from swell.store import DEFAULT_DB, Store
+from swell.terminal import styled
 from swell.trends import (
     DETECTORS,
     Trend,
@@ -45,8 +45,8 @@ from swell.trends import (
     trends_over_store,
 )
 
-console = Console()
-errors = Console(stderr=True)
+console = terminal.stdout
+errors = terminal.stderr
 
 SHOWN_REJECTS = 10  # reject messages printed; the rest are counted and in the rejects file
 
@@ -186,7 +186,7 @@ def ingest(files, db, engine, master, fmt, mapping, map_options, force, batch_si
     def on_reject(source: str, reason: str) -> None:
         nonlocal shown
         if shown < SHOWN_REJECTS:
-            errors.print(f"[yellow]rejected[/] {source}: {reason}", markup=True, highlight=False, soft_wrap=True)
+            errors.print(styled(("rejected", "yellow"), f" {source}: {reason}"), soft_wrap=True)
         shown += 1
 
     total = FileSummary("total")
@@ -199,7 +199,12 @@ def ingest(files, db, engine, master, fmt, mapping, map_options, force, batch_si
             elapsed = time.perf_counter() - started
             rate = f"{(total.posts + posts) / elapsed:,.0f} posts/s" if elapsed > 0 else ""
             progress.update(
-                task, description=Path(path).name, completed=done, total=size, posts=total.posts + posts, rate=rate
+                task,
+                description=terminal.visible(Path(path).name),
+                completed=done,
+                total=size,
+                posts=total.posts + posts,
+                rate=rate,
             )
 
         job = Ingest(
@@ -216,13 +221,13 @@ def ingest(files, db, engine, master, fmt, mapping, map_options, force, batch_si
             try:
                 summary = job.ingest_file(path)
             except (ValueError, OSError, EOFError) as exc:  # a file we cannot read at all
-                errors.print(f"[red]error[/] {path}: {exc or type(exc).__name__}", highlight=False, soft_wrap=True)
+                errors.print(styled(("error", "red"), f" {path}: {exc or type(exc).__name__}"), soft_wrap=True)
                 failed.append(str(path))
                 continue
             summaries.append(summary)
             total.add(summary)
             for note in summary.notes:
-                errors.print(f"[yellow]note[/] {note}", highlight=False, soft_wrap=True)
+                errors.print(styled(("note", "yellow"), f" {note}"), soft_wrap=True)
         rejects_path = store.rejects_path
     elapsed = time.perf_counter() - started
     _print_summary(summaries, total, elapsed)
@@ -233,10 +238,10 @@ def ingest(files, db, engine, master, fmt, mapping, map_options, force, batch_si
         )
     usable = total.posts or total.deletions or any(s.skipped for s in summaries)
     if not usable:
-        errors.print("[red]nothing usable was read[/]")
+        errors.print("nothing usable was read", style="red")
         sys.exit(1)
     if failed:
-        errors.print(f"[yellow]{len(failed)} file(s) could not be read:[/] {', '.join(failed)}")
+        errors.print(styled((f"{len(failed)} file(s) could not be read:", "yellow"), f" {', '.join(failed)}"))
 
 
 def _spark_session(master: str | None):
@@ -258,7 +263,7 @@ def _ingest_on_spark(inputs: list, out: str, master: str | None, fmt: str | None
         session.stop()
     failed = [s for s in summaries if s.skipped]
     for summary in failed:
-        errors.print(f"[red]error[/] {summary.path}: {summary.skipped}", highlight=False, soft_wrap=True)
+        errors.print(styled(("error", "red"), f" {summary.path}: {summary.skipped}"), soft_wrap=True)
     summaries = [s for s in summaries if not s.skipped]
     total = FileSummary("total")
     for summary in summaries:
@@ -268,10 +273,12 @@ def _ingest_on_spark(inputs: list, out: str, master: str | None, fmt: str | None
     if total.rejected:
         errors.print(f"{total.rejected:,} records rejected; each is in {out}/rejects/ with its file, line and reason.")
     if not (total.posts or total.deletions):
-        errors.print("[red]nothing usable was read[/]")
+        errors.print("nothing usable was read", style="red")
         sys.exit(1)
     if failed:
-        errors.print(f"[yellow]{len(failed)} file(s) could not be read:[/] {', '.join(s.path for s in failed)}")
+        errors.print(
+            styled((f"{len(failed)} file(s) could not be read:", "yellow"), f" {', '.join(s.path for s in failed)}")
+        )
 
 
 DATA_SUFFIXES = {".json", ".jsonl", ".ndjson", ".csv"}
@@ -301,7 +308,7 @@ def load_cli_mapping(mapping: str | None, map_options: tuple[str, ...]) -> csv_r
 
 def _progress() -> Progress:
     return Progress(
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         DownloadColumn(),
         TextColumn("{task.fields[posts]:,} posts"),
@@ -319,14 +326,14 @@ def _print_summary(summaries: list[FileSummary], total: FileSummary, elapsed: fl
         table.add_column(name, justify="right")
     read = [s for s in summaries if not s.skipped]
     for s in [*read, total] if len(read) > 1 else read:
-        name = "[b]total[/]" if s is total else f"{Path(s.path).name} ({s.layout})"
+        name = styled(("total", "bold")) if s is total else f"{Path(s.path).name} ({s.layout})"
         counts = (s.records, s.new, s.duplicates, s.rejected, s.deletions, sum(s.ignored.values()))
         table.add_row(name, *(f"{n:,}" for n in counts))
     if read:
         console.print(table)
     for s in summaries:
         if s.skipped:
-            console.print(f"skipped {s.path}: {s.skipped}", highlight=False)
+            console.print(f"skipped {s.path}: {s.skipped}")
     if total.posts:
         console.print(f"posts from {fmt_time(total.first_us)} to {fmt_time(total.last_us)}")
     if total.platforms:
@@ -351,8 +358,10 @@ def info(db, engine, master, top, as_json) -> None:
         click.echo(orjson.dumps(facts, option=orjson.OPT_INDENT_2 | orjson.OPT_NAIVE_UTC).decode())
         return
     console.print(
-        f"[b]{store_location(db, engine)}[/]: {facts['posts']:,} posts by {facts['accounts']:,} accounts, "
-        f"{facts['deletions']:,} deletions recorded"
+        styled(
+            (store_location(db, engine), "bold"),
+            f": {facts['posts']:,} posts by {facts['accounts']:,} accounts, {facts['deletions']:,} deletions recorded",
+        )
     )
     console.print(f"from {fmt_time(facts['first'])} to {fmt_time(facts['last'])}")
     console.print("platforms: " + ", ".join(f"{p} {n:,}" for p, n in facts["platforms"].items()))
@@ -836,32 +845,31 @@ def campaign(hashtags, planned, report_path, db, engine, master, json_out, png, 
         sys.exit(1)
 
 
-def _print_campaign(r: dict, out: Console) -> None:
+def _print_campaign(r: dict, out: terminal.SafeConsole) -> None:
     t, trend, c, s = r["totals"], r["trend"], r["concentration"], r["coordination"]["signals"]
     out.print(
-        f"[bold]{' '.join('#' + h for h in r['hashtags'])}[/]: {t['posts']:,} posts by {t['accounts']:,} accounts "
-        f"({t['originals']:,} originals, {t['reposts']:,} reposts, {t['replies']:,} replies, {t['quotes']:,} quotes)",
-        highlight=False,
+        styled(
+            (" ".join("#" + h for h in r["hashtags"]), "bold"),
+            f": {t['posts']:,} posts by {t['accounts']:,} accounts ({t['originals']:,} originals, "
+            f"{t['reposts']:,} reposts, {t['replies']:,} replies, {t['quotes']:,} quotes)",
+        )
     )
     first = r["first_post"]
     out.print(
         f"first post {_iso_time(first['time'])} by {first['author_handle'] or first['author_id']}; "
-        f"busiest minute {_iso_time(r['peak_minute']['minute'])} with {r['peak_minute']['posts']:,} posts",
-        highlight=False,
+        f"busiest minute {_iso_time(r['peak_minute']['minute'])} with {r['peak_minute']['posts']:,} posts"
     )
     if trend["trended"]:
         since = "the planned start" if r["planned"] else "the first post"
         out.print(
             f"trending from {_iso_time(trend['trending_since'])} ({trend['detector']}), "
-            f"{trend['minutes_from_start']} minutes after {since}",
-            highlight=False,
+            f"{trend['minutes_from_start']} minutes after {since}"
         )
     else:
         out.print(f"did not trend ({trend['detector']})")
     out.print(
         f"top 1% of accounts: {c['share_by_top_1pct']:.1%} of posts; Gini {c['gini']:.3f}; accounts in coordinated "
-        f"clusters: {s['coordinated_accounts']:,}, {s['share_by_coordinated_accounts']:.1%} of posts",
-        highlight=False,
+        f"clusters: {s['coordinated_accounts']:,}, {s['share_by_coordinated_accounts']:.1%} of posts"
     )
 
 
@@ -889,8 +897,7 @@ def report(report_path, db, engine, master, json_out, png, **options) -> None:
         r = overview(analyses, q)
     (errors if json_out == "-" else console).print(
         f"{r['totals']['posts']:,} posts; {len(r.get('trends', {}).get('episodes', [])):,} trend episodes shown; "
-        f"{r.get('coordination', {}).get('signals', {}).get('coordinated_clusters', 0):,} coordinated clusters",
-        highlight=False,
+        f"{r.get('coordination', {}).get('signals', {}).get('coordinated_clusters', 0):,} coordinated clusters"
     )
     _write_outputs(r, store_page(r), report_path, json_out, png, store_charts(r) if png else {})
 
@@ -1012,7 +1019,7 @@ def _run_live(start, options, bucket: float) -> None:
     try:
         asyncio.run(main_loop())
     except Fatal as exc:
-        errors.print(f"[red]cannot watch:[/] {exc}", highlight=False)
+        errors.print(styled(("cannot watch:", "red"), f" {exc}"))
         sys.exit(2)
     errors.print(
         f"stopped: {stats.posts:,} posts committed ({stats.new:,} new), {stats.deletions:,} deletions, "
