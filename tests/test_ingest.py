@@ -8,10 +8,12 @@ import signal
 import subprocess
 import sys
 import time
+import zlib
 from pathlib import Path
 
 import orjson
 import polars as pl
+import pytest
 import zstandard
 
 from conftest import DATA, ingest, rejects, rows, swell
@@ -135,12 +137,15 @@ def test_python_api_and_parquet_export(db, tmp_path):
     assert days == {f"day={d}" for d in exported.get_column("created_at").dt.strftime("%Y-%m-%d")}
 
 
-def _many_tweets(path: Path, n: int) -> set[str]:
+def _many_lines(n: int) -> bytes:
     """n real flattened tweets, each re-numbered so that every line is a distinct post."""
     templates = [orjson.loads(line) for line in FLAT.read_bytes().splitlines()]
-    with path.open("wb") as out:
-        for i in range(n):
-            out.write(orjson.dumps(templates[i % len(templates)] | {"id": str(10**15 + i)}) + b"\n")
+    return b"".join(orjson.dumps(templates[i % len(templates)] | {"id": str(10**15 + i)}) + b"\n" for i in range(n))
+
+
+def _many_tweets(path: Path, n: int) -> set[str]:
+    """`_many_lines` written to `path`; returns their post ids."""
+    path.write_bytes(_many_lines(n))
     return {f"twitter:{10**15 + i}" for i in range(n)}
 
 
@@ -179,16 +184,44 @@ def test_a_wrongly_typed_value_costs_its_post_only(db, tmp_path):
     assert post["mentions"] == ["did:plc:2qbv2k7oxxhkscjrjhqroiwp"]
 
 
-def test_truncated_gzip_keeps_what_was_read(db, tmp_path):
-    raw = FLAT.read_bytes()
-    cut = tmp_path / "cut.jsonl.gz"
-    whole = gzip.compress(raw)
-    cut.write_bytes(whole[: len(whole) * 3 // 4])
-    result = ingest(db, cut)
-    assert 0 < len(ids(db)) < 5 and ids(db) < FLAT_IDS
-    [end] = [r for r in rejects(db) if r["line"] == "end"]
-    assert end["reason"].startswith("compressed data ends early or is corrupt after record")
-    assert result.exit_code == 0
+def _complete_lines(decoded: bytes) -> list[bytes]:
+    return decoded.split(b"\n")[:-1]  # what follows the last newline is cut short
+
+
+@pytest.mark.parametrize("compression", ["gzip", "zstd"])
+def test_a_compressed_file_cut_short_keeps_every_complete_line_and_says_where(tmp_path, compression):
+    """A collection killed mid-write: every line decoded before the cut is stored, the cut line is
+    rejected, and the damage is reported with the byte where the data ends, for gzip and for zstd
+    written in several frames (as a streaming writer flushes), where a cut between frames used to
+    read as a complete file."""
+    raw = _many_lines(400)
+    pieces = [raw[i : i + 20_000] for i in range(0, len(raw), 20_000)]
+    if compression == "gzip":
+        members = [gzip.compress(raw)]
+    else:
+        members = [zstandard.ZstdCompressor().compress(piece) for piece in pieces]
+    whole = b"".join(members)
+    for share in (0.3, 0.55, 0.9):
+        size = int(len(whole) * share)
+        cut = tmp_path / f"cut-{share}.jsonl.{compression}"
+        cut.write_bytes(whole[:size])
+        # What the cut data decodes to: the whole members before the cut, and what the decoder makes
+        # of the member it falls in.
+        whole_members = next(k for k in range(len(members) + 1) if len(b"".join(members[: k + 1])) > size)
+        rest = whole[len(b"".join(members[:whole_members])) : size]
+        if compression == "gzip":
+            decoded = zlib.decompressobj(wbits=31).decompress(rest)
+        else:
+            decoded = b"".join(pieces[:whole_members]) + zstandard.ZstdDecompressor().decompressobj().decompress(rest)
+        complete = _complete_lines(decoded)
+        db = tmp_path / f"cut-{share}-{compression}.duckdb"
+        result = ingest(db, cut)
+        assert ids(db) == {f"twitter:{orjson.loads(line)['id']}" for line in complete}
+        [end] = [r for r in rejects(db) if r["line"] == "end"]
+        assert end["reason"].startswith(f"compressed data cut short: the data ends inside a {compression} member")
+        cut_line = [r for r in rejects(db) if r["line"] == len(complete) + 1]
+        assert len(cut_line) == (1 if len(decoded) > sum(len(line) + 1 for line in complete) else 0)
+        assert result.exit_code == 0
 
 
 def test_array_with_one_item_a_line_is_a_document(db, tmp_path):

@@ -9,7 +9,6 @@ Layouts:
 
 from __future__ import annotations
 
-import gzip
 import io
 import zlib
 from collections.abc import Iterator
@@ -20,9 +19,6 @@ import ijson
 import orjson
 import zstandard
 
-# What a compressed file cut short (a collection killed mid-write) or damaged raises when read.
-TRUNCATED_INPUT = (EOFError, gzip.BadGzipFile, zlib.error, zstandard.ZstdError)
-
 _GZIP_MAGIC = b"\x1f\x8b"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _BOM = b"\xef\xbb\xbf"
@@ -32,14 +28,15 @@ _SNIFF_LINES = 20
 _SNIFF_LINE_LIMIT = 16 << 20  # a twarc2 page of 100 tweets with includes is ~0.5 MB on one line
 
 
-def _decompressed(raw: BinaryIO) -> tuple[BinaryIO, str | None]:
+def _compression(raw: BinaryIO) -> str | None:
+    """`gzip` or `zstd` from the magic bytes at the start of a file, or None."""
     magic = raw.read(4)
     raw.seek(0)
     if magic.startswith(_GZIP_MAGIC):
-        return gzip.GzipFile(fileobj=raw), "gzip"
+        return "gzip"
     if magic == _ZSTD_MAGIC:
-        return zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True), "zstd"
-    return raw, None
+        return "zstd"
+    return None
 
 
 def sniff_layout(stream: BinaryIO) -> tuple[str, bytes]:
@@ -72,28 +69,90 @@ def _whole_json(line: bytes) -> bool:
     return True
 
 
-class _EndAtDamage(io.RawIOBase):
-    """A decompressed stream that ends where the compressed data is cut short or damaged, instead of
-    raising: what was decompressed up to there is read as usual, and `damage` says why it ended."""
+class Decompressed(io.RawIOBase):
+    """The decompressed bytes of a gzip or zstd file, member after member (frame after frame), that
+    end where the compressed data is cut short or damaged instead of raising: everything decoded
+    before that point is read as usual, and `damage` says what happened and at which compressed
+    byte. (Python's gzip and zstandard's stream reader lose up to a buffer of decoded lines before a
+    cut, and a zstd file cut between frames reads as complete; a collection killed mid-write is cut.)
+    """
 
-    def __init__(self, stream: BinaryIO):
-        self._stream = stream
-        self.damage: Exception | None = None
+    _CHUNK = 1 << 16  # compressed bytes fed at a time
+
+    def __init__(self, raw: BinaryIO, compression: str):
+        self._raw = raw
+        self._compression = compression
+        self._member = self._new_member()
+        self._started = False  # the current member has been fed something
+        self._input = b""  # compressed bytes read but not yet fed
+        self._offset = 0  # compressed bytes fed so far
+        self._output = memoryview(b"")  # decompressed bytes not yet handed out
+        self._done = False
+        self.damage: str | None = None
+
+    def _new_member(self):
+        if self._compression == "gzip":
+            return zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+        return zstandard.ZstdDecompressor().decompressobj()
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer) -> int:
-        if self.damage is not None:
-            return 0
-        try:
-            # Small reads: a decompressor that meets the damage drops what it decoded in that call.
-            data = self._stream.read(min(len(buffer), 16384))
-        except TRUNCATED_INPUT as exc:
-            self.damage = exc
-            return 0
-        buffer[: len(data)] = data
-        return len(data)
+        while not self._output and not self._done:
+            self._fill(len(buffer))
+        n = min(len(buffer), len(self._output))
+        buffer[:n] = self._output[:n]
+        self._output = self._output[n:]  # a view: no copying of what is left
+        return n
+
+    def _fill(self, wanted: int) -> None:
+        """Decode the next piece of input into `_output`, or end the stream (at its end or damage)."""
+        if not self._input:
+            self._input = self._raw.read(self._CHUNK)
+            if not self._input:
+                if self._started:
+                    self._end(f"cut short: the data ends inside a {self._compression} member at byte {self._offset:,}")
+                self._done = True
+                return
+        data, self._input = self._input, b""
+        member = self._member
+        # zlib can copy a decoder: the copy decodes what came before the damage if this input is bad.
+        before = member.copy() if self._compression == "gzip" else None
+        try:  # gzip's output bounded: a small input can expand a thousandfold
+            out = member.decompress(data, max(wanted, self._CHUNK)) if before is not None else member.decompress(data)
+        except (zlib.error, zstandard.ZstdError) as exc:
+            out, good = self._salvage(before, data) if before is not None else (b"", 0)
+            self._output = memoryview(out)
+            self._end(f"corrupt {self._compression} data at byte {self._offset + good:,}: {exc}")
+            return
+        self._started = True
+        tail = member.unconsumed_tail if self._compression == "gzip" else b""
+        self._offset += len(data) - len(tail) - (len(member.unused_data) if member.eof else 0)
+        self._output = memoryview(out)
+        if member.eof:  # the member (frame) is complete; what follows is the next one
+            self._input = member.unused_data
+            self._member, self._started = self._new_member(), False
+        elif tail:
+            self._input = tail
+
+    @staticmethod
+    def _salvage(decoder, data: bytes) -> tuple[bytes, int]:
+        """What `decoder` (a zlib decoder) makes of `data` up to its damage: the output of the longest
+        prefix of `data` it decodes without an error, and that prefix's length."""
+        good, low, high = b"", 0, len(data)
+        while low < high:
+            middle = (low + high + 1) // 2
+            try:
+                good = decoder.copy().decompress(data[:middle])
+                low = middle
+            except zlib.error:
+                high = middle - 1
+        return good, low
+
+    def _end(self, damage: str) -> None:
+        self.damage = damage
+        self._done = True
 
 
 class InputFile:
@@ -102,17 +161,21 @@ class InputFile:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         with open(self.path, "rb") as raw:
-            sniffed, _ = _decompressed(raw)
-            self.layout, self.first_line = sniff_layout(io.BufferedReader(_EndAtDamage(sniffed)))
+            self.layout, self.first_line = sniff_layout(io.BufferedReader(self._decompressed(raw)))
         self.raw: BinaryIO = open(self.path, "rb")  # noqa: SIM115 - closed by close()
-        decompressed, self.compression = _decompressed(self.raw)
-        self._decompressed = _EndAtDamage(decompressed) if self.compression else decompressed
-        self.stream = io.BufferedReader(self._decompressed, buffer_size=1 << 20)
+        self.compression = _compression(self.raw)
+        self._stream = self._decompressed(self.raw)
+        self.stream = io.BufferedReader(self._stream, buffer_size=1 << 20)
+
+    @staticmethod
+    def _decompressed(raw: BinaryIO) -> BinaryIO:
+        compression = _compression(raw)
+        return Decompressed(raw, compression) if compression else raw
 
     @property
-    def damage(self) -> Exception | None:
-        """Why the compressed data ended before its end marker, if it did."""
-        return getattr(self._decompressed, "damage", None)
+    def damage(self) -> str | None:
+        """Why the compressed data ended early (cut short, or corrupt), and where, if it did."""
+        return getattr(self._stream, "damage", None)
 
     def position(self) -> int:
         return self.raw.tell()
@@ -147,7 +210,9 @@ class InputFile:
         prefix = "item" if self.first_line.startswith(b"[") else ""
         if self.stream.peek(3).startswith(_BOM):
             self.stream.read(3)
-        yield from ijson.items(self.stream, prefix, multiple_values=True, use_float=True)
+        # Numbers as Python ints (of any size) and Decimals: with use_float, yajl stops at an integer
+        # beyond 64 bits and every later item of the document would be lost.
+        yield from ijson.items(self.stream, prefix, multiple_values=True)
 
     def text(self) -> io.TextIOWrapper:
         """A text view for CSV: UTF-8 (a byte-order mark skipped), undecodable bytes replaced, not fatal."""
