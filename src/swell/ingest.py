@@ -21,10 +21,11 @@ import msgspec
 import orjson
 import pyarrow.compute as pc
 
-from swell.model import Post, implausible_time, posts_to_batch_or_reject
+from swell.model import Post, implausible, posts_to_batch_or_reject
 from swell.readers import FORMATS, detect
 from swell.readers import csv as csv_reader
 from swell.readers.base import RECORD_ERRORS, reason_for
+from swell.rejects import reject_line
 from swell.sources import InputFile
 from swell.store import FileProgress, Store
 
@@ -84,7 +85,7 @@ class _FileSink:
         self.rejects: list[bytes] = []
 
     def post(self, post: Post) -> None:
-        if (problem := implausible_time(post)) is None:
+        if (problem := implausible(post)) is None:
             self.posts.append(post)
         else:
             self.reject_post(problem, post)
@@ -99,11 +100,9 @@ class _FileSink:
         self.summary.ignored[reason] += 1
 
     def reject(self, reason: str, raw: Any, source: str) -> None:
-        if isinstance(raw, bytes):
-            raw = raw.decode("utf-8", errors="replace").rstrip("\n")
         file, _, line = source.rpartition(":")
         where = int(line) if line.isdigit() else line  # "item N" in a JSON document
-        self.rejects.append(orjson.dumps({"file": file, "line": where, "reason": reason, "raw": raw}, default=str))
+        self.rejects.append(reject_line(raw, file=file, line=where, reason=reason))
         self.summary.rejected += 1
         if self.on_reject:
             self.on_reject(source, reason)
@@ -161,16 +160,16 @@ class Ingest:
             return summary
         if self.force:
             progress.records_done = 0
-        with InputFile(path) as source, self.store.rejects_path.open("ab") as rejects:
+        with InputFile(path) as source:
             sink = _FileSink(summary, self.on_reject)
-            run = _Run(self, source, sink, progress, rejects, name)
+            run = _Run(self, source, sink, progress, name)
             layout = run.layout()
             summary.layout = layout if source.compression is None else f"{layout}+{source.compression}"
             read = {"csv": run.csv_records, "jsonl": run.jsonl_records}.get(layout, run.json_items)
             self._without_gc(read)
             if source.damage is not None:  # e.g. the .gz of a collection killed mid-write: what was read is kept
                 sink.reject(
-                    f"compressed data ends early or is corrupt after record {summary.records:,} ({source.damage})",
+                    f"compressed data {source.damage}; the {summary.records:,} records before it were read",
                     None,
                     f"{name}:end",
                 )
@@ -182,12 +181,11 @@ class Ingest:
 class _Run:
     """One pass over one file: the hot loops, and the commit of each batch."""
 
-    def __init__(self, ingest: Ingest, source: InputFile, sink: _FileSink, progress: FileProgress, rejects, name: str):
+    def __init__(self, ingest: Ingest, source: InputFile, sink: _FileSink, progress: FileProgress, name: str):
         self.ingest = ingest
         self.source = source
         self.sink = sink
         self.progress = progress
-        self.rejects = rejects
         self.name = name
         self.total = source.size()
         self.forced: ModuleType | None = FORMATS.get(ingest.fmt) if ingest.fmt else None
@@ -197,7 +195,10 @@ class _Run:
     def layout(self) -> str:
         """How to read this file: the sniffed layout, CSV where a mapping is given or fits the header."""
         layout = self.source.layout
-        header = next(csv.reader([self.source.first_line.decode("utf-8", errors="replace")]), [])
+        try:
+            header = next(csv.reader([self.source.first_line.decode("utf-8", errors="replace")]), [])
+        except csv.Error:  # e.g. a JSON line longer than a CSV field may be: not a CSV header
+            header = []
         mapping = self.ingest.mapping
         if self.ingest.fmt == "csv" or (mapping is not None and (layout == "text" or mapping.fits(header))):
             return "csv"
@@ -216,8 +217,8 @@ class _Run:
         sink, summary = self.sink, self.sink.summary
         batch = posts_to_batch_or_reject(sink.posts, sink.reject_post)
         if sink.rejects:  # written before the commit: a crash in between repeats a reject, never loses one
-            self.rejects.write(b"\n".join(sink.rejects) + b"\n")
-            self.rejects.flush()
+            with self.ingest.store.rejects_path.open("ab") as rejects:
+                rejects.write(b"\n".join(sink.rejects) + b"\n")
             sink.rejects.clear()
         if batch.num_rows:
             for row in pc.value_counts(batch.column("platform")).to_pylist():
@@ -241,12 +242,16 @@ class _Run:
     def dispatch(self, record: Any, source: str) -> None:
         """Hand one parsed JSON value to the reader that recognises it."""
         sink = self.sink
-        if type(record) is list:  # an API response array on one line
+        if type(record) is list:  # an API response array on one line: its items (arrays in it are not posts)
             if not record:
                 sink.ignore("empty JSON array")
             for item in record:
-                self.dispatch(item, source)
+                self._dispatch_object(item, source)
             return
+        self._dispatch_object(record, source)
+
+    def _dispatch_object(self, record: Any, source: str) -> None:
+        sink = self.sink
         if type(record) is not dict:
             sink.reject(f"not a JSON object but {type(record).__name__}", record, source)
             return
@@ -274,6 +279,13 @@ class _Run:
             if lineno <= done:
                 continue
             source = f"{name}:{lineno}"
+            if not line.isascii():  # the fast path's decoder would skip a key with a bad byte unseen
+                try:
+                    line.decode()
+                except UnicodeDecodeError as exc:
+                    sink.reject(f"invalid UTF-8 at byte {exc.start + 1:,} of the line", line, source)
+                    summary.records += 1
+                    continue
             # Fast path: a reader that decodes raw bytes into just the fields it needs, tried with the
             # format of the previous line. Anything it does not take goes the general way below,
             # which detects the shape again and gives a bad record its reject reason.

@@ -72,11 +72,19 @@ _CONVERSION_ERRORS = (pa.ArrowException, OverflowError, TypeError, ValueError)
 EARLIEST_US, LATEST_US = 0, 7_258_118_400_000_000  # 1970-01-01 and 2200-01-01
 
 
-def implausible_time(post: Post) -> str | None:
-    """Why a post's time cannot be right (a unit mistake or a broken clock upstream), or None."""
-    if EARLIEST_US <= post.created_at < LATEST_US:
-        return None
-    return f"created_at ({post.created_at} µs since 1970) is outside 1970-2200"
+_INT64 = 2**63
+
+
+def implausible(post: Post) -> str | None:
+    """Why a post cannot be stored as it is, or None: a time that cannot be right (a unit mistake,
+    a broken clock upstream), or a count beyond the store's 64-bit integers."""
+    if not EARLIEST_US <= post.created_at < LATEST_US:
+        return f"created_at ({post.created_at} µs since 1970) is outside 1970-2200"
+    if post.author_created_at is not None and not -_INT64 <= post.author_created_at < _INT64:
+        return f"author_created_at ({post.author_created_at} µs since 1970) is out of range"
+    if post.author_followers is not None and not 0 <= post.author_followers < _INT64:
+        return f"author_followers ({post.author_followers}) is not a count the store can hold (0 to 2^63 - 1)"
+    return None
 
 
 def posts_to_batch_or_reject(posts: list[Post], reject: Callable[[str, Post], None]) -> pa.RecordBatch:
@@ -203,8 +211,10 @@ def parse_twitter_time(value: str) -> int:
     """
     if len(value) == 30 and value[20:25] == "+0000":
         month = _MONTHS.get(value[4:7])
-        if month:
-            seconds = int(value[11:13]) * 3600 + int(value[14:16]) * 60 + int(value[17:19])
+        hour, minute, second = value[11:13], value[14:16], value[17:19]
+        # An impossible time such as 99:99:99 goes to strptime, which refuses it.
+        if month and hour < "24" and minute < "60" and second < "60" and (hour + minute + second).isdigit():
+            seconds = int(hour) * 3600 + int(minute) * 60 + int(second)
             return _day_start_us(int(value[26:30]), month, int(value[8:10])) + seconds * 1_000_000
     return datetime_to_us(datetime.strptime(value, "%a %b %d %H:%M:%S %z %Y"))
 

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pyarrow as pa
 
-from swell.model import Post, implausible_time, posts_to_batch_or_reject
+from swell.model import Post, implausible, posts_to_batch_or_reject
+from swell.rejects import reject_line
 from swell.store import Store, rejects_path
 
 RAW_KEPT_BYTES = 10_000  # of a rejected frame, kept in the rejects file
@@ -59,7 +59,7 @@ class LiveBatch:
 
     # the Sink interface of swell.readers.base
     def post(self, post: Post) -> None:
-        if (problem := implausible_time(post)) is not None:
+        if (problem := implausible(post)) is not None:
             self.reject_post(problem, post)
             return
         if self.hashtags or self.langs:
@@ -85,7 +85,7 @@ class LiveBatch:
         if isinstance(raw, bytes | str):
             text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
             raw = text[:RAW_KEPT_BYTES] + (" ..." if len(text) > RAW_KEPT_BYTES else "")
-        self.rejects.append(orjson.dumps({"stream": self.stream, "at": source, "reason": reason, "raw": raw}))
+        self.rejects.append(reject_line(raw, stream=self.stream, at=source, reason=reason))
         self.stats.rejected += 1
 
     def reject_post(self, reason: str, post: Post) -> None:

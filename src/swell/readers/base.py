@@ -25,7 +25,8 @@ class Sink(Protocol):
 
 
 # Exceptions a reader raises on a malformed record; anything else is a bug in swell and propagates.
-RECORD_ERRORS = (BadRecord, KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError)
+# RecursionError: a record nested a thousand levels deep.
+RECORD_ERRORS = (BadRecord, KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError, RecursionError)
 
 
 def reason_for(exc: BaseException) -> str:
@@ -46,8 +47,16 @@ def strings(values: Any) -> list[str]:
     return [v for v in values if isinstance(v, str) and v] if isinstance(values, list) else []
 
 
-def int_or_none(value: Any) -> int | None:
-    return value if type(value) is int else None
+def count_or_none(value: Any, what: str) -> int | None:
+    """A count such as followers: None when absent; an integer, or digits as some exports write it.
+    Anything else (a float, which is also what a JSON parser makes of an integer beyond 64 bits; a
+    word) is a bad record, not a silently missing value. The range is checked with the whole post
+    (`swell.model.implausible`)."""
+    if value is None or type(value) is int:
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    raise BadRecord(f"{what} must be a count, got {type(value).__name__} {str(value)[:40]}")
 
 
 def require_str(value: Any, what: str) -> str:

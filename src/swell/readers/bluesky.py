@@ -11,7 +11,7 @@ from swell.readers.base import (
     RECORD_ERRORS,
     BadRecord,
     Sink,
-    int_or_none,
+    count_or_none,
     reason_for,
     require_str,
     strings,
@@ -69,7 +69,7 @@ def _parse_item(item: dict, source: str, sink: Sink) -> None:
             subject_uri=view["uri"],
             created_us=parse_iso_time(reason["indexedAt"]),
             source=source,
-            author_followers=int_or_none(by.get("followersCount")),
+            author_followers=count_or_none(by.get("followersCount"), "reason.by.followersCount"),
         )
     sink.post(post)
     if repost is not None:
@@ -117,7 +117,7 @@ def post_view_to_post(view: dict, source: str) -> Post:
         record=view["record"],
         seen_us=parse_iso_time(indexed) if indexed else None,
         source=source,
-        author_followers=int_or_none(author.get("followersCount")),
+        author_followers=count_or_none(author.get("followersCount"), "author.followersCount"),
         author_created_at=parse_iso_time(author["createdAt"]) if author.get("createdAt") else None,
     )
 

@@ -23,15 +23,19 @@ def matches(rec: dict) -> bool:
 
 
 def parse(rec: dict, source: str, sink: Sink) -> None:
-    if rec["kind"] != "commit":
-        sink.ignore(f"{NAME} {rec['kind']} event")
+    kind = require_str(rec["kind"], "kind")
+    if kind != "commit":
+        sink.ignore(f"{NAME} {kind} event")
         return
     did = require_str(rec["did"], "did")
     time_us = rec["time_us"]
     if type(time_us) is not int:
         raise BadRecord(f"time_us must be an integer, got {type(time_us).__name__}")
     commit = rec["commit"]
-    collection, operation = commit["collection"], commit["operation"]
+    if not isinstance(commit, dict):
+        raise BadRecord(f"commit must be an object, got {type(commit).__name__}")
+    collection = require_str(commit["collection"], "commit.collection")
+    operation = require_str(commit["operation"], "commit.operation")
     if collection not in (_POST, _REPOST):
         sink.ignore(f"{NAME} {collection} {operation}")
         return

@@ -15,7 +15,7 @@ import orjson
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
 from swell.model import Post, normalize_hashtags, normalize_urls, parse_iso_time
-from swell.readers.base import BadRecord, Sink, int_or_none, require_str, strings, text_or_none
+from swell.readers.base import BadRecord, Sink, count_or_none, require_str, strings, text_or_none
 
 NAME = "mastodon"
 PLATFORM = "mastodon"
@@ -116,7 +116,7 @@ def status_to_post(status: dict, source: str) -> Post:
         hashtags=normalize_hashtags(t["name"] for t in shown.get("tags") or ()),
         urls=normalize_urls(links),
         mentions=strings([m.get("url") or m.get("acct") for m in shown.get("mentions") or () if isinstance(m, dict)]),
-        author_followers=int_or_none(account.get("followers_count")),
+        author_followers=count_or_none(account.get("followers_count"), "account.followers_count"),
         author_created_at=parse_iso_time(created) if created else None,
         source=source,
     )

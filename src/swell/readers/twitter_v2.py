@@ -12,7 +12,7 @@ from swell.readers.base import (
     RECORD_ERRORS,
     BadRecord,
     Sink,
-    int_or_none,
+    count_or_none,
     reason_for,
     require_str,
     strings,
@@ -128,7 +128,7 @@ def tweet_to_post(tweet: dict, includes: Includes, source: str) -> Post:
         mentions=strings(
             [m.get("id") or includes.user_ids.get(m.get("username"), m.get("username")) for m in mentions]
         ),
-        author_followers=int_or_none(followers),
+        author_followers=count_or_none(followers, "author.public_metrics.followers_count"),
         author_created_at=parse_iso_time(author_created) if author_created else None,
         source=source,
     )
