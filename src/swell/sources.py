@@ -215,7 +215,8 @@ class InputFile:
         yield from ijson.items(self.stream, prefix, multiple_values=True)
 
     def text(self) -> io.TextIOWrapper:
-        """A text view for CSV: UTF-8 (a byte-order mark skipped), undecodable bytes replaced, not fatal."""
+        """A text view for CSV: UTF-8 (a byte-order mark skipped); undecodable bytes are kept as
+        surrogates, so that the CSV reader can set their record aside instead of changing it."""
         # Kept on the object: a collected TextIOWrapper closes the stream under it.
-        self._text = io.TextIOWrapper(self.stream, encoding="utf-8-sig", errors="replace", newline="")
+        self._text = io.TextIOWrapper(self.stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
         return self._text

@@ -301,16 +301,28 @@ def _count(value: str) -> int:
     return number
 
 
-def read_rows(text_stream) -> tuple[list[str], Iterator[tuple[int, dict | str, list[str] | None]]]:
+def read_rows(text_stream) -> tuple[list[str], Iterator[tuple[int, dict | str, str | None]]]:
     """The header, and per record: the line where it starts, the row as a dict or why it is
-    malformed, and a malformed row's fields (for the rejects file).
+    malformed, and a malformed record's text as it was in the file (for the rejects file).
 
-    A quoted cell may span lines, so the start line is tracked, not counted.
+    A quoted cell may span lines, so the start line is tracked, not counted. `text_stream` decodes
+    with errors="surrogateescape": a record with bytes that are not UTF-8 is malformed, not changed.
     """
-    reader = csv.reader(text_stream)
-    header = next(reader, None) or []
+    consumed: list[str] = []  # the lines of the record being read
 
-    def rows() -> Iterator[tuple[int, dict | str, list[str] | None]]:
+    def lines() -> Iterator[str]:
+        for line in text_stream:
+            consumed.append(line)
+            yield line
+
+    reader = csv.reader(lines())
+    try:
+        header = next(reader, None) or []
+    except csv.Error:
+        header = []
+    consumed.clear()
+
+    def rows() -> Iterator[tuple[int, dict | str, str | None]]:
         start = 2
         while True:
             try:
@@ -318,12 +330,32 @@ def read_rows(text_stream) -> tuple[list[str], Iterator[tuple[int, dict | str, l
             except StopIteration:
                 return
             except csv.Error as exc:
-                yield start, f"malformed CSV: {exc}", None
+                yield start, f"malformed CSV: {exc}", _text(consumed)
             else:
-                if len(fields) == len(header):
+                if len(fields) != len(header):
+                    if fields:
+                        yield start, f"row has {len(fields)} fields, the header has {len(header)}", _text(consumed)
+                elif (where := _undecodable(fields)) is not None:
+                    yield start, f"invalid UTF-8 in column {header[where]!r}", _text(consumed)
+                else:
                     yield start, dict(zip(header, fields, strict=True)), None
-                elif fields:
-                    yield start, f"row has {len(fields)} fields, the header has {len(header)}", fields
+            consumed.clear()
             start = reader.line_num + 1
 
     return header, rows()
+
+
+def _undecodable(fields: list[str]) -> int | None:
+    """The first field holding bytes that were not UTF-8 (decoded as surrogates), or None."""
+    for i, value in enumerate(fields):
+        if not value.isascii():
+            try:
+                value.encode()
+            except UnicodeEncodeError:
+                return i
+    return None
+
+
+def _text(lines: list[str]) -> str:
+    """A record's lines for the rejects file: undecodable bytes shown as U+FFFD."""
+    return "".join(lines).encode(errors="surrogateescape").decode(errors="replace")
