@@ -28,6 +28,7 @@ from swell.coordination import (
     write_network,
 )
 from swell.engine import Engine, one
+from swell.errors import SwellError
 from swell.ingest import BATCH_SIZE, FORMAT_CHOICES, FileSummary, Ingest
 from swell.model import datetime_to_us, normalize_hashtag, us_to_datetime
 from swell.readers import csv as csv_reader
@@ -111,11 +112,7 @@ def opened(db: str | None, engine: str, master: str | None) -> Iterator[Engine]:
     from swell import spark  # imports, now that the extra is known to be there
 
     try:
-        try:
-            analyses = spark.SparkEngine(session, store_location(db, engine))
-        except FileNotFoundError as exc:
-            raise click.UsageError(str(exc)) from exc
-        yield analyses
+        yield spark.SparkEngine(session, store_location(db, engine))
     finally:
         session.stop()
 
@@ -127,7 +124,19 @@ def fmt_time(us_or_dt) -> str:
     return dt.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-@click.group()
+class _Commands(click.Group):
+    """swell's commands, with one error boundary: what the user can fix (`SwellError`) is one line on
+    standard error and exit status 1, not a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except SwellError as exc:
+            errors.print(styled(("error:", "red"), f" {exc}"), soft_wrap=True)
+            ctx.exit(1)
+
+
+@click.group(cls=_Commands)
 @click.version_option(__version__, prog_name="swell")
 def main() -> None:
     """swell: watch hashtag campaigns - trends, campaigns and coordination, from archives and streams."""
@@ -1056,7 +1065,7 @@ def replay(file, host, port, rate, drop_every, bad_frames, seed) -> None:
 @main.command()
 @db_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Beyond localhost a token is required.")
-@click.option("--port", default=8000, show_default=True)
+@click.option("--port", default=8000, show_default=True, help="0: a free port (the URL printed says which).")
 @click.option("--token", envvar="SWELL_TOKEN", help="Required of every request (or set SWELL_TOKEN).")
 @click.option("--interval", default=2.0, show_default=True, help="Seconds between looks at the store.")
 @click.option("--bucket", default=5.0, show_default=True, help="Trend bucket size in minutes.")
@@ -1066,13 +1075,11 @@ def serve(db, host, port, token, interval, bucket, history) -> None:
     campaign report of any hashtag. Run it beside `swell watch` on the same store."""
     import secrets
 
-    import uvicorn
-
-    from swell.web import LOOPBACK, create_app
+    from swell.web import LOOPBACK, create_app, listen, run, url
 
     if host not in LOOPBACK and not token:
         token = secrets.token_urlsafe(18)
     app = create_app(db, token=token, interval_s=interval, bucket_min=bucket, history_h=history)
-    shown = "localhost" if host in LOOPBACK else host
-    errors.print(f"serving {db} on http://{shown}:{port}/" + (f"?token={token}" if token else ""))
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    sock = listen(host, port)
+    errors.print(f"serving {db} on {url(host, sock, token)}", soft_wrap=True)
+    run(app, sock)

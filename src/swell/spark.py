@@ -32,6 +32,7 @@ import sqlglot
 from sqlglot import exp
 
 from swell.engine import Params, RowMap
+from swell.errors import StoreNotFound
 from swell.model import POST_SCHEMA
 
 DEFAULT_MASTER = "local[*]"
@@ -118,9 +119,9 @@ class SparkEngine:
         try:
             posts = self.spark.read.option("basePath", f"{root}/posts").parquet(f"{root}/posts")
         except AnalysisException as exc:  # the path does not exist, or holds no Parquet: say what is expected
-            raise FileNotFoundError(
+            raise StoreNotFound(
                 f"no swell Parquet dataset at {path} (expected {root}/posts/day=.../platform=.../*.parquet; "
-                "write one with `swell ingest --engine spark` or `swell export`): {exc}"
+                f"write one with `swell ingest --engine spark` or `swell export`): {str(exc).splitlines()[0]}"
             ) from exc
         posts.select(*POST_SCHEMA.names).createOrReplaceTempView("posts")
         try:  # a deletion seen twice (in two files) counts once, as in a DuckDB store

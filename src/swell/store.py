@@ -18,6 +18,7 @@ import polars as pl
 import pyarrow as pa
 
 from swell.engine import DuckDBEngine, one
+from swell.errors import NotAStore, StoreBusy, StoreNotFound
 from swell.model import POST_SCHEMA
 
 DEFAULT_DB = "swell.duckdb"
@@ -73,9 +74,12 @@ def _connect(path: Path, read_only: bool, wait_s: float) -> duckdb.DuckDBPyConne
     while True:
         try:
             return duckdb.connect(str(path), read_only=read_only)
-        except duckdb.IOException as exc:
-            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
-                raise
+        except duckdb.Error as exc:
+            message = str(exc).splitlines()[0]
+            if not (isinstance(exc, duckdb.IOException) and "lock" in message.lower()):
+                raise NotAStore(f"{path} cannot be opened as a swell store: {message}") from exc
+            if time.monotonic() > deadline:
+                raise StoreBusy(f"{path} has been in use by another process for {wait_s:g} s: {message}") from exc
             time.sleep(pause)
             pause = min(pause * 2, 0.1)  # readers hold the file for moments: look again soon
 
@@ -100,11 +104,14 @@ class Store:
     def __init__(self, path: str | Path = DEFAULT_DB, *, read_only: bool = False, wait_s: float = 30.0):
         self.path = Path(path)
         if read_only and not self.path.exists():
-            raise FileNotFoundError(f"no store at {self.path} (run `swell ingest` first)")
+            raise StoreNotFound(f"no store at {self.path} (make one with `swell ingest --db {self.path} FILES`)")
         self.con = _connect(self.path, read_only, wait_s)
         self.con.execute("SET TimeZone = 'UTC'")
         if not read_only:
             self.con.execute(_SCHEMA_SQL)
+        elif one(self.con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'posts'")[0] == 0:
+            self.con.close()
+            raise NotAStore(f"{self.path} is a DuckDB file but not a swell store: it has no posts table")
 
     @cached_property
     def engine(self) -> DuckDBEngine:

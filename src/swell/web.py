@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import socket
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
@@ -70,7 +71,10 @@ class Follower:
 
 
 def timeline(db: Path, hashtag: str, hours: float = 3.0) -> list[dict]:
-    """Posts and distinct accounts per minute with the hashtag, for the last `hours` of the store."""
+    """Posts and distinct accounts per minute with the hashtag, for the last `hours` of the store
+    (none while the store is not there yet)."""
+    if not db.exists():
+        return []
     with Store(db, read_only=True) as store:
         rows = store.con.execute(
             """WITH last AS (SELECT max(created_at) AS t FROM posts)
@@ -84,13 +88,20 @@ def timeline(db: Path, hashtag: str, hours: float = 3.0) -> list[dict]:
     return [{"minute": m.isoformat(), "posts": p, "accounts": a} for m, p, a in rows]
 
 
+def bearer_token(authorization: str) -> str:
+    """The token of an `Authorization: Bearer <token>` header (the scheme in any case, RFC 9110), or
+    "" for any other header."""
+    scheme, _, token = authorization.strip().partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
 class TokenCheck(BaseHTTPMiddleware):
     def __init__(self, app, token: str):
         super().__init__(app)
         self.token = token
 
     async def dispatch(self, request: Request, call_next):
-        given = request.query_params.get("token") or request.headers.get("authorization", "").removeprefix("Bearer ")
+        given = request.query_params.get("token") or bearer_token(request.headers.get("authorization", ""))
         if not secrets.compare_digest(given.encode(), self.token.encode()):
             return PlainTextResponse("a token is required: ?token=... or Authorization: Bearer ...", status_code=401)
         return await call_next(request)
@@ -154,6 +165,8 @@ def create_app(db: Path, *, token: str | None = None, interval_s: float = 2.0, *
             with Store(db, read_only=True) as store:
                 return campaign_page(analyse(store.engine, CampaignQuery(tags, planned_us=planned_us)))
 
+        if not db.exists():
+            return PlainTextResponse(f"the store {db.name} holds no posts yet", status_code=404)
         return HTMLResponse(await asyncio.to_thread(report))
 
     routes = [
@@ -171,3 +184,29 @@ def create_app(db: Path, *, token: str | None = None, interval_s: float = 2.0, *
         else [Middleware(TrustedHostMiddleware, allowed_hosts=["localhost", "127.0.0.1", "[::1]", "::1"])]
     )
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A socket listening on `host` and `port` (0: a free port), before the app starts: a browser or
+    a test that connects as soon as the URL is printed waits in the backlog instead of being refused."""
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[
+        0
+    ]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(address)
+    sock.listen(128)
+    return sock
+
+
+def url(host: str, sock: socket.socket, token: str | None) -> str:
+    """The address to open in a browser: localhost by name, an IPv6 address in brackets, the token."""
+    port = sock.getsockname()[1]
+    shown = "localhost" if host in LOOPBACK else f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}/" + (f"?token={quote(token)}" if token else "")
+
+
+def run(app: Starlette, sock: socket.socket) -> None:
+    import uvicorn
+
+    uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[sock])
