@@ -7,6 +7,7 @@ import sqlite3
 import subprocess
 import sys
 from collections import defaultdict
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -161,7 +162,11 @@ def test_parity_with_coordination_network_toolkit(tmp_path):
     (the toolkit's command line defaults to T = 1 s and a minimum weight of 2; both set explicitly)."""
     from conftest import DATA
 
-    table, _ = generate(Simulation(hours=6, posts_per_hour=8_000, seed=11, campaigns=[PLANTED[0], PLANTED[2]]))
+    pushes = [
+        replace(PLANTED[0], start=START + timedelta(hours=2)),
+        replace(PLANTED[2], start=START + timedelta(hours=4)),
+    ]
+    table, _ = generate(Simulation(hours=6, posts_per_hour=8_000, seed=11, campaigns=pushes))
     db = tmp_path / "p.duckdb"
     with Store(db) as store:
         for batch in table.to_batches(50_000):

@@ -21,6 +21,7 @@ import pytest
 from websockets.sync.client import connect
 
 from conftest import ingest, rows
+from swell.errors import NotAStore
 from swell.live.jetstream import JetstreamOptions, stream_key, watch
 from swell.live.mastodon import MastodonOptions
 from swell.live.mastodon import watch as watch_mastodon
@@ -257,11 +258,9 @@ def test_replay_server_restarts_mid_stream_and_the_watcher_resumes(stream, tmp_p
 def test_a_store_that_cannot_be_written_stops_the_watcher_with_its_error(stream, tmp_path):
     """The writer fails (here: the store's folder does not exist); the connector must say so and
     stop, not read on into a queue nobody empties."""
-    import duckdb
-
     path, _ = stream
     db = tmp_path / "no-such-folder" / "live.duckdb"
     with serving(Replay.from_file(path)) as url:
         opts = JetstreamOptions(url=url, batch_posts=100, batch_seconds=0.1, queue_batches=2)
-        with pytest.raises(duckdb.IOException, match="no-such-folder"):
+        with pytest.raises(NotAStore, match="no-such-folder"):
             asyncio.run(asyncio.wait_for(watch(db, opts, asyncio.Event()), timeout=30))

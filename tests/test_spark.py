@@ -15,7 +15,7 @@ import orjson
 import polars as pl
 import pytest
 
-from conftest import DATA, ingest, swell
+from conftest import DATA, ingest, rejects, swell
 from swell.campaign import CampaignQuery, analyse, describe, overview
 from swell.cli import expand_inputs
 from swell.coordination import KINDS, co_action_network
@@ -51,7 +51,7 @@ def both_engines(spark, tmp_path, files):
     store = Store(db, read_only=True)
     assert stored == store.engine.one("SELECT count(*) FROM posts")[0]
     # the same records set aside, with the same file, line and reason
-    duck_rejects = [orjson.loads(line) for line in store.rejects_path.read_bytes().splitlines()]
+    duck_rejects = rejects(db)
     spark_rejects = [
         orjson.loads(line) for f in sorted((out / "rejects").glob("*.jsonl")) for line in f.read_bytes().splitlines()
     ]

@@ -32,7 +32,7 @@ from swell.errors import SwellError
 from swell.ingest import BATCH_SIZE, FORMAT_CHOICES, FileSummary, Ingest
 from swell.model import datetime_to_us, normalize_hashtag, us_to_datetime
 from swell.readers import csv as csv_reader
-from swell.simulate import WRITERS, Campaign, Simulation, default_campaigns, generate
+from swell.simulate import WRITERS, Campaign, Simulation, default_campaigns, stream
 from swell.store import DEFAULT_DB, Store
 from swell.terminal import styled
 from swell.trends import (
@@ -573,7 +573,8 @@ def _plant(value: str) -> Campaign:
     "plants",
     multiple=True,
     metavar="KIND:HASHTAG@TIME[/ACCOUNTS]",
-    help="A campaign to plant (grassroots or coordinated); repeatable. Default: one of each, on the first day.",
+    help="A campaign to plant (grassroots or coordinated); repeatable. Default: a coordinated push at 09:00 and "
+    "a grassroots blast at 17:00 on the first day, those inside the simulated hours.",
 )
 @click.option("--no-campaigns", is_flag=True, help="Background only.")
 def simulate(out, fmt, start, hours, posts_per_hour, seed, plants, no_campaigns) -> None:
@@ -583,12 +584,12 @@ def simulate(out, fmt, start, hours, posts_per_hour, seed, plants, no_campaigns)
     """
     begin = datetime.fromisoformat(start).replace(tzinfo=UTC)
     try:
-        campaigns = [] if no_campaigns else [_plant(p) for p in plants] or default_campaigns(begin)
+        campaigns = [] if no_campaigns else [_plant(p) for p in plants] or default_campaigns(begin, hours)
+        sim = Simulation(start=begin, hours=hours, posts_per_hour=posts_per_hour, seed=seed, campaigns=campaigns)
+        truth, chunks = stream(sim)
     except ValueError as exc:
-        raise click.BadParameter(str(exc)) from exc
-    sim = Simulation(start=begin, hours=hours, posts_per_hour=posts_per_hour, seed=seed, campaigns=campaigns)
-    table, truth = generate(sim)
-    n = WRITERS[fmt](table, out)
+        raise click.BadParameter(str(exc), param_hint="--plant") from exc
+    n = WRITERS[fmt](chunks, out)
     truth_path = out.with_name(out.name + ".truth.json")
     truth_path.write_bytes(orjson.dumps(truth, option=orjson.OPT_INDENT_2))
     console.print(f"wrote {n:,} posts ({fmt}) to {out}, and the {len(truth)} planted campaign(s) to {truth_path}")

@@ -9,15 +9,16 @@ share of posts are reposts of recent posts. Onto it, campaigns are planted and r
 - coordinated: a small set of accounts posts in bursts, all within seconds of each other, with
   identical or near-identical text, and reposts the burst's first post within seconds.
 
-`generate` builds the stream as an Arrow table in the unified post schema (vectorised, so that
-benchmarks can make tens of millions of posts); `write_twitter_v1` and `write_jetstream` serialise it
-in those platforms' shapes so that it also runs through the real readers.
+`stream` builds the stream an hour at a time as Arrow tables in the unified post schema (vectorised,
+so that benchmarks can make tens of millions of posts, in memory that follows the hour); `generate`
+gives it as one table. `write_twitter_v1`, `write_jetstream` and `write_mastodon` serialise either in
+those platforms' shapes, so that it also runs through the real readers.
 """
 
 from __future__ import annotations
 
 import html
-import math
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -41,6 +42,8 @@ _PHRASES = (
     "This is what democracy looks like",
 )
 _US = 1_000_000
+_TIMESTAMP = pa.timestamp("us", tz="UTC")
+_TAGS = pa.list_(pa.string())
 
 
 @dataclass
@@ -85,38 +88,6 @@ def _zipf_choice(rng: np.random.Generator, n_items: int, exponent: float, size: 
     return np.searchsorted(cdf, rng.random(size) * cdf[-1], side="right").clip(0, n_items - 1)
 
 
-def _background_times(rng: np.random.Generator, sim: Simulation) -> np.ndarray:
-    """Post times (µs) with a daily cycle: Poisson counts per minute around a sinusoidal rate."""
-    start_us = datetime_to_us(sim.start)
-    minutes = math.ceil(sim.hours * 60)
-    t = start_us + np.arange(minutes) * 60 * _US
-    hour_of_day = (t // _US % 86_400) / 3600.0
-    rate = sim.posts_per_hour / 60.0 * (1 + sim.daily_amplitude * np.sin(2 * np.pi * (hour_of_day - 10) / 24))
-    counts = rng.poisson(rate)
-    times = np.repeat(t, counts) + rng.integers(0, 60 * _US, counts.sum())
-    return np.sort(times)
-
-
-def _background(rng: np.random.Generator, sim: Simulation) -> tuple[np.ndarray, np.ndarray, pa.ListArray, np.ndarray]:
-    """Times, author ranks, hashtag lists and repost targets (index or -1) of the background posts."""
-    times = _background_times(rng, sim)
-    n = len(times)
-    authors = _zipf_choice(rng, sim.accounts, sim.account_zipf, n)
-    n_tags = np.where(rng.random(n) < sim.tagged_share, rng.choice([1, 1, 1, 2, 2, 3], n), 0)
-    offsets = np.concatenate([[0], np.cumsum(n_tags)]).astype(np.int32)
-    ranks = _zipf_choice(rng, sim.hashtags, sim.zipf, int(offsets[-1]))
-    names = pc.binary_join_element_wise("t", pa.array(ranks).cast(pa.string()), "")
-    tags = pa.ListArray.from_arrays(pa.array(offsets), names)
-    # A repost points at an earlier post, mostly a recent one, and carries its hashtags.
-    is_repost = (rng.random(n) < sim.repost_share) & (np.arange(n) > 0)
-    back = np.minimum(rng.geometric(1 / 200, n), np.arange(n))
-    ref = np.where(is_repost, np.arange(n) - back, -1)
-    # a repost of a repost points at the original, as on the platforms
-    while np.any(chained := (ref >= 0) & (ref[np.maximum(ref, 0)] >= 0)):
-        ref = np.where(chained, ref[np.maximum(ref, 0)], ref)
-    return times, authors, tags, ref
-
-
 def _grassroots(rng: np.random.Generator, c: Campaign, index: int) -> tuple[list, dict]:
     start_us = datetime_to_us(c.start)
     join = start_us + (rng.gamma(2.0, c.minutes / 4, c.accounts) * 60 * _US).astype(np.int64)
@@ -159,97 +130,326 @@ def _coordinated(rng: np.random.Generator, c: Campaign, index: int) -> tuple[lis
     return posts, truth
 
 
-def generate(sim: Simulation) -> tuple[pa.Table, list[dict]]:
-    """The stream as a table in POST_SCHEMA, sorted by time, and the planted campaigns' truth."""
-    rng = np.random.default_rng(sim.seed)
-    times, authors, tags, ref = _background(rng, sim)
-    n = len(times)
-    author_ids = np.char.add("u", authors.astype(str))
-    words = np.array(_WORDS, dtype=object)
-    sentences = np.array([" ".join(row) for row in words[rng.integers(0, len(words), (4096, 7))]], dtype=object)
-    # People do not write the same sentence word for word: a pool sentence and a word of their own.
-    texts = pc.binary_join_element_wise(
-        pa.array(sentences[rng.integers(0, len(sentences), n)], pa.string()),
-        pc.binary_join_element_wise("w", pa.array(rng.integers(0, 10**9, n)).cast(pa.string()), ""),
-        " ",
-    ).to_numpy(zero_copy_only=False)
+@dataclass
+class _Planted:
+    """Every campaign post, in time order: time, author, text, tag, and the original a repost points
+    at (an index into these lists, or -1). Small: campaigns are thousands of posts, not millions."""
 
-    campaign_rows: list[tuple] = []
+    times: np.ndarray
+    authors: list[str]
+    texts: list[str]
+    tags: list[str]
+    refs: np.ndarray
+
+
+def _plant(rng: np.random.Generator, sim: Simulation, start_us: int, end_us: int) -> tuple[_Planted, list[dict]]:
+    """The campaigns' posts inside [start_us, end_us) and their truth. A campaign must start inside the
+    window; its posts after the window's end are not written (nor reposts of posts left out)."""
+    rows: list[tuple] = []  # (time, author, text, tag, ref into rows)
     truth = []
     for i, c in enumerate(sim.campaigns):
+        if not start_us <= datetime_to_us(c.start) < end_us:
+            raise ValueError(
+                f"the {c.kind} campaign #{c.hashtag} starts at {c.start.isoformat()}, outside the simulated "
+                f"{sim.hours:g} hours from {sim.start.isoformat()}"
+            )
         posts, t = (_grassroots if c.kind == "grassroots" else _coordinated)(rng, c, i)
-        base = n + len(campaign_rows)
-        tag = normalize_hashtag(c.hashtag)  # as the readers store it
-        campaign_rows.extend((when, who, text, base + r if r >= 0 else -1, tag) for when, who, text, r in posts)
+        base, tag = len(rows), normalize_hashtag(c.hashtag)  # as the readers store it
+        rows.extend((when, who, text, tag, base + r if r >= 0 else -1) for when, who, text, r in posts)
         truth.append(t)
-
-    all_times = np.concatenate([times, np.array([r[0] for r in campaign_rows], dtype=np.int64)])
-    all_authors = np.concatenate([author_ids.astype(object), np.array([r[1] for r in campaign_rows], dtype=object)])
-    all_texts = np.concatenate([texts, np.array([r[2] for r in campaign_rows], dtype=object)])
-    all_refs = np.concatenate([ref, np.array([r[3] for r in campaign_rows], dtype=np.int64)])
-    campaign_tags = pa.array([[r[4]] for r in campaign_rows], type=pa.list_(pa.string()))
-    all_tags = pa.concat_arrays([tags.cast(pa.list_(pa.string())), campaign_tags])
-
-    is_repost = all_refs >= 0
-    texts_out = np.where(is_repost, all_texts[np.maximum(all_refs, 0)], all_texts)
-    # a repost carries its original's hashtags, as the X/Twitter readers store them
-    tag_source = np.where(is_repost, all_refs, np.arange(len(all_refs)))
-    all_tags = all_tags.take(pa.array(tag_source))
-    ids = np.char.add("sim:", np.arange(len(all_times)).astype(str)).astype(object)
-    ref_ids = np.where(is_repost, ids[np.maximum(all_refs, 0)], None)
-    ref_authors = np.where(is_repost, all_authors[np.maximum(all_refs, 0)], None)
-    created = _account_creation(sim, truth, authors, all_authors)
-
-    table = pa.table(
-        {
-            "post_id": pa.array(ids, pa.string()),
-            "platform": pa.array(np.full(len(ids), "sim", dtype=object), pa.string()),
-            "created_at": pa.array(all_times, pa.timestamp("us", tz="UTC")),
-            "author_id": pa.array(all_authors, pa.string()),
-            "author_handle": pa.array(all_authors, pa.string()),
-            "text": pa.array(texts_out, pa.string()),
-            "lang": pa.array(np.full(len(ids), "en", dtype=object), pa.string()),
-            "kind": pa.array(np.where(is_repost, "repost", "post").astype(object), pa.string()),
-            "ref_post_id": pa.array(ref_ids, pa.string()),
-            "ref_author_id": pa.array(ref_authors, pa.string()),
-            "hashtags": all_tags,
-            "urls": pa.array([[]] * len(ids), pa.list_(pa.string())),
-            "mentions": pa.array([[]] * len(ids), pa.list_(pa.string())),
-            "author_followers": pa.nulls(len(ids), pa.int64()),
-            "author_created_at": pa.array(created, pa.timestamp("us", tz="UTC")),
-            "source": pa.array(np.full(len(ids), "simulate", dtype=object), pa.string()),
-        },
-        schema=POST_SCHEMA,
+    kept = [r[0] < end_us for r in rows]
+    for i, row in enumerate(rows):  # a repost of a post left out is left out too (originals come first)
+        kept[i] = kept[i] and (row[4] < 0 or kept[row[4]])
+    order = sorted((i for i in range(len(rows)) if kept[i]), key=lambda i: (rows[i][0], i))
+    position = {old: new for new, old in enumerate(order)}
+    return (
+        _Planted(
+            times=np.array([rows[i][0] for i in order], dtype=np.int64),
+            authors=[rows[i][1] for i in order],
+            texts=[rows[i][2] for i in order],
+            tags=[rows[i][3] for i in order],
+            refs=np.array([position[rows[i][4]] if rows[i][4] >= 0 else -1 for i in order], dtype=np.int64),
+        ),
+        truth,
     )
-    order = pc.sort_indices(table, [("created_at", "ascending"), ("post_id", "ascending")])
-    return table.take(order), truth
 
 
-def _account_creation(
-    sim: Simulation, truth: list[dict], background_ranks: np.ndarray, all_authors: np.ndarray
-) -> np.ndarray:
-    """When each post's account was created: organic accounts at any time in the 15 years before the
-    stream, a coordinated campaign's accounts within two weeks of each other, a month before it (as
-    batches of sock puppets are). Drawn from a generator of its own, so the posts stay as they were."""
+def _account_creation(sim: Simulation, truth: list[dict]) -> tuple[np.ndarray, dict[str, int]]:
+    """When each account was created: organic accounts (by rank) at any time in the 15 years before
+    the stream, a coordinated campaign's accounts within two weeks of each other, a month before it
+    (as batches of sock puppets are). Drawn from a generator of its own, so the posts do not depend
+    on it."""
     rng = np.random.default_rng([sim.seed, 1])
     start_us = datetime_to_us(sim.start)
     day = 86_400 * _US
-    created = np.empty(len(all_authors), dtype=np.int64)
-    created[: len(background_ranks)] = (start_us - rng.integers(1, 15 * 365, sim.accounts) * day)[background_ranks]
-    per_account: dict[str, int] = {}
-    for c, planted in zip(sim.campaigns, truth, strict=True):
+    organic = start_us - rng.integers(1, 15 * 365, sim.accounts) * day
+    planted: dict[str, int] = {}
+    for c, t in zip(sim.campaigns, truth, strict=True):
         batch_us = datetime_to_us(c.start) - 30 * day
-        for account in planted["accounts"]:
+        for account in t["accounts"]:
             if c.kind == "coordinated":
-                per_account[account] = int(batch_us + rng.integers(0, 14 * day))
+                planted[account] = int(batch_us + rng.integers(0, 14 * day))
             else:
-                per_account[account] = int(start_us - rng.integers(1, 15 * 365) * day)
-    for k in range(len(background_ranks), len(all_authors)):
-        created[k] = per_account[all_authors[k]]
-    return created
+                planted[account] = int(start_us - rng.integers(1, 15 * 365) * day)
+    return organic, planted
+
+
+_CHUNK_MINUTES = 60  # generated and written an hour at a time
+_REACH = 4096  # how many background posts back a background repost can point (200 on average)
+# Beyond POST_SCHEMA, each chunk carries what a writer needs to embed a repost's original.
+_ORIGINAL_COLUMNS = {
+    "ref_created_at": _TIMESTAMP,
+    "ref_author_created_at": _TIMESTAMP,
+}
+
+
+def stream(sim: Simulation) -> tuple[list[dict], Iterator[pa.Table]]:
+    """The planted campaigns' truth, and the posts an hour at a time, in time order: tables in
+    POST_SCHEMA plus the time and account creation time of each repost's original (for the writers).
+    Memory follows the hour, not the stream: a day of a million posts is written in constant memory.
+
+    Post ids are `sim:N`, N counting the posts in time order. Raises ValueError for a campaign that
+    starts outside the simulated window.
+    """
+    rng = np.random.default_rng(sim.seed)
+    start_us = datetime_to_us(sim.start)
+    end_us = start_us + round(sim.hours * 3600 * _US)
+    planted, truth = _plant(rng, sim, start_us, end_us)
+    return truth, _chunks(rng, sim, planted, _account_creation(sim, truth), start_us, end_us)
+
+
+def generate(sim: Simulation) -> tuple[pa.Table, list[dict]]:
+    """The whole stream as one table in POST_SCHEMA, sorted by time, and the planted campaigns' truth."""
+    truth, chunks = stream(sim)
+    tables = [chunk.select(POST_SCHEMA.names) for chunk in chunks]
+    return (pa.concat_tables(tables) if tables else POST_SCHEMA.empty_table()), truth
+
+
+def _chunks(
+    rng: np.random.Generator,
+    sim: Simulation,
+    planted: _Planted,
+    created: tuple[np.ndarray, dict[str, int]],
+    start_us: int,
+    end_us: int,
+) -> Iterator[pa.Table]:
+    organic_created, planted_created = created
+    words = np.array(_WORDS, dtype=object)
+    # People do not write the same sentence word for word: a pool sentence and a word of their own.
+    sentences = pa.array([" ".join(row) for row in words[rng.integers(0, len(words), (4096, 7))]], pa.string())
+    recent = _Recent.empty()  # the background originals that reposts in the next chunks can point at
+    planted_ids = np.empty(len(planted.times), dtype=object)  # filled as campaign posts are written
+    counter = 0
+    for chunk_start in range(start_us, end_us, _CHUNK_MINUTES * 60 * _US):
+        chunk_end = min(chunk_start + _CHUNK_MINUTES * 60 * _US, end_us)
+        times = _background_times(rng, sim, chunk_start, chunk_end)
+        first, last = np.searchsorted(planted.times, [chunk_start, chunk_end])
+        # Ids count posts in time order; campaign posts go after background posts of the same time.
+        all_times = np.concatenate([times, planted.times[first:last]])
+        order = np.argsort(all_times, kind="stable")
+        ids = np.empty(len(all_times), dtype=object)
+        ids[order] = np.char.add("sim:", np.arange(counter, counter + len(all_times)).astype(str)).astype(object)
+        counter += len(all_times)
+        planted_ids[first:last] = ids[len(times) :]
+        background, recent = _background_chunk(rng, sim, times, ids[: len(times)], recent, organic_created, sentences)
+        campaign = _planted_chunk(planted, first, last, planted_ids, planted_created)
+        yield pa.concat_tables([background, campaign]).take(pa.array(order))
+
+
+def _background_times(rng: np.random.Generator, sim: Simulation, start_us: int, end_us: int) -> np.ndarray:
+    """Post times (µs) in [start_us, end_us) with a daily cycle: Poisson counts per minute around a
+    sinusoidal rate."""
+    t = np.arange(start_us, end_us, 60 * _US)
+    hour_of_day = (t // _US % 86_400) / 3600.0
+    rate = sim.posts_per_hour / 60.0 * (1 + sim.daily_amplitude * np.sin(2 * np.pi * (hour_of_day - 10) / 24))
+    counts = rng.poisson(rate)
+    times = np.repeat(t, counts) + rng.integers(0, 60 * _US, counts.sum())
+    return np.sort(times[times < end_us])
+
+
+@dataclass
+class _Recent:
+    """Background posts as reposts see them: each post's original (itself, unless it is a repost)."""
+
+    ids: np.ndarray
+    authors: np.ndarray
+    times: np.ndarray
+    author_created: np.ndarray
+    texts: np.ndarray
+    tags: pa.ListArray
+
+    @classmethod
+    def empty(cls) -> _Recent:
+        nothing = np.empty(0, dtype=object)
+        return cls(nothing, nothing, np.empty(0, np.int64), np.empty(0, np.int64), nothing, pa.array([], _TAGS))
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def then(self, more: _Recent) -> _Recent:
+        """These posts followed by `more`."""
+        return _Recent(
+            np.concatenate([self.ids, more.ids]),
+            np.concatenate([self.authors, more.authors]),
+            np.concatenate([self.times, more.times]),
+            np.concatenate([self.author_created, more.author_created]),
+            np.concatenate([self.texts, more.texts]),
+            pa.concat_arrays([self.tags, more.tags]),
+        )
+
+    def take(self, positions: np.ndarray) -> _Recent:
+        return _Recent(
+            self.ids[positions],
+            self.authors[positions],
+            self.times[positions],
+            self.author_created[positions],
+            self.texts[positions],
+            self.tags.take(pa.array(positions)),
+        )
+
+
+def _background_chunk(
+    rng: np.random.Generator,
+    sim: Simulation,
+    times: np.ndarray,
+    ids: np.ndarray,
+    recent: _Recent,
+    organic_created: np.ndarray,
+    sentences: pa.Array,
+) -> tuple[pa.Table, _Recent]:
+    """A chunk of background posts (Zipf authors and hashtags, a share of reposts of recent posts,
+    which carry their original's text and hashtags), and the originals the next chunk can repost."""
+    n = len(times)
+    authors = _zipf_choice(rng, sim.accounts, sim.account_zipf, n)
+    n_tags = np.where(rng.random(n) < sim.tagged_share, rng.choice([1, 1, 1, 2, 2, 3], n), 0)
+    offsets = np.concatenate([[0], np.cumsum(n_tags)]).astype(np.int32)
+    ranks = _zipf_choice(rng, sim.hashtags, sim.zipf, int(offsets[-1]))
+    names = pc.binary_join_element_wise("t", pa.array(ranks).cast(pa.string()), "")
+    texts = pc.binary_join_element_wise(
+        sentences.take(pa.array(rng.integers(0, len(sentences), n))),
+        pc.binary_join_element_wise("w", pa.array(rng.integers(0, 10**9, n)).cast(pa.string()), ""),
+        " ",
+    )
+    own = _Recent(
+        ids=ids,
+        authors=np.char.add("u", authors.astype(str)).astype(object),
+        times=times,
+        author_created=organic_created[authors],
+        texts=texts.to_numpy(zero_copy_only=False),
+        tags=pa.ListArray.from_arrays(pa.array(offsets), names),
+    )
+    # A repost points at an earlier post, mostly a recent one; a repost of a repost at the original.
+    # Positions count the remembered posts of earlier chunks, then this chunk's.
+    before = len(recent)
+    position = np.arange(before, before + n)
+    target = position - np.minimum(rng.geometric(1 / 200, n), _REACH)
+    is_repost = (rng.random(n) < sim.repost_share) & (target >= 0)
+    target = np.where(is_repost, target, position)
+    while np.any(chained := (target >= before) & is_repost[np.maximum(target - before, 0)]):
+        target = np.where(chained, target[np.maximum(target - before, 0)], target)
+    originals = recent.then(own).take(target)
+    table = _table(
+        ids=ids,
+        times=times,
+        authors=own.authors,
+        author_created=own.author_created,
+        texts=originals.texts,
+        tags=originals.tags,
+        is_repost=is_repost,
+        ref_ids=originals.ids,
+        ref_authors=originals.authors,
+        ref_times=originals.times,
+        ref_author_created=originals.author_created,
+    )
+    keep = recent.then(originals)
+    return table, keep.take(np.arange(max(len(keep) - _REACH, 0), len(keep)))
+
+
+def _planted_chunk(planted: _Planted, first: int, last: int, ids: np.ndarray, created: dict[str, int]) -> pa.Table:
+    """The campaign posts of a chunk (positions first to last of `planted`)."""
+    refs = planted.refs[first:last]
+    authors = planted.authors[first:last]
+    originals = np.where(refs >= 0, refs, np.arange(first, last))
+    return _table(
+        ids=ids[first:last],
+        times=planted.times[first:last],
+        authors=authors,
+        author_created=[created[a] for a in authors],
+        texts=planted.texts[first:last],
+        tags=[[planted.tags[i]] for i in range(first, last)],
+        is_repost=refs >= 0,
+        ref_ids=ids[originals],
+        ref_authors=[planted.authors[o] for o in originals],
+        ref_times=planted.times[originals],
+        ref_author_created=[created[planted.authors[o]] for o in originals],
+    )
+
+
+def _table(*, ids, times, authors, author_created, texts, tags, is_repost, ref_ids, ref_authors, ref_times,
+           ref_author_created) -> pa.Table:  # fmt: skip
+    """Posts in POST_SCHEMA plus `_ORIGINAL_COLUMNS`; the ref_* columns are kept for reposts only."""
+    n = len(ids)
+    repost = pa.array(is_repost, pa.bool_())
+
+    def of_reposts(values, kind) -> pa.Array:
+        return pc.if_else(repost, pa.array(values, kind), pa.nulls(n, kind))
+
+    return pa.table(
+        {
+            "post_id": pa.array(ids, pa.string()),
+            "platform": pa.array(["sim"] * n, pa.string()),
+            "created_at": pa.array(times, _TIMESTAMP),
+            "author_id": pa.array(authors, pa.string()),
+            "author_handle": pa.array(authors, pa.string()),
+            "text": pa.array(texts, pa.string()),
+            "lang": pa.array(["en"] * n, pa.string()),
+            "kind": pc.if_else(repost, "repost", "post"),
+            "ref_post_id": of_reposts(ref_ids, pa.string()),
+            "ref_author_id": of_reposts(ref_authors, pa.string()),
+            "hashtags": tags if isinstance(tags, pa.Array) else pa.array(tags, _TAGS),
+            "urls": pa.array([[]] * n, pa.list_(pa.string())),
+            "mentions": pa.array([[]] * n, pa.list_(pa.string())),
+            "author_followers": pa.nulls(n, pa.int64()),
+            "author_created_at": pa.array(author_created, _TIMESTAMP),
+            "source": pa.array(["simulate"] * n, pa.string()),
+            "ref_created_at": of_reposts(ref_times, _TIMESTAMP),
+            "ref_author_created_at": of_reposts(ref_author_created, _TIMESTAMP),
+        },
+        schema=pa.schema([*POST_SCHEMA, *(pa.field(k, t) for k, t in _ORIGINAL_COLUMNS.items())]),
+    )
 
 
 # --- writers: the same stream in platform shapes, to run through the real readers --------------------
+
+Posts = pa.Table | Iterable[pa.Table]  # a whole stream (`generate`), or its chunks (`stream`)
+
+
+def _rows(posts: Posts) -> Iterator[dict]:
+    """The posts as dicts, a batch at a time (never the whole stream as Python objects)."""
+    for table in [posts] if isinstance(posts, pa.Table) else posts:
+        if "ref_created_at" not in table.column_names:
+            table = _with_original_times(table)
+        for batch in table.to_batches(max_chunksize=10_000):
+            yield from batch.to_pylist()
+
+
+def _with_original_times(table: pa.Table) -> pa.Table:
+    """A whole stream in POST_SCHEMA with `_ORIGINAL_COLUMNS`, found by looking each original up."""
+    where = pc.index_in(table.column("ref_post_id"), value_set=table.column("post_id"))
+    for name, column in (("ref_created_at", "created_at"), ("ref_author_created_at", "author_created_at")):
+        table = table.append_column(name, table.column(column).take(where))
+    return table
+
+
+def _original(repost: dict) -> dict:
+    """A repost's original, from what the repost row carries (its text and hashtags are the original's)."""
+    return repost | {
+        "post_id": repost["ref_post_id"],
+        "author_id": repost["ref_author_id"],
+        "created_at": repost["ref_created_at"],
+        "author_created_at": repost["ref_author_created_at"],
+        "kind": "post",
+    }
 
 
 def _with_hashtags(text: str, tags: list[str]) -> str:
@@ -290,21 +490,21 @@ def _v1_status(row: dict, text: str) -> dict:
     }
 
 
-def write_twitter_v1(table: pa.Table, path: Path) -> int:
+def write_twitter_v1(posts: Posts, path: Path) -> int:
     """The stream as X/Twitter API v1.1 JSON lines; a repost embeds its original (`retweeted_status`)."""
-    rows = table.to_pylist()
-    originals: dict[str, dict] = {}
+    n = 0
     with path.open("wb") as out:
-        for row in rows:
+        for row in _rows(posts):
+            n += 1
             text = _with_hashtags(row["text"], row["hashtags"])
             if row["kind"] == "repost":
-                original = originals[row["ref_post_id"]]
+                original = _v1_status(_original(row), text)
                 status = _v1_status(row, f"RT @{original['user']['screen_name']}: {original['text']}"[:140])
                 status["retweeted_status"] = original
             else:
-                status = originals[row["post_id"]] = _v1_status(row, text)
+                status = _v1_status(row, text)
             out.write(orjson.dumps(status) + b"\n")
-    return len(rows)
+    return n
 
 
 def did(author_id: str) -> str:
@@ -316,16 +516,16 @@ def _rkey(post_id: str) -> str:
     return f"3sim{_number(post_id):010d}"
 
 
-def write_jetstream(table: pa.Table, path: Path) -> int:
+def write_jetstream(posts: Posts, path: Path) -> int:
     """The stream as Bluesky Jetstream events (post and repost creates), one per line."""
-    rows = table.to_pylist()
-    authors = {row["post_id"]: row["author_id"] for row in rows}
+    n = 0
     with path.open("wb") as out:
-        for row in rows:
+        for row in _rows(posts):
+            n += 1
             time_us = datetime_to_us(row["created_at"])
             created = row["created_at"].strftime("%Y-%m-%dT%H:%M:%S.%fZ")
             if row["kind"] == "repost":
-                subject = f"at://{did(authors[row['ref_post_id']])}/app.bsky.feed.post/{_rkey(row['ref_post_id'])}"
+                subject = f"at://{did(row['ref_author_id'])}/app.bsky.feed.post/{_rkey(row['ref_post_id'])}"
                 collection = "app.bsky.feed.repost"
                 record = {"$type": collection, "subject": {"uri": subject, "cid": "bafysim"}, "createdAt": created}
             else:
@@ -362,14 +562,15 @@ def write_jetstream(table: pa.Table, path: Path) -> int:
                 },
             }
             out.write(orjson.dumps(event) + b"\n")
-    return len(rows)
+    return n
 
 
 MASTODON_HOST = "https://sim.example"
 
 
-def _mastodon_status(row: dict, local_id: int, text: str) -> dict:
-    author = row["author_id"]
+def _mastodon_status(row: dict, text: str) -> dict:
+    """A status; its local id grows with time, as Mastodon's do (posts are numbered in time order)."""
+    author, local_id = row["author_id"], 10**15 + _number(row["post_id"])
     words = [
         f'<a href="{MASTODON_HOST}/tags/{w[1:].lower()}" class="mention hashtag" rel="tag">#<span>{w[1:]}</span></a>'
         if w.startswith("#")
@@ -398,33 +599,34 @@ def _mastodon_status(row: dict, local_id: int, text: str) -> dict:
     }
 
 
-def write_mastodon(table: pa.Table, path: Path) -> int:
+def write_mastodon(posts: Posts, path: Path) -> int:
     """The stream as Mastodon `Status` objects, one per line, as the REST timelines and the streaming
-    API's `update` events carry them; local ids grow with time (as Mastodon's do), a reblog embeds
-    its original."""
-    rows = table.to_pylist()
-    originals: dict[str, dict] = {}
+    API's `update` events carry them; a reblog embeds its original."""
+    n = 0
     with path.open("wb") as out:
-        for local_id, row in enumerate(rows, 10**15):
+        for row in _rows(posts):
+            n += 1
+            text = _with_hashtags(row["text"], row["hashtags"])
             if row["kind"] == "repost":
-                status = _mastodon_status(row, local_id, "")
-                status["reblog"] = originals[row["ref_post_id"]]
+                status = _mastodon_status(row, "")
+                status["reblog"] = _mastodon_status(_original(row), text)
                 status["content"], status["tags"] = "", []
             else:
-                status = originals[row["post_id"]] = _mastodon_status(
-                    row, local_id, _with_hashtags(row["text"], row["hashtags"])
-                )
+                status = _mastodon_status(row, text)
             out.write(orjson.dumps(status) + b"\n")
-    return len(rows)
+    return n
 
 
 WRITERS = {"twitter-v1": write_twitter_v1, "jetstream": write_jetstream, "mastodon": write_mastodon}
 
 
-def default_campaigns(start: datetime) -> list[Campaign]:
-    """The demo: a grassroots blast at 17:00 UTC on the first day, and a coordinated push at 09:00."""
+def default_campaigns(start: datetime, hours: float = 24.0) -> list[Campaign]:
+    """The demo: a grassroots blast at 17:00 UTC and a coordinated push at 09:00 on the first day,
+    each where it falls inside the simulated `hours` from `start`."""
     day = start.replace(hour=0, minute=0, second=0, microsecond=0)
-    return [
+    end = start + timedelta(hours=hours)
+    demo = [
         Campaign("grassroots", "FreeThePress", day + timedelta(hours=17), accounts=400),
         Campaign("coordinated", "PressLies", day + timedelta(hours=9), accounts=40),
     ]
+    return [c for c in demo if start <= c.start < end]
