@@ -3,25 +3,23 @@ without errors, offline, and hostile post text stays text."""
 
 from __future__ import annotations
 
-import contextlib
 import os
-import socket
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
-from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import BrowserContext, Page, sync_playwright
 
 from conftest import ingest, swell
 from swell.live.replay import Replay, serving
 from swell.simulate import Campaign, Simulation, generate, write_jetstream
 
 CHROMIUM = "/usr/bin/chromium"
+# Every wait in the browser is for something to appear; this only turns a hang into a failure.
+HANG_GUARD_MS = 600_000
 # As root in a container Chromium needs --no-sandbox; the rest stops it calling Google's servers.
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
          "--disable-sync", "--no-first-run"]  # fmt: skip
@@ -35,14 +33,18 @@ def browser():
         pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium")
     with sync_playwright() as p:
         launched = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield launched
+        context = launched.new_context()
+        context.set_default_timeout(HANG_GUARD_MS)
+        yield context
+        context.close()
         launched.close()
 
 
-def open_report(browser: Browser, path: Path) -> tuple[Page, list[str]]:
+def open_report(browser: BrowserContext, path: Path) -> tuple[Page, list[str]]:
     """The report opened from disk, with every console error, page error and dialog recorded; waits
     until every chart the page embeds has drawn its SVG."""
-    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    page = browser.new_page()
+    page.set_viewport_size({"width": 1200, "height": 900})
     problems: list[str] = []
     page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
     page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
@@ -51,7 +53,7 @@ def open_report(browser: Browser, path: Path) -> tuple[Page, list[str]]:
     page.goto(path.as_uri())
     charts = page.locator("script[data-chart]").count()
     assert charts > 0
-    page.wait_for_function(f"document.querySelectorAll('.chart svg.marks').length >= {charts}", timeout=30_000)
+    page.wait_for_function(f"document.querySelectorAll('.chart svg.marks').length >= {charts}")
     return page, problems
 
 
@@ -140,34 +142,27 @@ def test_hostile_text_renders_as_text(browser, tmp_path):
     page.screenshot(path=tmp_path / "hostile.png", full_page=True)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_serve_shows_the_trends_as_a_replayed_campaign_arrives(browser, tmp_path):
     """The replay server plays a planted campaign, `swell watch` stores it, `swell serve` shows it:
     the page's trends list fills in as posts arrive, without reloading."""
     blast = Campaign("grassroots", "Blast", datetime(2024, 3, 1, 2, tzinfo=UTC), accounts=300)
     table, _ = generate(Simulation(hours=3, posts_per_hour=2_000, seed=9, campaigns=[blast]))
     write_jetstream(table, tmp_path / "stream.jsonl")
-    db, port = tmp_path / "live.duckdb", free_port()
+    db = tmp_path / "live.duckdb"
     swell_cmd = [sys.executable, "-m", "swell"]
     # The page is open before the first post is stored, so what it shows later came in place.
-    server = subprocess.Popen([*swell_cmd, "serve", "--db", db, "--port", str(port), "--interval", "0.5"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
-    page = browser.new_page(viewport={"width": 1200, "height": 800})
+    server = subprocess.Popen([*swell_cmd, "serve", "--db", db, "--port", "0", "--interval", "0.5"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    page = browser.new_page()
+    page.set_viewport_size({"width": 1200, "height": 800})
     watcher = None
     try:
         problems: list[str] = []
         page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: problems.append(str(e)))
-        for _ in range(300):  # the server takes a moment to start
-            with contextlib.suppress(PlaywrightError):
-                page.goto(f"http://127.0.0.1:{port}/")
-                break
-            time.sleep(0.1)
+        url = server.stderr.readline().split(" on ")[-1].strip()  # printed once it accepts connections
+        page.goto(url)
+        page.wait_for_function("document.getElementById('status').textContent.startsWith('The store holds no')")
         followed = r"/^[1-9][\d,]* posts followed/.test(document.getElementById('status').textContent)"
         assert not page.evaluate(followed)  # "Waiting for the store..." or "0 posts followed"
         with serving(Replay.from_file(tmp_path / "stream.jsonl", rate=600)) as url:
@@ -175,17 +170,16 @@ def test_serve_shows_the_trends_as_a_replayed_campaign_arrives(browser, tmp_path
                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
             page.wait_for_function(followed)  # updated in place as posts arrive: the page is never reloaded
             page.wait_for_function(
-                "[...document.querySelectorAll('#trends td.hashtag')].some((td) => td.textContent === '#blast')",
-                timeout=60_000,
+                "[...document.querySelectorAll('#trends td.hashtag')].some((td) => td.textContent === '#blast')"
             )
             page.wait_for_selector("#timeline svg.marks")
             assert problems == []
             page.screenshot(path=tmp_path / "serve.png", full_page=True)
             page.locator("#trends a", has_text="report").first.click()  # the campaign report, served
-            page.wait_for_selector("#chart-timeline svg.marks", timeout=60_000)
+            page.wait_for_selector("#chart-timeline svg.marks")
             assert "#blast" in page.locator("h1").inner_text()
     finally:
         page.close()  # its event stream open would hold the server's graceful shutdown
         for process in (p for p in (watcher, server) if p is not None):
             process.terminate()
-            process.wait(timeout=30)
+            process.wait()

@@ -934,8 +934,11 @@ def watch() -> None:
 @click.option("--batch", "batch_posts", default=20_000, show_default=True, help="Posts per commit to the store.")
 @click.option("--flush", "batch_seconds", default=2.0, show_default=True, help="Seconds before a batch is committed.")
 @click.option("--exit-when-idle", type=float, help="Stop after this many seconds without an event (for replays).")
+@click.option("--until", help="Stop at the first event at or after this time (ISO 8601); it is not stored.")
 @click.option("--bucket", default=5.0, show_default=True, help="Trend bucket size in minutes.")
-def watch_jetstream(url, db, collections, hashtags, langs, batch_posts, batch_seconds, exit_when_idle, bucket) -> None:
+def watch_jetstream(
+    url, db, collections, hashtags, langs, batch_posts, batch_seconds, exit_when_idle, until, bucket
+) -> None:
     """Bluesky's Jetstream (a WebSocket URL; `swell replay` serves one locally). Reconnects on any drop
     and resumes from the cursor stored with the posts, so nothing is lost or stored twice, across a
     restart of swell too."""
@@ -950,6 +953,7 @@ def watch_jetstream(url, db, collections, hashtags, langs, batch_posts, batch_se
         batch_posts=batch_posts,
         batch_seconds=batch_seconds,
         exit_when_idle_s=exit_when_idle,
+        until_us=parse_time(until),
     )
     _run_live(lambda stop: watch_stream(db, options, stop), options, bucket)
 
@@ -964,8 +968,11 @@ def watch_jetstream(url, db, collections, hashtags, langs, batch_posts, batch_se
 @click.option("--batch", "batch_posts", default=20_000, show_default=True, help="Posts per commit to the store.")
 @click.option("--flush", "batch_seconds", default=2.0, show_default=True, help="Seconds before a batch is committed.")
 @click.option("--exit-when-idle", type=float, help="Stop after this many seconds without an event (for replays).")
+@click.option("--until", help="Stop at the first status created at or after this time (ISO 8601); it is not stored.")
 @click.option("--bucket", default=5.0, show_default=True, help="Trend bucket size in minutes.")
-def watch_mastodon(url, db, token, hashtag, local, langs, batch_posts, batch_seconds, exit_when_idle, bucket) -> None:
+def watch_mastodon(
+    url, db, token, hashtag, local, langs, batch_posts, batch_seconds, exit_when_idle, until, bucket
+) -> None:
     """A Mastodon instance's streaming API (URL: https://instance.example; `swell replay` serves one
     locally). Reconnects on any drop and catches up from the instance's timeline since the newest
     status read, which is stored with the posts, so nothing is lost or stored twice."""
@@ -981,6 +988,7 @@ def watch_mastodon(url, db, token, hashtag, local, langs, batch_posts, batch_sec
         batch_posts=batch_posts,
         batch_seconds=batch_seconds,
         exit_when_idle_s=exit_when_idle,
+        until_us=parse_time(until),
     )
     _run_live(lambda stop: watch_stream(db, options, stop), options, bucket)
 
@@ -1040,7 +1048,7 @@ def _run_live(start, options, bucket: float) -> None:
 @main.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=6008, show_default=True)
+@click.option("--port", default=6008, show_default=True, help="0: a free port (the URL printed says which).")
 @click.option("--rate", default=0.0, help="Events per second (default: as fast as the client reads).")
 @click.option("--drop-every", default=0, help="Close each connection after about this many events (tests).")
 @click.option("--bad-frames", default=0, help="Every this many events, also send a malformed frame (tests).")
@@ -1057,10 +1065,10 @@ def replay(file, host, port, rate, drop_every, bad_frames, seed) -> None:
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="FILE") from exc
     if isinstance(served, Replay):
-        errors.print(f"serving {len(served.frames):,} Jetstream events on ws://{host}:{port}/subscribe")
+        what = f"serving {len(served.frames):,} Jetstream events"
     else:
-        errors.print(f"publishing {len(served.statuses):,} Mastodon statuses on http://{host}:{port}")
-    run(served, host, port)
+        what = f"publishing {len(served.statuses):,} Mastodon statuses"
+    run(served, host, port, lambda url: errors.print(f"{what} on {url}", soft_wrap=True))
 
 
 @main.command()

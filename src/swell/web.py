@@ -17,6 +17,7 @@ import contextlib
 import logging
 import secrets
 import socket
+import threading
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
@@ -49,8 +50,15 @@ class Follower:
         self.last_row: int | None = None
         self.since_us: int | None = None
         self.snapshot: dict = {"at": None, "posts": 0, "trending": []}
+        self.looked = threading.Event()  # set after each look at the store (for whoever waits on one)
 
     def poll(self) -> dict:
+        try:
+            return self._poll()
+        finally:
+            self.looked.set()
+
+    def _poll(self) -> dict:
         if not self.db.exists():
             return self.snapshot
         with Store(self.db, read_only=True) as store:
@@ -183,7 +191,9 @@ def create_app(db: Path, *, token: str | None = None, interval_s: float = 2.0, *
         if token
         else [Middleware(TrustedHostMiddleware, allowed_hosts=["localhost", "127.0.0.1", "[::1]", "::1"])]
     )
-    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    app.state.follower = follower
+    return app
 
 
 def listen(host: str, port: int) -> socket.socket:

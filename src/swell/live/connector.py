@@ -29,6 +29,7 @@ class LiveOptions:
     queue_batches: int = 4  # batches waiting for the store before reading pauses
     backoff_s: tuple[float, float] = (0.5, 30.0)  # first and longest wait before reconnecting
     exit_when_idle_s: float | None = None  # stop after this long without an event (replays, tests)
+    until_us: int | None = None  # stop at the first event at or after this time (µs); it is not stored
     on_commit: Callable | None = None  # called in the writer thread with each committed Arrow batch
     stats: LiveStats = field(default_factory=LiveStats)
 
@@ -47,6 +48,7 @@ class Connector:
         self.handing = asyncio.Lock()
         self.batch_started: float | None = None
         self.last_event = time.monotonic()
+        self.reached_until = False  # an event at or after `until_us` has arrived
 
     @property
     def key(self) -> str:
@@ -70,9 +72,11 @@ class Connector:
         return stats
 
     async def _run(self) -> None:
-        wait, longest = self.options.backoff_s
+        first, longest = self.options.backoff_s
+        wait = first
         while not self.done():
             self.writer.check()  # a failed writer is not a dropped connection: no reconnecting past it
+            connected = self.options.stats.connections
             try:
                 await self.session()
                 if self.done():
@@ -81,6 +85,8 @@ class Connector:
                 raise
             except self.errors:
                 pass
+            if self.options.stats.connections > connected:  # it was up: the next failure starts afresh
+                wait = first
             # A drop or a refused connection: wait (with jitter, so that many clients do not come
             # back at once), then resume.
             await self.hand_off_if_due()
@@ -120,9 +126,19 @@ class Connector:
             await self.hand_off_if_due()
         await close()
 
+    def past_until(self, time_us: int) -> bool:
+        """Whether an event of this time is at or after `until_us`; if so, the connector is done."""
+        if self.options.until_us is not None and time_us >= self.options.until_us:
+            self.reached_until = True
+        return self.reached_until
+
     def done(self) -> bool:
         limit = self.options.exit_when_idle_s
-        return self.stop.is_set() or (limit is not None and time.monotonic() - self.last_event > limit)
+        return (
+            self.stop.is_set()
+            or self.reached_until
+            or (limit is not None and time.monotonic() - self.last_event > limit)
+        )
 
     async def sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):  # woken early by stop

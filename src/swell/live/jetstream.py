@@ -75,7 +75,7 @@ class JetstreamConnector(Connector):
                 self.connected()
                 ticking = asyncio.create_task(self.clock(ws.close))
                 try:
-                    while True:
+                    while not self.done():
                         frame = await ws.recv(decode=False)
                         self.received()
                         self.take(frame)
@@ -105,6 +105,8 @@ class JetstreamConnector(Connector):
             batch.reject("not a Jetstream event (no did, time_us and kind)", frame, where)
             return
         time_us = event["time_us"]
+        if type(time_us) is int and self.past_until(time_us):
+            return
         try:
             jetstream.parse(event, f"{batch.stream} time_us={time_us}", batch)
         except RECORD_ERRORS as exc:

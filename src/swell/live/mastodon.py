@@ -22,7 +22,7 @@ from httpx_sse import SSEError, aconnect_sse
 
 from swell.live.connector import Connector, Fatal, LiveOptions
 from swell.live.writer import LiveStats
-from swell.model import normalize_hashtag
+from swell.model import normalize_hashtag, parse_iso_time
 from swell.readers import mastodon
 from swell.readers.base import RECORD_ERRORS, reason_for
 
@@ -85,6 +85,8 @@ class MastodonConnector(Connector):
             try:
                 await self._catch_up(client, timeline, timeline_params)
                 async for event in source.aiter_sse():
+                    if self.done():
+                        break
                     self.received()
                     self.take(event.event, event.data, "stream")
                     if len(self.batch.posts) >= self.options.batch_posts:
@@ -107,6 +109,8 @@ class MastodonConnector(Connector):
             if not isinstance(page, list) or not page:
                 return
             for status in reversed(page):  # Mastodon lists the newest first
+                if self.done():
+                    return
                 self.received()
                 self.take("update", status, "timeline")
             await self.hand_off_if_due()
@@ -127,6 +131,8 @@ class MastodonConnector(Connector):
         except orjson.JSONDecodeError as exc:
             batch.reject(f"not JSON ({exc})", data, where)
             return
+        if self.past_until(_created_us(status)):
+            return
         local_id = _local_id(status)
         try:
             mastodon.parse(status, f"{batch.stream} id={local_id}", batch)
@@ -135,6 +141,14 @@ class MastodonConnector(Connector):
         # Past a bad status too: it is set aside, and the catch-up must not ask for it again.
         if local_id is not None and (batch.cursor is None or local_id > batch.cursor):
             batch.cursor = local_id
+
+
+def _created_us(status) -> int:
+    """A status's time, or 0 when it has none that parses (the reader then says what is wrong)."""
+    try:
+        return parse_iso_time(status["created_at"])
+    except (KeyError, TypeError, ValueError):
+        return 0
 
 
 def _local_id(status) -> int | None:

@@ -8,10 +8,12 @@ server can misbehave on purpose, reproducibly (seeded):
 
 - `drop_every`: close each connection after a random number of events (1 to 2 x drop_every),
   as a network or server failure would;
-- `bad_frames`: every that many events, also send a malformed frame: bad JSON, an event of an
-  unknown collection, or a frame of 2 MB.
+- `bad_frames`: every that many events, also send a malformed frame (before the event): bad JSON,
+  an event of an unknown collection, or a frame of 2 MB.
 
-Events are sent as fast as the client takes them, or at `rate` events per second.
+Events are sent as fast as the client takes them, or at `rate` events per second. For tests that
+must stop the stream at a known point, `hold_at` makes every connection wait before that event
+until `release` is set.
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ class Replay:
     bad_frames: int = 0
     rate: float = 0.0  # events per second; 0: as fast as the client reads
     seed: int = 0
+    hold_at: int | None = None  # the index of the event to wait at until `release` is set
+    release: threading.Event = field(default_factory=threading.Event)
     connections: int = field(default=0, init=False)
     sent: int = field(default=0, init=False)
     sent_at: dict[int, float] = field(default_factory=dict, init=False)  # time_us -> monotonic time sent
@@ -96,12 +100,15 @@ class Replay:
                 collection = self.collections[i]
                 if wanted and collection is not None and collection not in wanted:
                     continue
+                if self.hold_at is not None and i >= self.hold_at and not self.release.is_set():
+                    await asyncio.to_thread(self.release.wait)
+                n = self.sent + 1
+                if self.bad_frames and n % self.bad_frames == 0:  # before the event: read by whoever reads it
+                    await websocket.send(self._bad_frame(n // self.bad_frames), text=True)
                 await websocket.send(self.frames[i], text=True)  # Jetstream sends text messages
                 self.sent_at[self.times[i]] = time.monotonic()  # for measuring delays downstream
-                self.sent += 1
+                self.sent = n
                 sent_here += 1
-                if self.bad_frames and self.sent % self.bad_frames == 0:
-                    await websocket.send(self._bad_frame(self.sent // self.bad_frames), text=True)
                 if drop_after is not None and sent_here >= drop_after:
                     await websocket.close(code=1011)  # as a failing server would
                     return
@@ -171,12 +178,11 @@ class MastodonReplay:
                 for status in self.statuses[position : self.published()]:
                     position += 1
                     if self._has_tag(status, tag):
-                        yield b"event: update\ndata: " + orjson.dumps(status) + b"\n\n"
                         sent += 1
-                        if self.bad_events and sent % self.bad_events == 0:
+                        if self.bad_events and sent % self.bad_events == 0:  # before the status
                             yield b'event: update\ndata: {"id": "1", "content": <p>cut\n\n'
                             yield b'event: announcement\ndata: {"id": "2"}\n\n'
-
+                        yield b"event: update\ndata: " + orjson.dumps(status) + b"\n\n"
                         if drop_after is not None and sent >= drop_after:
                             return  # the stream ends, as when an instance restarts
                 await asyncio.sleep(0.01)
@@ -225,13 +231,24 @@ def load(path: Path, **options) -> Replay | MastodonReplay:
     raise ValueError(f"{path}: neither Jetstream events nor Mastodon statuses")
 
 
-def run(replay: Replay | MastodonReplay, host: str = "127.0.0.1", port: int = 6008) -> None:
+def run(
+    replay: Replay | MastodonReplay, host: str = "127.0.0.1", port: int = 6008, on_ready: Callable[[str], None] = print
+) -> None:
+    """Serve until stopped; `on_ready` gets the URL once the server accepts connections (port 0: a
+    free port)."""
     if isinstance(replay, MastodonReplay):
-        import uvicorn
+        from swell.web import listen
+        from swell.web import run as run_app
 
-        uvicorn.run(replay.app(), host=host, port=port, log_level="warning")
+        sock = listen(host, port)
+        on_ready(f"http://{_host(host)}:{sock.getsockname()[1]}")
+        run_app(replay.app(), sock)
     else:
-        asyncio.run(_serve(replay, host, port))
+        asyncio.run(_serve(replay, host, port, lambda bound: on_ready(f"ws://{_host(host)}:{bound}/subscribe")))
+
+
+def _host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
 
 
 @contextlib.contextmanager
