@@ -202,10 +202,11 @@ class _Run:
         mapping = self.ingest.mapping
         if self.ingest.fmt == "csv" or (mapping is not None and (layout == "text" or mapping.fits(header))):
             return "csv"
+        starts_as_json = self.source.first_line.startswith((b"{", b"["))
+        if not starts_as_json and csv_reader.mapping_for_header(header) is not None:
+            return "csv"  # the header of a known export, whatever lines further down look like
         if layout != "text":
             return layout
-        if csv_reader.mapping_for_header(header) is not None:
-            return "csv"
         # Neither JSON nor a CSV export we know: read as JSON lines, so each line is rejected with its number.
         self.sink.summary.notes.append(
             f"{self.name}: not JSON, and its first line is not the header of a known CSV export "

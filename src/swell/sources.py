@@ -52,16 +52,19 @@ def sniff_layout(stream: BinaryIO) -> tuple[str, bytes]:
     if not lines:
         return "jsonl", b""  # empty: nothing to read either way
     first = lines[0]
-    if first in (b"{", b"[") or (first.startswith(b"[") and not _whole_json(first)):
+    values_later = any(line.startswith(b"{") and _a_value(line) for line in lines[1:])
+    if first in (b"{", b"[") or (first.startswith(b"[") and not _a_value(first) and not values_later):
         return "json", first  # a document over many lines: pretty-printed, or an array one item a line
-    if first.startswith((b"{", b"[")):
-        return "jsonl", first  # a JSON value a line; a broken line is rejected on its own
-    if any(line.startswith(b"{") and _whole_json(line) for line in lines[1:]):
-        return "jsonl", first  # JSON lines after a line of something else
+    if first.startswith((b"{", b"[")) or values_later:
+        return "jsonl", first  # a JSON value a line (a broken one is rejected on its own), maybe after a title
     return "text", first
 
 
-def _whole_json(line: bytes) -> bool:
+def _a_value(line: bytes) -> bool:
+    """Whether a line holds a whole JSON value: it parses, or it closes what it opens (a value nested
+    deeper than orjson reads is still a line of its own, not the start of a document)."""
+    if line[-1:] == {b"[": b"]", b"{": b"}"}.get(line[:1]):
+        return True
     try:
         orjson.loads(line)
     except orjson.JSONDecodeError:
@@ -203,16 +206,36 @@ class InputFile:
             yield line
 
     def json_items(self) -> Iterator[object]:
-        """The values of a `json` input: the items of a top-level array, or each top-level document.
+        """The values of a `json` input: each top-level document, except that a top-level array gives
+        its items one by one (an API response saved whole is never held whole). Any mix of arrays,
+        objects and other values follows: nothing is skipped for not being what came first.
 
         Raises ijson.JSONError where the document stops being valid JSON; what came before is kept.
         """
-        prefix = "item" if self.first_line.startswith(b"[") else ""
         if self.stream.peek(3).startswith(_BOM):
             self.stream.read(3)
         # Numbers as Python ints (of any size) and Decimals: with use_float, yajl stops at an integer
         # beyond 64 bits and every later item of the document would be lost.
-        yield from ijson.items(self.stream, prefix, multiple_values=True)
+        if not self.first_line.startswith(b"["):  # documents: yajl builds each whole, fast
+            yield from ijson.items(self.stream, "", multiple_values=True)
+            return
+        # Arrays: their items, and whatever else follows them. ijson's own `items(..., "item")` is
+        # faster but skips, without a word, every top-level value that is not an array.
+        builder, depth, in_array = None, 0, False
+        for _, event, value in ijson.parse(self.stream, multiple_values=True):
+            if builder is None:
+                if depth == 0 and event == "start_array":
+                    in_array, depth = True, 1
+                    continue
+                if in_array and event == "end_array":
+                    in_array, depth = False, 0
+                    continue
+                builder = ijson.ObjectBuilder()
+            builder.event(event, value)
+            depth += 1 if event in ("start_map", "start_array") else -1 if event in ("end_map", "end_array") else 0
+            if depth == (1 if in_array else 0):  # a top-level value, or an item of a top-level array, is whole
+                yield builder.value
+                builder = None
 
     def text(self) -> io.TextIOWrapper:
         """A text view for CSV: UTF-8 (a byte-order mark skipped); undecodable bytes are kept as

@@ -8,7 +8,7 @@ identity/account events are counted as ignored.
 
 from __future__ import annotations
 
-from swell.model import Post, parse_iso_time
+from swell.model import EARLIEST_US, LATEST_US, Post, parse_iso_time
 from swell.readers.base import BadRecord, Sink, require_str
 from swell.readers.bluesky import record_to_post, repost_to_post
 
@@ -29,8 +29,8 @@ def parse(rec: dict, source: str, sink: Sink) -> None:
         return
     did = require_str(rec["did"], "did")
     time_us = rec["time_us"]
-    if type(time_us) is not int:
-        raise BadRecord(f"time_us must be an integer, got {type(time_us).__name__}")
+    if type(time_us) is not int or not EARLIEST_US <= time_us < LATEST_US:
+        raise BadRecord(f"time_us must be microseconds since 1970 (to 2200), got {type(time_us).__name__} {time_us}")
     commit = rec["commit"]
     if not isinstance(commit, dict):
         raise BadRecord(f"commit must be an object, got {type(commit).__name__}")
