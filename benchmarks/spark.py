@@ -65,8 +65,8 @@ def work(engine_name: str, db: Path, parquet: Path, runs: int) -> dict:
     """In the worker process: every job `runs` times on one engine; seconds per run."""
     from swell.campaign import CampaignQuery, analyse, describe
     from swell.coordination import co_action_network
-    from swell.model import datetime_to_us
     from swell.store import Store
+    from swell.times import datetime_to_us
     from swell.trends import TrendStream, make_detector, trends_over_store
 
     started = time.perf_counter()

@@ -13,9 +13,9 @@ import pytest
 
 from conftest import DATA, ingest, swell
 from swell.campaign import CampaignQuery, analyse, overview
-from swell.model import datetime_to_us
 from swell.simulate import Campaign, Simulation, generate, write_twitter_v1
 from swell.store import Store
+from swell.times import datetime_to_us
 
 START = datetime(2024, 3, 1, tzinfo=UTC)
 BLAST = START + timedelta(hours=3)  # the planned grassroots blast

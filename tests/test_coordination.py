@@ -131,7 +131,7 @@ def test_cli_exports_and_signals(tmp_path):
     first = edges.row(0, named=True)
     assert graph.get_edge_data(str(first["source"]), str(first["target"]))[first["kind"]]["weight"] == first["weight"]
     planted_accounts = set(truth[0]["accounts"])
-    in_clusters = {a for c in report["clusters"] for a in c["accounts"]}
+    in_clusters = {m["account"] for c in report["clusters"] for m in c["members"]}
     assert in_clusters <= planted_accounts and len(in_clusters) >= 35
     table_view = swell("coordination", "--db", db, "--hashtag", "PressLies")
     assert "clusters, strongest first" in table_view.output and "co-post" in table_view.output

@@ -5,6 +5,7 @@ restarted. After the stream ends the store must hold every post of the stream ex
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -12,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -25,9 +27,9 @@ from swell.live.jetstream import JetstreamOptions, stream_key, watch
 from swell.live.mastodon import MastodonOptions
 from swell.live.mastodon import watch as watch_mastodon
 from swell.live.replay import MastodonReplay, Replay, serving
-from swell.model import datetime_to_us, us_to_datetime
 from swell.simulate import Campaign, Simulation, generate, write_jetstream, write_mastodon
 from swell.store import Store, rejects_path
+from swell.times import datetime_to_us, us_to_datetime
 
 START = datetime(2024, 3, 1, tzinfo=UTC)
 
@@ -148,6 +150,18 @@ def _first_commit(db: Path, url: str, watcher: subprocess.Popen) -> None:
         time.sleep(0.05)
 
 
+@contextlib.contextmanager
+def started(cmd: list, **options) -> Iterator[subprocess.Popen]:
+    """A process that is killed on the way out if it is still running (a failing test leaves none)."""
+    process = subprocess.Popen(cmd, text=True, **options)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+
+
 def test_sigkill_mid_stream_then_restart_loses_nothing(stream, tmp_path):
     """Killed while the stream is held halfway (so that it is mid-stream, whatever the machine's load),
     then started again: nothing lost, nothing stored twice."""
@@ -156,10 +170,10 @@ def test_sigkill_mid_stream_then_restart_loses_nothing(stream, tmp_path):
     replay = Replay.from_file(path, hold_at=len(expected) // 2)
     with serving(replay) as url:
         cmd = [sys.executable, "-m", "swell", "watch", "jetstream", url, "--db", str(db), "--flush", "0.2"]
-        first = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        _first_commit(db, url, first)
-        os.kill(first.pid, signal.SIGKILL)
-        first.wait()
+        with started(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as first:
+            _first_commit(db, url, first)
+            os.kill(first.pid, signal.SIGKILL)
+            first.wait()
         after_kill = len(stored_ids(db))
         assert 0 < after_kill < len(expected)  # killed mid-stream
         replay.release.set()
@@ -177,11 +191,10 @@ def test_watch_stops_cleanly_on_ctrl_c_with_everything_committed(stream, tmp_pat
     replay = Replay.from_file(path, hold_at=len(expected) // 2)
     with serving(replay) as url:
         cmd = [sys.executable, "-m", "swell", "watch", "jetstream", url, "--db", str(db), "--flush", "0.2"]
-        running = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        _first_commit(db, url, running)
-        running.send_signal(signal.SIGINT)
-        _, err = running.communicate()
-        replay.release.set()
+        with started(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as running:
+            _first_commit(db, url, running)
+            running.send_signal(signal.SIGINT)
+            _, err = running.communicate()
     assert running.returncode == 0, err
     committed = int(re.search(r"stopped: ([\d,]+) posts committed", err).group(1).replace(",", ""))
     ids = stored_ids(db)
@@ -304,29 +317,26 @@ def test_mastodon_hashtag_stream_through_the_command_line(mastodon_stream, tmp_p
 
 def test_replay_server_restarts_mid_stream_and_the_watcher_resumes(stream, tmp_path):
     """The server goes away (killed) and comes back on the same port; the watcher keeps trying, with
-    backoff, and resumes from its cursor."""
+    backoff, and resumes from its cursor. The first server has only the first half of the stream, so
+    the watcher cannot have finished before it goes."""
     path, expected, until_us = stream
+    half = tmp_path / "half.jsonl"
+    lines = path.read_bytes().splitlines(keepends=True)
+    half.write_bytes(b"".join(lines[: len(lines) // 2]))
     swell_cmd = [sys.executable, "-m", "swell"]
     db = tmp_path / "restarted.duckdb"
-    server = subprocess.Popen([*swell_cmd, "replay", str(path), "--port", "0", "--rate", "1500"],
-                              stderr=subprocess.PIPE, text=True)  # fmt: skip
-    url = server.stderr.readline().split(" on ")[-1].strip()  # printed once it accepts connections
-    port = url.rsplit(":", 1)[1].split("/")[0]
-    watcher = subprocess.Popen(
-        [*swell_cmd, "watch", "jetstream", url, "--db", str(db), "--flush", "0.2",
-         "--until", us_to_datetime(until_us).isoformat()],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        _first_commit(db, url, watcher)  # it has connected and read
-        server.kill()
-        server.wait()
-        server = subprocess.Popen([*swell_cmd, "replay", str(path), "--port", port], stderr=subprocess.PIPE, text=True)
-        _, err = watcher.communicate()
-        assert watcher.returncode == 0, err
-    finally:
-        server.kill()
-        server.wait()
+    with started([*swell_cmd, "replay", str(half), "--port", "0"], stderr=subprocess.PIPE) as server:
+        url = server.stderr.readline().split(" on ")[-1].strip()  # printed once it accepts connections
+        port = url.rsplit(":", 1)[1].split("/")[0]
+        until = us_to_datetime(until_us).isoformat()
+        watch = [*swell_cmd, "watch", "jetstream", url, "--db", str(db), "--flush", "0.2", "--until", until]
+        with started(watch, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as watcher:
+            _first_commit(db, url, watcher)  # it has connected and read
+            server.kill()
+            server.wait()
+            with started([*swell_cmd, "replay", str(path), "--port", port], stderr=subprocess.DEVNULL):
+                _, err = watcher.communicate()
+    assert watcher.returncode == 0, err
     ids = stored_ids(db)
     assert len(ids) == len(set(ids)) and set(ids) == expected
     assert int(re.search(r"([\d,]+)\s+connection", err).group(1)) >= 2

@@ -2,16 +2,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from swell.model import (
-    hashtags_from_text,
-    normalize_hashtag,
-    normalize_hashtags,
-    normalize_url,
-    parse_iso_time,
-    parse_twitter_time,
-    posts_to_batch,
-    us_to_datetime,
-)
+from swell.model import hashtags_from_text, normalize_hashtag, normalize_hashtags, normalize_url, posts_to_batch
+from swell.times import parse_iso_time, parse_twitter_time, us_to_datetime
 
 
 @pytest.mark.parametrize(

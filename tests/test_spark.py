@@ -17,11 +17,11 @@ import pytest
 
 from conftest import DATA, ingest, rejects, swell
 from swell.campaign import CampaignQuery, analyse, describe, overview
-from swell.cli import expand_inputs
 from swell.coordination import KINDS, co_action_network
-from swell.model import datetime_to_us
 from swell.simulate import Campaign, Simulation, generate, write_jetstream, write_twitter_v1
+from swell.sources import expand_inputs
 from swell.store import Store
+from swell.times import datetime_to_us
 from swell.trends import TrendStream, make_detector, trends_over_store
 
 if not os.environ.get("SWELL_REQUIRE_SPARK"):

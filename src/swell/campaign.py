@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from swell.coordination import DEFAULT_KINDS, campaign_signals, cluster_strength, clusters, co_action_network
+from swell.coordination import DEFAULT_KINDS, coordination_report
 from swell.engine import Engine, rows
-from swell.model import normalize_hashtag, us_to_datetime
-from swell.trends import TrendStream, make_detector, post_filter, trends_over_store
+from swell.model import normalize_hashtag
+from swell.selection import Selection
+from swell.times import iso
+from swell.trends import TrendStream, make_detector, trends_over_store
 
 _US_PER_MIN = 60_000_000
 # Timeline resolutions, in minutes: the finest that keeps the timeline under MAX_POINTS points.
@@ -45,9 +48,10 @@ class CampaignQuery:
     method: str = "components"
     top: int = 10  # rows in the top-N lists
 
-
-def iso(us: int | None) -> str | None:
-    return None if us is None else us_to_datetime(int(us)).isoformat()
+    @property
+    def selection(self) -> Selection:
+        """The campaign's posts: its hashtags (and reposts of posts with them) in its range."""
+        return Selection(self.since_us, self.until_us, self.platform, tuple(self.hashtags))
 
 
 def resolution_min(first_us: int, last_us: int) -> int:
@@ -65,14 +69,9 @@ def gini(counts: np.ndarray) -> float:
     return float(2 * np.sum(np.arange(1, n + 1) * x) / (n * x.sum()) - (n + 1) / n)
 
 
-def select_campaign(engine: Engine, q: CampaignQuery) -> int:
-    """Fill the temporary table `campaign`; returns its number of posts."""
-    where, params = post_filter(q.since_us, q.until_us, q.platform)
-    tags = [normalize_hashtag(h) for h in q.hashtags]
-    if tags:
-        where += """ AND (list_has_any(hashtags, ?) OR (kind = 'repost' AND ref_post_id IN (
-                        SELECT post_id FROM posts WHERE list_has_any(hashtags, ?))))"""
-        params += [tags, tags]
+def select_campaign(engine: Engine, selection: Selection) -> int:
+    """Fill the temporary table `campaign` with the selected posts; returns their number."""
+    where, params = selection.where()
     engine.table(
         "campaign",
         f"""SELECT post_id, author_id, author_handle, kind, ref_post_id, ref_author_id, epoch_us(created_at) AS t,
@@ -83,20 +82,23 @@ def select_campaign(engine: Engine, q: CampaignQuery) -> int:
     return engine.one("SELECT count(*) FROM campaign")[0]
 
 
-def analyse(engine: Engine, q: CampaignQuery) -> dict:
-    """Every number of the campaign report, JSON-ready (times in ISO 8601, UTC)."""
+def analyse(engine: Engine, q: CampaignQuery, on_step: Step | None = None) -> dict:
+    """Every number of the campaign report, JSON-ready (times in ISO 8601, UTC). `on_step` hears what
+    is being done."""
+    step = on_step or _quiet
     tags = [normalize_hashtag(h) for h in q.hashtags]
     report = {"hashtags": tags, "planned": iso(q.planned_us), "range": _range(q)}
-    if not select_campaign(engine, q):
+    step("selecting the campaign's posts")
+    if not select_campaign(engine, q.selection):
         return {**report, "totals": {"posts": 0}}
     first_us, last_us = engine.one("SELECT min(t), max(t) FROM campaign")
     start_us = q.planned_us if q.planned_us is not None else first_us
-    return {
-        **report,
-        "totals": _totals(engine),
-        "first_post": _first_post(engine),
-        "peak_minute": _peak_minute(engine),
-        "trend": _trend(engine, q, tags, start_us),
+    figures = {**report, "totals": _totals(engine), "first_post": _first_post(engine)}
+    figures["peak_minute"] = _peak_minute(engine)
+    step("detecting trends")
+    figures["trend"] = _trend(engine, q, tags, start_us)
+    step("counting the timeline, the accounts and the posts")
+    figures |= {
         "timeline": _timeline(engine, resolution_min(first_us, last_us), first_us, last_us),
         "ramp": _ramp(engine, start_us),
         "top_posts": _top_posts(engine, q.top),
@@ -104,8 +106,16 @@ def analyse(engine: Engine, q: CampaignQuery) -> dict:
         "concentration": _concentration(engine),
         "languages": _languages(engine),
         "co_hashtags": _co_hashtags(engine, tags, q.top * 2),
-        "coordination": _coordination(engine, q),
     }
+    figures["coordination"] = _coordination(engine, q, step)
+    return figures
+
+
+Step = Callable[[str], None]
+
+
+def _quiet(step: str) -> None:
+    """What hears the steps when nobody listens."""
 
 
 def _range(q: CampaignQuery) -> dict:
@@ -147,7 +157,7 @@ def _trend(engine: Engine, q: CampaignQuery, tags: list[str], start_us: int) -> 
     the same range of the store: the first episode that begins at or after the start (the planned
     time, else the first post), and the time from the start to the bucket in which it began."""
     stream = TrendStream(make_detector(q.detector, q.bucket_min), bucket_min=q.bucket_min)
-    trends_over_store(engine, stream, since_us=q.since_us, until_us=q.until_us, platform=q.platform)
+    trends_over_store(engine, stream, q.selection)
     episodes = sorted((t for t in stream.episodes() if t.hashtag in tags), key=lambda t: t.since_us)
     after = [t for t in episodes if t.since_us + stream.bucket_us > start_us]
     trended = after[0] if after else None
@@ -280,53 +290,21 @@ def _co_hashtags(engine, tags: list[str], top: int) -> list[dict]:
     )
 
 
-def _coordination(engine: Engine, q: CampaignQuery, *, shown: int = 10) -> dict:
+def _coordination(engine: Engine, q: CampaignQuery, step: Step, *, shown: int = 10) -> dict:
     """The co-action network of the campaign's posts, its clusters (strongest first) with sample posts
-    behind their edges, and the campaign signals."""
-    network = co_action_network(
+    behind their edges, the campaign signals, and a laid-out graph of the clusters shown."""
+    report = coordination_report(
         engine,
         where="post_id IN (SELECT post_id FROM campaign)",
         kinds=DEFAULT_KINDS,
         window_s=q.window_s,
         min_weight=q.min_weight,
+        method=q.method,
+        min_strength=q.min_strength,
+        on_step=step,
     )
-    found = sorted(clusters(network, method=q.method, min_size=3), key=lambda c: -cluster_strength(c))
-    signals = campaign_signals(engine, found, min_strength=q.min_strength)
-    sample_ids = sorted({s[k] for c in found[:shown] for s in c.samples for k in ("source_post", "target_post")})
-    texts = (
-        dict(engine.frame("SELECT post_id, text FROM posts WHERE list_contains(?, post_id)", [sample_ids]).rows())
-        if sample_ids
-        else {}
-    )
-    handles = dict(network.accounts.select("account", "handle").iter_rows())
-    return {
-        "window_s": q.window_s,
-        "min_weight": q.min_weight,
-        "min_strength": q.min_strength,
-        "method": q.method,
-        "kinds": list(network.kinds),
-        "edges": network.edges.height,
-        "edges_per_kind": dict(network.edges.group_by("kind").len().sort("kind").iter_rows()),
-        "signals": signals,
-        "clusters": [
-            {
-                "id": c.id,
-                "accounts": len(c.accounts),
-                "co_actions_per_account": round(cluster_strength(c), 2),
-                "coordinated": cluster_strength(c) >= q.min_strength,
-                "kinds": c.kinds,
-                "first": iso(int(c.first_s * 1e6)) if c.first_s else None,
-                "last": iso(int(c.last_s * 1e6)) if c.last_s else None,
-                "members": [{"account": a, "handle": handles.get(a)} for a in c.accounts],
-                "samples": [
-                    {**s, "source_text": texts.get(s["source_post"]), "target_text": texts.get(s["target_post"])}
-                    for s in c.samples[:5]
-                ],
-            }
-            for c in found[:shown]
-        ],
-        "graph": _graph(network, found[:shown]),
-    }
+    step("laying out the network")
+    return {**report.to_dict(top=shown), "graph": _graph(report.network, report.clusters[:shown])}
 
 
 def _graph(network, shown_clusters, max_nodes: int = 400) -> dict:
@@ -395,17 +373,21 @@ def describe(engine: Engine, top: int = 10) -> dict:
     }
 
 
-def overview(engine: Engine, q: CampaignQuery, *, trends_shown: int = 20) -> dict:
+def overview(engine: Engine, q: CampaignQuery, *, trends_shown: int = 20, on_step: Step | None = None) -> dict:
     """What a store (or a range of it) holds, its main trends, and its largest coordinated clusters:
     the campaign figures over every post, with the trend episodes of every hashtag."""
+    step = on_step or _quiet
+    step("describing the store")
     info = describe(engine, top=q.top * 2)
     info["first"], info["last"] = (v.isoformat() if v else None for v in (info["first"], info["last"]))
-    if not select_campaign(engine, CampaignQuery([], since_us=q.since_us, until_us=q.until_us, platform=q.platform)):
+    if not select_campaign(engine, q.selection.without_hashtags()):
         return {"store": info, "range": _range(q), "totals": {"posts": 0}}
     first_us, last_us = engine.one("SELECT min(t), max(t) FROM campaign")
+    step("detecting trends")
     stream = TrendStream(make_detector(q.detector, q.bucket_min), bucket_min=q.bucket_min)
-    trends_over_store(engine, stream, since_us=q.since_us, until_us=q.until_us, platform=q.platform)
+    trends_over_store(engine, stream, q.selection)
     episodes = sorted(stream.episodes(), key=lambda t: -t.peak)[:trends_shown]
+    step("counting the timeline and the accounts")
     return {
         "store": info,
         "range": _range(q),
@@ -419,5 +401,5 @@ def overview(engine: Engine, q: CampaignQuery, *, trends_shown: int = 20) -> dic
         "top_accounts": _top_accounts(engine, q.top),
         "concentration": _concentration(engine),
         "languages": _languages(engine),
-        "coordination": _coordination(engine, q),
+        "coordination": _coordination(engine, q, step),
     }

@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import duckdb
 import igraph
@@ -32,6 +34,9 @@ import numpy as np
 import polars as pl
 
 from swell.engine import Engine
+from swell.errors import NotOnThisEngine
+from swell.selection import Selection
+from swell.times import iso
 
 KINDS = ("co-repost", "co-post", "co-link", "co-reply", "co-hashtag", "near-duplicate")
 DEFAULT_KINDS = ("co-repost", "co-post", "co-link", "co-reply")
@@ -128,6 +133,8 @@ def co_action_network(
     unknown = set(kinds) - set(KINDS)
     if unknown:
         raise ValueError(f"unknown co-action kinds {sorted(unknown)}; kinds are {', '.join(KINDS)}")
+    if "near-duplicate" in kinds and engine.name != "duckdb":
+        raise NotOnThisEngine("near-duplicate runs on DuckDB only: its MinHash index is in this process's memory")
     window_us = int(window_s * 1_000_000)
     # What the analyses need of the posts in scope; the texts apart, normalised, for original posts.
     engine.table(
@@ -339,37 +346,205 @@ def campaign_signals(engine: Engine, found: list[Cluster], *, min_strength: floa
     }
 
 
+# --- the report -----------------------------------------------------------------------------------
+
+
+@dataclass
+class CoordinationReport:
+    """A co-action network, its clusters (strongest first) and the signals over the posts in scope:
+    what `swell coordination` prints and exports, and the coordination section of a campaign report.
+    One serialisation (`to_dict`) serves both."""
+
+    network: Network
+    clusters: list[Cluster]
+    signals: dict
+    min_weight: int
+    min_strength: float
+    method: str
+    texts: dict[str, str] = field(default_factory=dict)  # post id -> text, for the evidence shown
+    purity: dict | None = None  # against known labels of accounts, when given (`label_purity`)
+
+    def coordinated(self, cluster: Cluster) -> bool:
+        """Whether a cluster acts together often enough (`min_strength` co-actions per account) to
+        count as coordinated in the signals."""
+        return cluster_strength(cluster) >= self.min_strength
+
+    def to_dict(self, top: int | None = None, samples: int = 5) -> dict:
+        """JSON-ready: the parameters, the edges per kind, the signals, and the `top` clusters (all by
+        default), each with its members and `samples` pairs of posts behind its edges."""
+        handles = (
+            dict(self.network.accounts.select("account", "handle").iter_rows()) if self.network.accounts.height else {}
+        )
+        out = {
+            "window_s": self.network.window_s,
+            "min_weight": self.min_weight,
+            "min_strength": self.min_strength,
+            "method": self.method,
+            "kinds": list(self.network.kinds),
+            "edges": self.network.edges.height,
+            "edges_per_kind": dict(self.network.edges.group_by("kind").len().sort("kind").iter_rows()),
+            "signals": self.signals,
+            "clusters": [
+                {
+                    "id": c.id,
+                    "accounts": len(c.accounts),
+                    "co_actions_per_account": round(cluster_strength(c), 3),
+                    "coordinated": self.coordinated(c),
+                    "weight": c.weight,
+                    "kinds": c.kinds,
+                    "first": iso(int(c.first_s * 1e6)) if c.first_s else None,
+                    "last": iso(int(c.last_s * 1e6)) if c.last_s else None,
+                    "members": [{"account": a, "handle": handles.get(a)} for a in c.accounts],
+                    "samples": [
+                        {
+                            **s,
+                            "source_text": self.texts.get(s["source_post"]),
+                            "target_text": self.texts.get(s["target_post"]),
+                        }
+                        for s in c.samples[:samples]
+                    ],
+                }
+                for c in self.clusters[:top]
+            ],
+        }
+        if self.purity is not None:
+            out["purity"] = self.purity
+        return out
+
+
+def coordination_report(
+    engine: Engine,
+    selection: Selection | None = None,
+    *,
+    kinds: tuple[str, ...] = DEFAULT_KINDS,
+    window_s: float = 60.0,
+    min_weight: int = 2,
+    method: str = "leiden",
+    min_size: int = 3,
+    min_strength: float = 10.0,
+    where: str | None = None,
+    params: list | None = None,
+    on_step: Callable[[str], None] | None = None,
+) -> CoordinationReport:
+    """The co-action network of the selected posts (or of `where`/`params`, SQL over posts), its
+    clusters by `method` (those of `min_size` accounts or more, strongest first), the campaign signals,
+    and the texts of the posts behind the clusters' evidence. `on_step` hears what is being done."""
+    step = on_step or (lambda _: None)
+    if where is None:
+        where, params = (selection or Selection()).where()
+    step("building the co-action network")
+    network = co_action_network(
+        engine, where=where, params=params, kinds=kinds, window_s=window_s, min_weight=min_weight
+    )
+    step("clustering")
+    found = sorted(clusters(network, method=method, min_size=min_size), key=lambda c: (-cluster_strength(c), c.id))
+    step("measuring the signals")
+    signals = campaign_signals(engine, found, min_strength=min_strength)
+    ids = sorted({s[k] for c in found for s in c.samples for k in ("source_post", "target_post")})
+    texts = (
+        dict(engine.frame("SELECT post_id, text FROM posts WHERE list_contains(?, post_id)", [ids]).rows())
+        if ids
+        else {}
+    )
+    return CoordinationReport(network, found, signals, min_weight, min_strength, method, texts)
+
+
+def label_purity(report: CoordinationReport, labels: dict[str, str]) -> dict:
+    """`purity` of the report's clusters against known labels of accounts (`read_labels`), matched by
+    account id, or by handle (without case) for label files that name handles."""
+    handles = dict(report.network.accounts.select("account", "handle").drop_nulls().iter_rows())
+    keyed = {
+        a: labels.get(a) or labels.get((handles.get(a) or "").lower()) for c in report.clusters for a in c.accounts
+    }
+    return purity(report.clusters, {a: label for a, label in keyed.items() if label})
+
+
 # --- exports --------------------------------------------------------------------------------------
 
 
-def write_network(network: Network, found: list[Cluster], report: dict, out: Path) -> list[Path]:
-    """edges.csv, evidence.csv, nodes.csv, clusters.json, and the network as GEXF and GraphML (for
-    Gephi; one edge per kind, with its weight)."""
-    import networkx as nx
-    import orjson
-
-    out.mkdir(parents=True, exist_ok=True)
-    cluster_of = clustered_accounts(found)
-    nodes = network.accounts.with_columns(
+def _nodes(report: CoordinationReport) -> pl.DataFrame:
+    """Every account in scope: its handle, posts, and cluster (null when in none)."""
+    cluster_of = clustered_accounts(report.clusters)
+    return report.network.accounts.with_columns(
         cluster=pl.col("account").replace_strict(cluster_of, default=None, return_dtype=pl.Int64)
     ).sort("account")
-    paths = [
-        out / name
-        for name in ("edges.csv", "evidence.csv", "nodes.csv", "clusters.json", "network.gexf", "network.graphml")
-    ]
-    network.edges.write_csv(paths[0])
-    network.evidence.write_csv(paths[1])
-    nodes.write_csv(paths[2])
-    paths[3].write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
+
+
+def network_graph(report: CoordinationReport):
+    """The network as a networkx MultiDiGraph for Gephi and other tools: the accounts with an edge
+    (label, posts, cluster or -1), one edge per kind with its weight and its first and last co-action
+    (ISO 8601)."""
+    import networkx as nx
+
     graph = nx.MultiDiGraph()
-    linked = set(network.edges.get_column("source")) | set(network.edges.get_column("target"))
-    for account, handle, posts, cluster in nodes.iter_rows():
+    edges = report.network.edges
+    linked = set(edges.get_column("source")) | set(edges.get_column("target"))
+    for account, handle, posts, cluster in _nodes(report).iter_rows():
         if account in linked:
             graph.add_node(account, label=handle or account, posts=posts, cluster=-1 if cluster is None else cluster)
-    for kind, source, target, weight, *_ in network.edges.iter_rows():
-        graph.add_edge(source, target, key=kind, kind=kind, weight=weight)
-    nx.write_gexf(graph, paths[4])
-    nx.write_graphml(graph, paths[5])
+    for kind, source, target, weight, first_s, last_s in edges.select(
+        "kind", "source", "target", "weight", "first_s", "last_s"
+    ).iter_rows():
+        first, last = iso(int(first_s * 1e6)), iso(int(last_s * 1e6))
+        graph.add_edge(source, target, key=kind, kind=kind, weight=weight, first=first, last=last)
+    return graph
+
+
+def _gexf(report: CoordinationReport, out: BinaryIO) -> None:
+    import networkx as nx
+
+    nx.write_gexf(network_graph(report), out)
+
+
+def _graphml(report: CoordinationReport, out: BinaryIO) -> None:
+    import networkx as nx
+
+    nx.write_graphml(network_graph(report), out)
+
+
+def _gml(report: CoordinationReport, out: BinaryIO) -> None:
+    import networkx as nx
+
+    for line in nx.generate_gml(network_graph(report)):
+        out.write(line.encode() + b"\n")
+
+
+def _edges_csv(report: CoordinationReport, out: BinaryIO) -> None:
+    report.network.edges.write_csv(out)
+
+
+def _report_json(report: CoordinationReport, out: BinaryIO) -> None:
+    import orjson
+
+    out.write(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2) + b"\n")
+
+
+# How a network can be written, by format name (`swell coordination --format`); each writes bytes.
+NETWORK_WRITERS: dict[str, Callable[[CoordinationReport, BinaryIO], None]] = {
+    "gexf": _gexf,
+    "graphml": _graphml,
+    "gml": _gml,
+    "csv": _edges_csv,
+    "json": _report_json,
+}
+
+
+def write_network(report: CoordinationReport, out: Path) -> list[Path]:
+    """The bundle: edges.csv, evidence.csv, nodes.csv, clusters.json, and the network as GEXF and
+    GraphML (for Gephi), in the folder `out`."""
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, write in (
+        ("edges.csv", _edges_csv),
+        ("evidence.csv", lambda r, f: r.network.evidence.write_csv(f)),
+        ("nodes.csv", lambda r, f: _nodes(r).write_csv(f)),
+        ("clusters.json", _report_json),
+        ("network.gexf", _gexf),
+        ("network.graphml", _graphml),
+    ):
+        with (out / name).open("wb") as f:
+            write(report, f)
+        paths.append(out / name)
     return paths
 
 

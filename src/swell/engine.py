@@ -11,16 +11,22 @@ detectors, the clustering, the report) is the same Python code whichever engine 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Protocol
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Protocol
 
-import duckdb
-import polars as pl
+from swell.errors import MissingExtra
+
+if TYPE_CHECKING:  # imported where they are used: the command line starts without them
+    import duckdb
+    import polars as pl
 
 Params = list | dict | None
 # A function applied to a table batch by batch (a row's result depends on that row alone), so that
 # Spark can run it on its executors; DuckDB applies it to the whole table at once.
-RowMap = Callable[[pl.DataFrame], pl.DataFrame]
+RowMap = Callable[["pl.DataFrame"], "pl.DataFrame"]
 
 
 class Engine(Protocol):
@@ -62,6 +68,8 @@ class DuckDBEngine:
         con.execute("SET enable_progress_bar = false")
 
     def frame(self, query: str, params: Params = None) -> pl.DataFrame:
+        import polars as pl
+
         frame = self.con.sql(query, params=params or None).pl()
         # DuckDB sums integers as 128-bit integers (decimals in polars); Spark as 64-bit ones.
         whole = [n for n, t in frame.schema.items() if isinstance(t, pl.Decimal) and t.scale == 0]
@@ -80,3 +88,44 @@ class DuckDBEngine:
         self.con.register(f"{name}_frame", frame.to_arrow())
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {name}_frame")
         self.con.unregister(f"{name}_frame")
+
+
+ENGINES = ("duckdb", "spark")
+DEFAULT_DB = "swell.duckdb"  # the store, with the DuckDB engine
+DEFAULT_DATASET = "swell.parquet"  # the store, with the Spark engine
+
+
+def store_location(db: str | Path | None, engine: str = "duckdb") -> str:
+    """The store named, or the engine's default: a DuckDB file, or a Parquet dataset for Spark."""
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}; engines are {', '.join(ENGINES)}")
+    return str(db) if db is not None else DEFAULT_DATASET if engine == "spark" else DEFAULT_DB
+
+
+def spark_module() -> ModuleType:
+    """`swell.spark`, or MissingExtra when PySpark is not installed."""
+    try:
+        from swell import spark
+    except ImportError as exc:
+        raise MissingExtra(f"the Spark engine needs the spark extra: pip install 'swell[spark]' ({exc})") from None
+    return spark
+
+
+@contextmanager
+def open_engine(db: str | Path | None = None, engine: str = "duckdb", master: str | None = None) -> Iterator[Engine]:
+    """The analyses' view of a store, read only: a DuckDB file (default swell.duckdb), or with
+    engine="spark" a Parquet dataset (a folder or a URI; default swell.parquet) on the Spark `master`
+    (default: spark-submit's, else local[*]). Raises StoreNotFound when there is no store there."""
+    location = store_location(db, engine)
+    if engine == "duckdb":
+        from swell.store import Store
+
+        with Store(location, read_only=True) as store:
+            yield store.engine
+        return
+    spark = spark_module()
+    session = spark.session(master)
+    try:
+        yield spark.SparkEngine(session, location)
+    finally:
+        session.stop()

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import csv
 import gc
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import ijson
@@ -21,15 +21,20 @@ import msgspec
 import orjson
 import pyarrow.compute as pc
 
+from swell.errors import UsageError
 from swell.model import Post, implausible, posts_to_batch_or_reject
-from swell.readers import FORMATS, detect
 from swell.readers import csv as csv_reader
-from swell.readers.base import RECORD_ERRORS, reason_for
+from swell.readers import detect, formats
+from swell.readers.base import RECORD_ERRORS, Reader, reason_for
 from swell.rejects import reject_line
-from swell.sources import InputFile
-from swell.store import FileProgress, Store
+from swell.sources import STDIN, InputFile, expand_inputs
+from swell.store import FileProgress, PostWriter, Store
+from swell.times import iso
 
-FORMAT_CHOICES = (*FORMATS, "csv")
+
+def format_choices() -> tuple[str, ...]:
+    """What `fmt` (`--input-format`) takes: the registered readers' names, and "csv"."""
+    return (*formats(), "csv")
 _FAST_PATH_MISSES = (msgspec.MsgspecError, *RECORD_ERRORS)
 BATCH_SIZE = 50_000
 
@@ -54,6 +59,26 @@ class FileSummary:
     @property
     def duplicates(self) -> int:
         return self.posts - self.new
+
+    def to_dict(self) -> dict:
+        """JSON-ready, times in ISO 8601."""
+        return {
+            "path": self.path,
+            "layout": self.layout,
+            "records": self.records,
+            "posts": self.posts,
+            "new": self.new,
+            "duplicates": self.duplicates,
+            "rejected": self.rejected,
+            "deletions": self.deletions,
+            "ignored": dict(self.ignored),
+            "platforms": dict(self.platforms),
+            "formats": dict(self.formats),
+            "first": iso(self.first_us),
+            "last": iso(self.last_us),
+            "skipped": self.skipped,
+            "notes": self.notes,
+        }
 
     def add(self, other: FileSummary) -> None:
         for name in ("records", "posts", "new", "rejected", "deletions"):
@@ -113,7 +138,7 @@ class Ingest:
 
     def __init__(
         self,
-        store: Store,
+        store: PostWriter,
         *,
         fmt: str | None = None,
         mapping: csv_reader.Mapping | None = None,
@@ -122,8 +147,8 @@ class Ingest:
         on_reject: RejectHook | None = None,
         on_progress: ProgressHook | None = None,
     ):
-        if fmt is not None and fmt not in FORMAT_CHOICES:
-            raise ValueError(f"unknown format {fmt!r}; formats are {', '.join(FORMAT_CHOICES)}")
+        if fmt is not None and fmt not in format_choices():
+            raise ValueError(f"unknown format {fmt!r}; formats are {', '.join(format_choices())}")
         self.store = store
         self.fmt = fmt
         self.mapping = mapping
@@ -133,7 +158,9 @@ class Ingest:
         self.on_progress = on_progress
 
     def run(self, paths: Iterable[str | Path]) -> list[FileSummary]:
-        return [self.ingest_file(Path(p)) for p in paths]
+        """Read files, the data files of folders, and `-` (standard input, as JSON lines), in the order
+        given. Raises InputNotFound before reading anything if a path is not there."""
+        return [self.ingest_file(p) for p in expand_inputs(paths)]
 
     @staticmethod
     def _without_gc(read):
@@ -148,19 +175,24 @@ class Ingest:
             if enabled:
                 gc.enable()
 
-    def ingest_file(self, path: Path, name: str | None = None) -> FileSummary:
-        """Read one file; `name` is what sources and rejects call it (default: its path), e.g. the URI
-        of a remote file read from a local copy."""
-        name = name or str(path)
+    def ingest_file(self, path: str | Path, name: str | None = None) -> FileSummary:
+        """Read one file (`-`: standard input); `name` is what sources and rejects call it (default: its
+        path), e.g. the URI of a remote file read from a local copy."""
+        name = name or ("stdin" if str(path) == STDIN else str(path))
         summary = FileSummary(name)
-        stat = path.stat()
-        progress = self.store.file_progress(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
-        if progress.complete and not self.force:
-            summary.skipped = "already ingested (same size and modification time); --force reads it again"
-            return summary
+        if str(path) == STDIN:  # read once, never resumed: its progress is not kept
+            progress, opened = FileProgress(STDIN, 0, 0), InputFile.standard_input()
+        else:
+            path = Path(path)
+            stat = path.stat()
+            progress = self.store.file_progress(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+            if progress.complete and not self.force:
+                summary.skipped = "already ingested (same size and modification time); --force reads it again"
+                return summary
+            opened = InputFile(path)
         if self.force:
             progress.records_done = 0
-        with InputFile(path) as source:
+        with opened as source:
             sink = _FileSink(summary, self.on_reject)
             run = _Run(self, source, sink, progress, name)
             layout = run.layout()
@@ -188,8 +220,8 @@ class _Run:
         self.progress = progress
         self.name = name
         self.total = source.size()
-        self.forced: ModuleType | None = FORMATS.get(ingest.fmt) if ingest.fmt else None
-        self.last: ModuleType | None = self.forced
+        self.forced: Reader | None = formats().get(ingest.fmt) if ingest.fmt else None
+        self.last: Reader | None = self.forced
         self.parse_line = getattr(self.forced, "parse_line", None)  # the last format's fast path, if any
 
     def layout(self) -> str:
@@ -228,7 +260,8 @@ class _Run:
             summary.widen(bounds["min"], bounds["max"])
         summary.posts += batch.num_rows
         summary.deletions += len(sink.deletions)
-        summary.new += self.ingest.store.append(batch, sink.deletions, self.progress)
+        kept = self.progress if self.source.resumable else None
+        summary.new += self.ingest.store.append(batch, sink.deletions, kept)
         sink.posts.clear()
         sink.deletions.clear()
         if self.ingest.on_progress:
@@ -351,3 +384,85 @@ class _Run:
                     sink.reject(reason_for(exc), row, source)
             sink.summary.formats[f"csv ({mapping.name})"] += 1
             self._after_record(lineno)
+
+
+# What makes a whole file unreadable: missing, no permission, not text, a CSV header that no mapping fits.
+UNREADABLE = (ValueError, OSError, EOFError)
+
+
+@dataclass
+class IngestReport:
+    """What an ingest did: a summary per file read (or skipped), the files that could not be read at
+    all (and why), their totals, and where the records set aside are."""
+
+    summaries: list[FileSummary]
+    failed: list[tuple[str, str]]
+    rejects: str
+    stored: int  # posts stored by this ingest (new ones; for Spark, the dataset's posts)
+    elapsed_s: float
+
+    @property
+    def total(self) -> FileSummary:
+        total = FileSummary("total")
+        for summary in self.summaries:
+            total.add(summary)
+        return total
+
+    def to_dict(self) -> dict:
+        return {
+            "files": [s.to_dict() for s in self.summaries],
+            "failed": [{"path": path, "reason": reason} for path, reason in self.failed],
+            "total": self.total.to_dict() | {"path": None},
+            "stored": self.stored,
+            "rejects": self.rejects,
+            "seconds": round(self.elapsed_s, 3),
+        }
+
+    @property
+    def usable(self) -> bool:
+        """Whether anything was read that a store can use (posts, deletions, or files already in it)."""
+        total = self.total
+        return bool(total.posts or total.deletions or any(s.skipped for s in self.summaries))
+
+
+def ingest_files(
+    paths: Iterable[str | Path],
+    db: str | Path | None = None,
+    *,
+    engine: str = "duckdb",
+    master: str | None = None,
+    fmt: str | None = None,
+    mapping: csv_reader.Mapping | None = None,
+    force: bool = False,
+    batch_size: int = BATCH_SIZE,
+    on_reject: RejectHook | None = None,
+    on_progress: ProgressHook | None = None,
+) -> IngestReport:
+    """Read files, folders and `-` (standard input) into the store `db`: a DuckDB file (default
+    swell.duckdb), or with engine="spark" a Parquet dataset written by Spark (replaced; paths may then
+    be URIs the executors can open, and `force` and `batch_size` do not apply: every file is read
+    whole, every time). A file that cannot be read at all is reported in `failed` and the others are
+    read; bad records go to the rejects, with their file, line and reason."""
+    from swell.engine import store_location
+
+    started = time.perf_counter()
+    inputs = expand_inputs(paths)
+    db = store_location(db, engine)
+    if engine == "spark":
+        from swell.engine import spark_module
+
+        return spark_module().ingest_report(inputs, str(db), master=master, fmt=fmt, mapping=mapping, started=started)
+    if remote := [str(p) for p in inputs if "://" in str(p)]:
+        raise UsageError(f"URIs are read with engine spark (--engine spark): {', '.join(remote)}")
+    summaries, failed = [], []
+    with Store(db) as store:
+        job = Ingest(store, fmt=fmt, mapping=mapping, batch_size=batch_size, force=force,
+                     on_reject=on_reject, on_progress=on_progress)  # fmt: skip
+        for path in inputs:
+            try:
+                summaries.append(job.ingest_file(path))
+            except UNREADABLE as exc:
+                failed.append((str(path), str(exc) or type(exc).__name__))
+        rejects = str(store.rejects_path)
+    stored = sum(s.new for s in summaries)
+    return IngestReport(summaries, failed, rejects, stored, time.perf_counter() - started)

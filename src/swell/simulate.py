@@ -17,18 +17,21 @@ those platforms' shapes, so that it also runs through the real readers.
 
 from __future__ import annotations
 
+import contextlib
 import html
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from swell.model import POST_SCHEMA, datetime_to_us, normalize_hashtag, us_to_datetime
+from swell.model import POST_SCHEMA, normalize_hashtag
+from swell.times import datetime_to_us, us_to_datetime
 
 KINDS = ("grassroots", "coordinated")
 _WORDS = (
@@ -62,6 +65,19 @@ class Campaign:
             raise ValueError(f"campaign kind must be one of {KINDS}, not {self.kind!r}")
         if self.start.tzinfo is None:
             self.start = self.start.replace(tzinfo=UTC)
+
+    @classmethod
+    def parse(cls, spec: str) -> Campaign:
+        """A campaign from `KIND:HASHTAG@TIME[/ACCOUNTS]`, e.g. `grassroots:FreeThePress@2024-03-01T17:00/400`
+        (the time in ISO 8601, UTC unless a zone is given)."""
+        try:
+            kind, rest = spec.split(":", 1)
+            tag, rest = rest.rsplit("@", 1)
+            when, _, accounts = rest.partition("/")
+            start = datetime.fromisoformat(when)
+            return cls(kind, tag.lstrip("#"), start, **({"accounts": int(accounts)} if accounts else {}))
+        except ValueError as exc:
+            raise ValueError(f"{spec!r}: expected KIND:HASHTAG@TIME[/ACCOUNTS] ({exc})") from None
 
 
 @dataclass
@@ -422,6 +438,16 @@ def _table(*, ids, times, authors, author_created, texts, tags, is_repost, ref_i
 # --- writers: the same stream in platform shapes, to run through the real readers --------------------
 
 Posts = pa.Table | Iterable[pa.Table]  # a whole stream (`generate`), or its chunks (`stream`)
+Target = Path | BinaryIO  # a file to write, or a binary stream (standard output)
+
+
+@contextlib.contextmanager
+def _opened(target: Target) -> Iterator[BinaryIO]:
+    if isinstance(target, Path):
+        with target.open("wb") as out:
+            yield out
+    else:
+        yield target
 
 
 def _rows(posts: Posts) -> Iterator[dict]:
@@ -490,10 +516,10 @@ def _v1_status(row: dict, text: str) -> dict:
     }
 
 
-def write_twitter_v1(posts: Posts, path: Path) -> int:
+def write_twitter_v1(posts: Posts, path: Target) -> int:
     """The stream as X/Twitter API v1.1 JSON lines; a repost embeds its original (`retweeted_status`)."""
     n = 0
-    with path.open("wb") as out:
+    with _opened(path) as out:
         for row in _rows(posts):
             n += 1
             text = _with_hashtags(row["text"], row["hashtags"])
@@ -516,10 +542,10 @@ def _rkey(post_id: str) -> str:
     return f"3sim{_number(post_id):010d}"
 
 
-def write_jetstream(posts: Posts, path: Path) -> int:
+def write_jetstream(posts: Posts, path: Target) -> int:
     """The stream as Bluesky Jetstream events (post and repost creates), one per line."""
     n = 0
-    with path.open("wb") as out:
+    with _opened(path) as out:
         for row in _rows(posts):
             n += 1
             time_us = datetime_to_us(row["created_at"])
@@ -599,11 +625,11 @@ def _mastodon_status(row: dict, text: str) -> dict:
     }
 
 
-def write_mastodon(posts: Posts, path: Path) -> int:
+def write_mastodon(posts: Posts, path: Target) -> int:
     """The stream as Mastodon `Status` objects, one per line, as the REST timelines and the streaming
     API's `update` events carry them; a reblog embeds its original."""
     n = 0
-    with path.open("wb") as out:
+    with _opened(path) as out:
         for row in _rows(posts):
             n += 1
             text = _with_hashtags(row["text"], row["hashtags"])

@@ -10,14 +10,17 @@ Layouts:
 from __future__ import annotations
 
 import io
+import sys
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 import ijson
 import orjson
 import zstandard
+
+from swell.errors import InputNotFound
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -32,11 +35,45 @@ def _compression(raw: BinaryIO) -> str | None:
     """`gzip` or `zstd` from the magic bytes at the start of a file, or None."""
     magic = raw.read(4)
     raw.seek(0)
+    return _compression_of(magic)
+
+
+def _compression_of(magic: bytes) -> str | None:
     if magic.startswith(_GZIP_MAGIC):
         return "gzip"
-    if magic == _ZSTD_MAGIC:
+    if magic[:4] == _ZSTD_MAGIC:
         return "zstd"
     return None
+
+
+STDIN = "-"  # the input name that stands for standard input
+DATA_SUFFIXES = {".json", ".jsonl", ".ndjson", ".csv"}
+
+
+def expand_inputs(paths: Iterable[str | Path]) -> list[Path | str]:
+    """Input files as given, in that order; a folder as the data files below it, by extension and in
+    name order (READMEs are not data, nor swell's own rejects files); `-` (standard input) and URIs
+    (for Spark) as they are. Raises InputNotFound for the local paths that are not there."""
+    out: list[Path | str] = []
+    missing = []
+    for given in paths:
+        if given == STDIN or "://" in str(given):
+            out.append(str(given))
+            continue
+        path = Path(given)
+        if not path.exists():
+            missing.append(str(path))
+        elif not path.is_dir():
+            out.append(path)
+        else:
+            for found in sorted(path.rglob("*")):
+                suffixes = [s for s in found.suffixes if s not in (".gz", ".zst")]
+                rejects = found.name.endswith(".rejects.jsonl")
+                if found.is_file() and suffixes and suffixes[-1].lower() in DATA_SUFFIXES and not rejects:
+                    out.append(found)
+    if missing:
+        raise InputNotFound(f"no such file or folder: {', '.join(missing)}")
+    return out
 
 
 def sniff_layout(stream: BinaryIO) -> tuple[str, bytes]:
@@ -161,6 +198,8 @@ class Decompressed(io.RawIOBase):
 class InputFile:
     """An open input: `stream` gives the decompressed bytes, `position()` the bytes read from disk."""
 
+    resumable = True  # a file can be read again from where an interrupted ingest stopped
+
     def __init__(self, path: str | Path):
         self.path = Path(path)
         with open(self.path, "rb") as raw:
@@ -169,6 +208,21 @@ class InputFile:
         self.compression = _compression(self.raw)
         self._stream = self._decompressed(self.raw)
         self.stream = io.BufferedReader(self._stream, buffer_size=1 << 20)
+
+    @classmethod
+    def standard_input(cls, stream: BinaryIO | None = None) -> InputFile:
+        """Standard input (or `stream`), read as JSON lines: it cannot be read twice to tell its layout,
+        nor again after an interruption. gzip or zstd is told from its first bytes."""
+        self = cls.__new__(cls)
+        self.path = Path(STDIN)
+        raw = stream if stream is not None else sys.stdin.buffer
+        self.raw = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[arg-type]
+        self.compression = _compression_of(self.raw.peek(4)[:4])
+        self._stream = Decompressed(self.raw, self.compression) if self.compression else self.raw
+        self.stream = io.BufferedReader(self._stream, buffer_size=1 << 20)
+        self.layout, self.first_line = "jsonl", b""
+        self.resumable = False
+        return self
 
     @staticmethod
     def _decompressed(raw: BinaryIO) -> BinaryIO:
@@ -181,10 +235,11 @@ class InputFile:
         return getattr(self._stream, "damage", None)
 
     def position(self) -> int:
-        return self.raw.tell()
+        """Bytes read from disk so far (0 for standard input, which has no size to compare with)."""
+        return self.raw.tell() if self.resumable else 0
 
     def size(self) -> int:
-        return self.path.stat().st_size
+        return self.path.stat().st_size if self.resumable else 0
 
     def close(self) -> None:
         self.stream.close()

@@ -34,6 +34,7 @@ from sqlglot import exp
 from swell.engine import Params, RowMap
 from swell.errors import StoreNotFound
 from swell.model import POST_SCHEMA
+from swell.store import FileProgress, PostWriter
 
 DEFAULT_MASTER = "local[*]"
 
@@ -207,6 +208,23 @@ def ingest(spark, paths: list[str], out: str, *, fmt: str | None = None, mapping
     return [_file_summary(orjson.loads(fs.open_input_file(f.path).read())) for f in summaries], stored
 
 
+def ingest_report(paths: list, out: str, *, master: str | None = None, fmt=None, mapping=None, started: float):
+    """`swell.ingest.ingest_files` on Spark: a session on `master`, `ingest`, and what it did as an
+    IngestReport (a file that could not be read is in `failed`, not among the summaries)."""
+    import time
+
+    from swell.ingest import IngestReport
+
+    spark = session(master)
+    try:
+        summaries, stored = ingest(spark, [str(p) for p in paths], out, fmt=fmt, mapping=mapping)
+    finally:
+        spark.stop()
+    failed = [(s.path, s.skipped) for s in summaries if s.skipped]
+    read = [s for s in summaries if not s.skipped]
+    return IngestReport(read, failed, f"{out}/rejects/", stored, time.perf_counter() - started)
+
+
 def _file_summary(fields: dict):
     from swell.ingest import FileSummary
 
@@ -235,7 +253,7 @@ def _read_files(batches: Iterator[pa.RecordBatch], *, out: str, fmt, mapping) ->
 
 
 def _read_file(index: int, path: str, out: str, fmt, mapping) -> Iterator[pa.RecordBatch]:
-    from swell.ingest import FileSummary, Ingest
+    from swell.ingest import UNREADABLE, FileSummary, Ingest
 
     with tempfile.TemporaryDirectory(prefix="swell-") as tmp:
         collector = _Collector(Path(tmp) / "rejects.jsonl")
@@ -268,8 +286,6 @@ def _read_file(index: int, path: str, out: str, fmt, mapping) -> Iterator[pa.Rec
         _write_side_outputs(out, index, done[0], collector)
 
 
-# What makes a whole file unreadable (missing, permissions, not text, a mapping that does not fit).
-UNREADABLE = (ValueError, OSError, EOFError)
 
 
 class _Stopped(Exception):
@@ -288,19 +304,21 @@ def _local_copy(path: str, tmp: Path) -> Path:
     return local
 
 
-class _Collector:
+class _Collector(PostWriter):
     """Stands in for the DuckDB store under `Ingest` on an executor: batches go to a bounded queue
     (the task yields them to Spark), deletions are kept for the file's deletions Parquet."""
 
     def __init__(self, rejects_path: Path):
-        self.rejects_path = rejects_path
+        self._rejects_path = rejects_path
         self.batches: queue.Queue = queue.Queue(maxsize=4)
         self.deletions: list[tuple[str, int | None, str]] = []
         self.stop = threading.Event()
 
-    def file_progress(self, path: str, size: int, mtime_ns: int):
-        from swell.store import FileProgress
+    @property
+    def rejects_path(self) -> Path:
+        return self._rejects_path
 
+    def file_progress(self, path: str, size: int, mtime_ns: int) -> FileProgress:
         return FileProgress(path, size, mtime_ns)  # every file is read whole: the output is rewritten
 
     def append(self, batch: pa.RecordBatch, deletions=(), progress=None, cursor=None) -> int:

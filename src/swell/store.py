@@ -8,20 +8,20 @@ any point leaves the store consistent and a rerun resumes where the last committ
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Protocol
 
 import duckdb
 import polars as pl
 import pyarrow as pa
 
-from swell.engine import DuckDBEngine, one
+from swell.engine import DEFAULT_DB, DuckDBEngine, one
 from swell.errors import NotAStore, StoreBusy, StoreNotFound
 from swell.model import POST_SCHEMA
 
-DEFAULT_DB = "swell.duckdb"
 # The day a post belongs to in the Parquet layout: its UTC date.
 DAY_SQL = "strftime(created_at, '%Y-%m-%d')"
 
@@ -76,12 +76,26 @@ def _connect(path: Path, read_only: bool, wait_s: float) -> duckdb.DuckDBPyConne
             return duckdb.connect(str(path), read_only=read_only)
         except duckdb.Error as exc:
             message = str(exc).splitlines()[0]
-            if not (isinstance(exc, duckdb.IOException) and "lock" in message.lower()):
+            locked = isinstance(exc, duckdb.IOException) and "lock" in message.lower()
+            if not locked and not _being_created(path):
                 raise NotAStore(f"{path} cannot be opened as a swell store: {message}") from exc
             if time.monotonic() > deadline:
-                raise StoreBusy(f"{path} has been in use by another process for {wait_s:g} s: {message}") from exc
+                what = "in use by another process" if locked else "being created by another process"
+                raise StoreBusy(f"{path} has been {what} for {wait_s:g} s: {message}") from exc
             time.sleep(pause)
             pause = min(pause * 2, 0.1)  # readers hold the file for moments: look again soon
+
+
+def _being_created(path: Path) -> bool:
+    """Whether a file DuckDB cannot open is one that another process has just begun to write: empty,
+    or zeros where DuckDB's header goes, as a store is for a moment while `swell watch` or `swell
+    ingest` creates it (anything else is no store, and is said at once)."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(4096)
+    except OSError:
+        return False
+    return not head.strip(b"\0")
 
 
 def rejects_path(db: Path) -> Path:
@@ -98,7 +112,28 @@ class FileProgress:
     complete: bool = False
 
 
-class Store:
+class PostWriter(Protocol):
+    """Where an ingest writes: the store, or on a Spark executor the collector that hands the posts to
+    Spark (`swell.spark`). Each batch comes with the deletions read beside it and how far its file got."""
+
+    @property
+    def rejects_path(self) -> Path:
+        """Where the records set aside go."""
+
+    def file_progress(self, path: str, size: int, mtime_ns: int) -> FileProgress:
+        """What an earlier ingest of this exact file committed (nothing, where there is no resuming)."""
+
+    def append(
+        self,
+        batch: pa.RecordBatch,
+        deletions: Sequence[tuple[str, int | None, str]] = (),
+        progress: FileProgress | None = None,
+        cursor: tuple[str, int] | None = None,
+    ) -> int:
+        """Write a batch of posts; returns how many were new."""
+
+
+class Store(PostWriter):
     """A DuckDB file of posts. Use as a context manager, or call `close()`."""
 
     def __init__(self, path: str | Path = DEFAULT_DB, *, read_only: bool = False, wait_s: float = 30.0):
@@ -136,7 +171,7 @@ class Store:
     def append(
         self,
         batch: pa.RecordBatch,
-        deletions: list[tuple[str, int | None, str]] = (),
+        deletions: Sequence[tuple[str, int | None, str]] = (),
         progress: FileProgress | None = None,
         cursor: tuple[str, int] | None = None,
     ) -> int:

@@ -20,6 +20,7 @@ Detectors (same interface: `update(bucket_start_us, counts) -> verdicts`):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -29,7 +30,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from swell.engine import Engine
-from swell.model import us_to_datetime
+from swell.selection import Selection
+from swell.times import iso
 
 _US_PER_MIN = 60_000_000
 COUNT_SCHEMA = {"tag": pl.String, "posts": pl.Int64, "accounts": pl.Int64, "first_us": pl.Int64}
@@ -327,11 +329,14 @@ class PoissonDetector:
         )
 
 
-DETECTORS = {
-    "mastodon": (MastodonScorer, {}),
-    "signitrend": (SigniTrend, {}),
-    "signitrend-hashed": (SigniTrend, {"hashed": True}),
-    "poisson": (PoissonDetector, {}),
+# The detectors by name: each a factory of a fresh detector for a bucket size (in minutes) and options
+# (threshold, min_accounts, count, ...). Every factory here passes the detector conformance tests.
+DetectorFactory = Callable[..., Detector]
+DETECTORS: dict[str, DetectorFactory] = {
+    "mastodon": lambda bucket_min, **options: MastodonScorer(**options),
+    "signitrend": lambda bucket_min, **options: SigniTrend(bucket_min=bucket_min, **options),
+    "signitrend-hashed": lambda bucket_min, **options: SigniTrend(bucket_min=bucket_min, hashed=True, **options),
+    "poisson": lambda bucket_min, **options: PoissonDetector(bucket_min=bucket_min, **options),
 }
 
 
@@ -339,10 +344,7 @@ def make_detector(name: str, bucket_min: float, **options) -> Detector:
     """A detector by name, told the bucket size where its parameters are in minutes of buckets."""
     if name not in DETECTORS:
         raise ValueError(f"unknown detector {name!r}; detectors are {', '.join(DETECTORS)}")
-    cls, preset = DETECTORS[name]
-    if "bucket_min" in cls.__dataclass_fields__:
-        preset = {**preset, "bucket_min": bucket_min}
-    return cls(**preset, **options)
+    return DETECTORS[name](bucket_min, **options)
 
 
 # --- the trend episodes -----------------------------------------------------------------------------
@@ -401,10 +403,6 @@ class Trend:
 
     def as_dict(self) -> dict:
         """For JSON and CSV: times as ISO 8601 in UTC."""
-
-        def iso(us: int | None) -> str | None:
-            return None if us is None else us_to_datetime(us).isoformat()
-
         return {
             "hashtag": self.hashtag,
             "trending_since": iso(self.since_us),
@@ -567,21 +565,6 @@ class TrendStream:
 TREND_COLUMNS = ["created_at", "author_id", "hashtags", "kind"]
 
 
-def post_filter(since_us: int | None, until_us: int | None, platform: str | None) -> tuple[str, list]:
-    """SQL condition and parameters selecting the posts of a time range and platform."""
-    clauses, params = ["TRUE"], []
-    if since_us is not None:
-        clauses.append("created_at >= make_timestamptz(?)")
-        params.append(since_us)
-    if until_us is not None:
-        clauses.append("created_at < make_timestamptz(?)")
-        params.append(until_us)
-    if platform:
-        clauses.append("platform = ?")
-        params.append(platform)
-    return " AND ".join(clauses), params
-
-
 def _tagged_posts(where: str, include_reposts: bool) -> str:
     """One row per hashtag of each post selected by `where` (reposts too, if they count): t, author_id, tag."""
     selected = f"({where})" + ("" if include_reposts else " AND kind <> 'repost'")
@@ -590,20 +573,16 @@ def _tagged_posts(where: str, include_reposts: bool) -> str:
                WHERE tag IS NOT NULL"""
 
 
-def trends_over_store(
-    engine: Engine,
-    stream: TrendStream,
-    *,
-    since_us: int | None = None,
-    until_us: int | None = None,
-    platform: str | None = None,
-) -> TrendStream:
-    """The trends of the stored posts of a range: the engine counts posts and accounts per hashtag per
-    bucket, the stream's detector scores the buckets in time order (every bucket from the first
-    hashtag to the last, or to `until_us`; empty ones included), then the engine counts each
-    episode's posts and accounts. The result is what feeding the posts through `stream` in time
-    order gives (tested), without moving every post to Python."""
-    where, params = post_filter(since_us, until_us, platform)
+def trends_over_store(engine: Engine, stream: TrendStream, selection: Selection | None = None) -> TrendStream:
+    """The trends of the stored posts of a selection (its time range and platform; trends are of every
+    hashtag): the engine counts posts and accounts per hashtag per bucket, the stream's detector scores
+    the buckets in time order (every bucket from the first hashtag to the last, or to the selection's
+    end; empty ones included), then the engine counts each episode's posts and accounts. The result
+    is what feeding the posts through `stream` in time order gives (tested), without moving every
+    post to Python."""
+    selection = selection or Selection()
+    until_us = selection.until_us
+    where, params = selection.range_where()
     tagged = _tagged_posts(where, stream.include_reposts)
     counts = engine.frame(
         f"""SELECT t - t % ? AS bucket, tag, count(*) AS posts, count(DISTINCT author_id) AS accounts,
@@ -653,11 +632,11 @@ def count_episodes(engine: Engine, episodes: list[Trend], tagged: str, params: l
         episodes[episode].posts, episodes[episode].accounts = posts, accounts
 
 
-def feed_new_posts(store, stream: TrendStream, after_row: int, since_us: int | None, platform: str | None) -> int:
+def feed_new_posts(store, stream: TrendStream, after_row: int, selection: Selection) -> int:
     """Feed the posts stored since the last look (rows after `after_row`, so late arrivals are seen
     and counted as late) through `stream`; returns the last row seen. For following a store that a
     live connector or an ingest is filling."""
-    where, params = post_filter(since_us, None, platform)
+    where, params = selection.range_where()
     for batch in store.iter_posts([*TREND_COLUMNS, "rowid"], f"{where} AND rowid > ?", [*params, after_row]):
         stream.feed(batch)
         after_row = max(after_row, pc.max(batch.column("rowid")).as_py())

@@ -17,8 +17,6 @@ import contextlib
 import logging
 import secrets
 import socket
-import threading
-from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
 
@@ -31,51 +29,14 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from swell.engine import one
-from swell.model import datetime_to_us, normalize_hashtag, us_to_datetime
+from swell.follow import StoreFollower
+from swell.model import normalize_hashtag
 from swell.store import Store
-from swell.trends import feed_new_posts, live_trend_stream
+from swell.times import BadTime, parse_user_time
+from swell.trends import live_trend_stream
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 log = logging.getLogger("swell.serve")
-
-
-class Follower:
-    """The trends of the store, brought up to date by `poll`."""
-
-    def __init__(self, db: Path, *, bucket_min: float = 5.0, history_h: float = 6.0):
-        self.db = db
-        self.stream = live_trend_stream(bucket_min)
-        self.history_h = history_h
-        self.last_row: int | None = None
-        self.since_us: int | None = None
-        self.snapshot: dict = {"at": None, "posts": 0, "trending": []}
-        self.looked = threading.Event()  # set after each look at the store (for whoever waits on one)
-
-    def poll(self) -> dict:
-        try:
-            return self._poll()
-        finally:
-            self.looked.set()
-
-    def _poll(self) -> dict:
-        if not self.db.exists():
-            return self.snapshot
-        with Store(self.db, read_only=True) as store:
-            if self.last_row is None:  # the first look: start `history_h` before the newest post
-                (newest,) = one(store.con, "SELECT max(created_at) FROM posts")
-                if newest is None:
-                    return self.snapshot
-                self.since_us = datetime_to_us(newest) - int(self.history_h * 3_600_000_000)
-                self.last_row = -1
-            self.last_row = feed_new_posts(store, self.stream, self.last_row, self.since_us, None)
-        last = self.stream.last_bucket
-        self.snapshot = {
-            "at": us_to_datetime(last).isoformat() if last is not None else None,
-            "posts": self.stream.posts,
-            "trending": [t.as_dict() for t in self.stream.trending_now()[:20]],
-        }
-        return self.snapshot
 
 
 def timeline(db: Path, hashtag: str, hours: float = 3.0) -> list[dict]:
@@ -115,17 +76,21 @@ class TokenCheck(BaseHTTPMiddleware):
         return await call_next(request)
 
 
-def create_app(db: Path, *, token: str | None = None, interval_s: float = 2.0, **follow) -> Starlette:
+def create_app(
+    db: Path, *, token: str | None = None, interval_s: float = 2.0, bucket_min: float = 5.0, history_h: float = 6.0
+) -> Starlette:
+    """The app over the store `db`: a look at the store every `interval_s` seconds, the trends of the
+    last `history_h` hours in buckets of `bucket_min` minutes (Mastodon's scorer, as live)."""
     from swell.html_report import render
 
-    follower = Follower(db, **follow)
+    follower = StoreFollower(db, live_trend_stream(bucket_min), history_h=history_h)
     query = f"?token={quote(token)}" if token else ""
 
     async def keep_following() -> None:
         while True:
             try:
-                await asyncio.to_thread(follower.poll)
-            except Exception:  # a store busy for long or not there yet: said, and tried again next time
+                await asyncio.to_thread(follower.look)
+            except Exception:  # a store busy for long or not a store: said, and tried again next time
                 log.warning("could not read %s", db, exc_info=True)
             await asyncio.sleep(interval_s)
 
@@ -140,12 +105,12 @@ def create_app(db: Path, *, token: str | None = None, interval_s: float = 2.0, *
         return HTMLResponse(html)
 
     async def trends(request: Request) -> Response:
-        return JSONResponse(follower.snapshot)
+        return JSONResponse(follower.latest)
 
     async def events(request: Request) -> Response:
         async def stream():
             while not await request.is_disconnected():
-                yield b"data: " + orjson.dumps(follower.snapshot) + b"\n\n"
+                yield b"data: " + orjson.dumps(follower.latest) + b"\n\n"
                 await asyncio.sleep(interval_s)
 
         return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
@@ -165,8 +130,8 @@ def create_app(db: Path, *, token: str | None = None, interval_s: float = 2.0, *
             return PlainTextResponse("give ?hashtag=", status_code=400)
         planned = request.query_params.get("planned")
         try:
-            planned_us = datetime_to_us(datetime.fromisoformat(planned)) if planned else None
-        except ValueError:
+            planned_us = parse_user_time(planned)
+        except BadTime:
             return PlainTextResponse("planned must be an ISO 8601 time", status_code=400)
 
         def report() -> str:
@@ -192,7 +157,7 @@ def create_app(db: Path, *, token: str | None = None, interval_s: float = 2.0, *
         else [Middleware(TrustedHostMiddleware, allowed_hosts=["localhost", "127.0.0.1", "[::1]", "::1"])]
     )
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
-    app.state.follower = follower
+    app.state.follower = follower  # for tests to wait on its looks
     return app
 
 

@@ -12,11 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from swell.errors import StreamRefused
 from swell.live.writer import BatchWriter, LiveBatch, LiveStats, committed_cursor
-
-
-class Fatal(Exception):
-    """A problem no reconnect will fix (a malformed URL, a refused token)."""
 
 
 @dataclass
@@ -81,7 +78,7 @@ class Connector:
                 await self.session()
                 if self.done():
                     return
-            except Fatal:
+            except StreamRefused:
                 raise
             except self.errors:
                 pass

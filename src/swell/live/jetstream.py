@@ -22,7 +22,8 @@ import orjson
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI, WebSocketException
 
-from swell.live.connector import Connector, Fatal, LiveOptions
+from swell.errors import StreamRefused
+from swell.live.connector import Connector, LiveOptions
 from swell.live.writer import LiveStats
 from swell.readers import jetstream
 from swell.readers.base import RECORD_ERRORS, reason_for
@@ -87,7 +88,7 @@ class JetstreamConnector(Connector):
                 finally:
                     ticking.cancel()
         except InvalidURI as exc:
-            raise Fatal(str(exc)) from exc
+            raise StreamRefused(str(exc)) from exc
 
     def take(self, frame: bytes) -> None:
         batch = self.batch

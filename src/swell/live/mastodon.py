@@ -20,11 +20,13 @@ import httpx
 import orjson
 from httpx_sse import SSEError, aconnect_sse
 
-from swell.live.connector import Connector, Fatal, LiveOptions
+from swell.errors import StreamRefused
+from swell.live.connector import Connector, LiveOptions
 from swell.live.writer import LiveStats
-from swell.model import normalize_hashtag, parse_iso_time
+from swell.model import normalize_hashtag
 from swell.readers import mastodon
 from swell.readers.base import RECORD_ERRORS, reason_for
+from swell.times import parse_iso_time
 
 PAGE = 40  # the most statuses a Mastodon timeline page holds
 
@@ -44,6 +46,10 @@ class MastodonConnector(Connector):
     # Network failures and server errors (5xx, 429) are worth another try; a refused token is not.
     errors = (*Connector.errors, httpx.TransportError, httpx.HTTPStatusError, SSEError)
     options: MastodonOptions
+
+    def __init__(self, options: MastodonOptions, stop: asyncio.Event):
+        super().__init__(options, stop)
+        options.stats.cursor_is_time = False  # the newest local status id read
 
     @property
     def key(self) -> str:
@@ -65,7 +71,7 @@ class MastodonConnector(Connector):
         try:
             await self._session()
         except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
-            raise Fatal(f"{self.options.url}: {exc}") from exc
+            raise StreamRefused(f"{self.options.url}: {exc}") from exc
 
     async def _session(self) -> None:
         path, params, timeline, timeline_params = self._stream()
@@ -76,9 +82,10 @@ class MastodonConnector(Connector):
             aconnect_sse(client, "GET", path, params=params) as source,
         ):
             if source.response.status_code in (401, 403):
-                raise Fatal(f"{self.options.url}{path}: {source.response.status_code}, a token is needed (--token)")
+                status = source.response.status_code
+                raise StreamRefused(f"{self.options.url}{path}: {status}, a token is needed (--token)")
             if source.response.status_code == 404:
-                raise Fatal(f"{self.options.url}{path}: 404, not a Mastodon streaming API")
+                raise StreamRefused(f"{self.options.url}{path}: 404, not a Mastodon streaming API")
             source.response.raise_for_status()
             self.connected()
             ticking = asyncio.create_task(self.clock(source.response.aclose))

@@ -270,31 +270,28 @@ def serving(replay: Replay | MastodonReplay, host: str = "127.0.0.1") -> Iterato
     thread = threading.Thread(target=until_cancelled, daemon=True)
     thread.start()
     try:
-        yield f"ws://{host}:{ready.get(timeout=10)}/subscribe"
+        yield f"ws://{host}:{ready.get()}/subscribe"
     finally:
+        replay.release.set()  # a connection held mid-stream (`hold_at`) must not keep the server up
         loop.call_soon_threadsafe(task.cancel)
-        thread.join(timeout=10)
+        thread.join()
         loop.close()
 
 
 @contextlib.contextmanager
 def _serving_http(app, host: str) -> Iterator[str]:
-    import socket
-
     import uvicorn
 
-    sock = socket.socket()
-    sock.bind((host, 0))
+    from swell.web import listen
+
+    sock = listen(host, 0)  # listening before the server starts: an early client waits, not refused
+    # The streams of connected clients never end by themselves: shutting down waits a second for them.
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=1))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    while not server.started:
-        if not thread.is_alive():
-            raise RuntimeError("the replay server did not start")
-        time.sleep(0.02)
     try:
         yield f"http://{host}:{sock.getsockname()[1]}"
     finally:
         server.should_exit = True
-        thread.join(timeout=10)
+        thread.join()
         sock.close()

@@ -39,6 +39,7 @@ class LiveStats:
     waits: int = 0  # times the connector paused because the store was behind
     batches: int = 0
     cursor: int | None = None  # the last cursor committed
+    cursor_is_time: bool = True  # Jetstream's cursor is a time (µs); Mastodon's a status id
 
 
 @dataclass

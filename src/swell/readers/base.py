@@ -7,6 +7,21 @@ from typing import Any, Protocol
 from swell.model import Post
 
 
+class Reader(Protocol):
+    """A JSON input format. `matches` must be cheap (key checks: it runs on every record whose format
+    is not the previous record's) and must not raise; `parse` turns one record into what it holds,
+    through the sink: posts, deletions, a non-post counted as ignored, or a reject; it raises one of
+    RECORD_ERRORS for a record it recognised but cannot read. A reader may also have a fast path,
+    `parse_line(line: bytes, source, sink)`, that decodes raw bytes itself and raises on anything
+    it does not take (the record then goes the general way)."""
+
+    NAME: str
+
+    def matches(self, record: dict) -> bool: ...
+
+    def parse(self, record: dict, source: str, sink: Sink) -> None: ...
+
+
 class BadRecord(ValueError):
     """A record a reader recognised but cannot turn into a post; the message is the reject reason."""
 

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from swell.model import Post, normalize_hashtags, normalize_urls, parse_iso_time
+from swell.model import Post, normalize_hashtags, normalize_urls
 from swell.readers.base import (
     RECORD_ERRORS,
     BadRecord,
@@ -17,6 +17,7 @@ from swell.readers.base import (
     strings,
     text_or_none,
 )
+from swell.times import parse_iso_time
 
 NAME = "bluesky"
 PLATFORM = "bluesky"

@@ -33,23 +33,17 @@ import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import resources
+from importlib.metadata import entry_points
 from pathlib import Path
 
 import orjson
 import pycountry
 
-from swell.model import (
-    POST_SCHEMA,
-    Post,
-    datetime_to_us,
-    hashtags_from_text,
-    normalize_hashtags,
-    normalize_urls,
-    parse_iso_time,
-)
+from swell.model import POST_SCHEMA, Post, hashtags_from_text, normalize_hashtags, normalize_urls
 from swell.readers.base import BadRecord
+from swell.times import datetime_to_us, parse_iso_time
 
 
 @lru_cache(maxsize=1024)
@@ -134,9 +128,12 @@ class Mapping:
 
 
 def load_mapping(spec: str | Path) -> Mapping:
-    """A mapping from a TOML or JSON file, or the name of one that ships with swell."""
+    """A mapping from a TOML or JSON file, or by the name of one that ships with swell or that an
+    installed package registers (entry-point group `swell.mappings`)."""
     path = Path(spec)
     if not path.exists():
+        if str(spec) in _registered_mappings():
+            return _registered_mappings()[str(spec)]
         shipped = resources.files("swell") / "mappings" / f"{spec}.toml"
         if not shipped.is_file():
             raise ValueError(
@@ -148,9 +145,31 @@ def load_mapping(spec: str | Path) -> Mapping:
     return Mapping.from_dict(path.name, data)
 
 
+@cache
+def _registered_mappings() -> dict[str, Mapping]:
+    """Mappings that installed packages register: each entry point of the group `swell.mappings`
+    names a dict in the TOML file's shape (or a Mapping), under the entry point's name."""
+    found = {}
+    for point in entry_points(group="swell.mappings"):
+        value = point.load()
+        found[point.name] = value if isinstance(value, Mapping) else Mapping.from_dict(point.name, dict(value))
+    return found
+
+
+def mapping_from_options(spec: str | Path | None, columns: list[str] | tuple[str, ...] = ()) -> Mapping | None:
+    """The mapping a user asked for: a file or a name (`--mapping`), with `COLUMN=FIELD` options
+    (`--map`) on top of it or alone; None when neither was given."""
+    if spec is None and not columns:
+        return None
+    base = load_mapping(spec) if spec is not None else Mapping(name="--map")
+    return base.with_options(list(columns)) if columns else base
+
+
 def shipped_names() -> list[str]:
+    """The mappings known by name: those that ship with swell, then those packages register."""
     folder = resources.files("swell") / "mappings"
-    return sorted(p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml"))
+    own = sorted(p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml"))
+    return own + sorted(set(_registered_mappings()) - set(own))
 
 
 def mapping_for_header(header: list[str]) -> Mapping | None:

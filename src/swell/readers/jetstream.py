@@ -8,9 +8,10 @@ identity/account events are counted as ignored.
 
 from __future__ import annotations
 
-from swell.model import EARLIEST_US, LATEST_US, Post, parse_iso_time
+from swell.model import Post
 from swell.readers.base import BadRecord, Sink, require_str
 from swell.readers.bluesky import record_to_post, repost_to_post
+from swell.times import EARLIEST_US, LATEST_US, parse_iso_time
 
 NAME = "jetstream"
 

@@ -14,8 +14,9 @@ import re
 import orjson
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
-from swell.model import Post, normalize_hashtags, normalize_urls, parse_iso_time
+from swell.model import Post, normalize_hashtags, normalize_urls
 from swell.readers.base import BadRecord, Sink, count_or_none, require_str, strings, text_or_none
+from swell.times import parse_iso_time
 
 NAME = "mastodon"
 PLATFORM = "mastodon"

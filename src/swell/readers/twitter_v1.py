@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import msgspec
 
-from swell.model import Post, normalize_hashtags, normalize_urls, parse_twitter_time
+from swell.model import Post, normalize_hashtags, normalize_urls
 from swell.readers.base import BadRecord, Sink, require_str
+from swell.times import parse_twitter_time
 
 NAME = "twitter-v1"
 PLATFORM = "twitter"

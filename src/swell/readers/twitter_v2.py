@@ -7,7 +7,7 @@ A line holding only `errors` (a stream disconnect, a failed request) is rejected
 
 from __future__ import annotations
 
-from swell.model import Post, normalize_hashtags, normalize_urls, parse_iso_time
+from swell.model import Post, normalize_hashtags, normalize_urls
 from swell.readers.base import (
     RECORD_ERRORS,
     BadRecord,
@@ -18,6 +18,7 @@ from swell.readers.base import (
     strings,
     text_or_none,
 )
+from swell.times import parse_iso_time
 
 NAME = "twitter-v2"
 PLATFORM = "twitter"

@@ -1,0 +1,157 @@
+"""`swell trends`: which hashtags trended and since when, over an archive or as posts arrive."""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+from swell.cli.options import (
+    DETECTOR_NAMES,
+    TIME,
+    bucket_option,
+    engine_options,
+    output,
+    output_options,
+    quiet_option,
+    selection_options,
+    working,
+)
+
+
+@click.command(short_help="Which hashtags are trending, and since when (over the store, or as it fills).")
+@engine_options
+@selection_options()
+@click.option("--at", "at_us", type=TIME, help="What was trending at this time (ISO 8601). Default: every episode.")
+@click.option(
+    "--history", type=float, default=24.0, show_default=True, help="With --at and no --since: hours before it."
+)
+@bucket_option
+@click.option(
+    "--detector",
+    type=click.Choice(DETECTOR_NAMES),
+    help="Trend detector (see the README). Default: signitrend over archives, mastodon with --follow.",
+)
+@click.option("--threshold", type=float, help="The detector's trending threshold (see the README).")
+@click.option("--min-accounts", type=int, help="Fewest distinct accounts in a bucket for a trend.")
+@click.option(
+    "--count",
+    type=click.Choice(["accounts", "posts"]),
+    default="accounts",
+    show_default=True,
+    help="What the detector scores: distinct accounts per bucket, or posts.",
+)
+@click.option("--no-reposts", is_flag=True, help="Do not count reposts.")
+@click.option(
+    "--warmup", type=float, default=60.0, show_default=True, help="Minutes at the start the detector only learns."
+)
+@output_options(("table", "json", "jsonl", "csv"))
+@click.option("--follow", is_flag=True, help="Keep looking at the store and print the trends as new posts arrive.")
+@click.option("--interval", type=float, default=5.0, show_default=True, help="With --follow: seconds between looks.")
+@quiet_option
+def trends(db, engine, master, since, until, platform, at_us, history, bucket_min, detector, threshold, min_accounts,
+           count, no_reposts, warmup, fmt, out_path, follow, interval, quiet):  # fmt: skip
+    """Which hashtags are trending, and since when.
+
+    Without --at, every trend episode in the range; with --at, the hashtags trending at that time.
+    Each trend has the bucket in which it started trending, when the hashtag was first seen, its
+    score (in the detector's units) and peak, and the posts and distinct accounts while it trended.
+    With --follow, the store is looked at again every --interval seconds (beside `swell watch` or an
+    ingest) and what is trending is printed after each look, until Ctrl-C.
+
+    \b
+    Examples:
+      swell trends
+      swell trends --at 2024-03-01T17:10 --format csv
+      swell trends --since 2024-03-01T08:00 --until 2024-03-01T10:00 --detector poisson --format json
+      swell trends --follow --format jsonl
+    """
+    from swell.engine import open_engine
+    from swell.errors import NotOnThisEngine
+    from swell.selection import Selection
+    from swell.terminal import stderr
+    from swell.trends import TrendStream, make_detector, trends_over_store
+
+    tuning = {k: v for k, v in (("threshold", threshold), ("min_accounts", min_accounts)) if v is not None}
+    name = detector or ("mastodon" if follow else "signitrend")
+    stream = TrendStream(
+        make_detector(name, bucket_min, count=count, **tuning),
+        bucket_min=bucket_min,
+        include_reposts=not no_reposts,
+        warmup_min=warmup,
+    )
+    if at_us is not None:
+        until = at_us - at_us % stream.bucket_us + stream.bucket_us
+        if since is None:
+            since = at_us - int(history * 3_600_000_000)
+    selection = Selection(since, until, platform)
+    if follow:
+        if engine != "duckdb":
+            raise NotOnThisEngine("--follow looks at a DuckDB store as it fills; Spark's datasets are written whole")
+        _follow(db, stream, selection, fmt, out_path, interval)
+        return
+    with working(quiet, "trends") as step, open_engine(db, engine, master) as analyses:
+        step("counting and scoring the buckets")
+        trends_over_store(analyses, stream, selection)
+    if stream.late and not quiet:
+        stderr.print(f"{stream.late:,} posts arrived after their bucket had closed and were not counted")
+    if stream.last_bucket is None and not quiet:
+        stderr.print("no posts with hashtags in the store for this range and platform")
+    from swell.times import shown
+
+    if at_us is not None or stream.last_bucket is None:
+        title = f"trending at {shown(stream.last_bucket)} ({name}, {bucket_min:g}-minute buckets)"
+        found = stream.trending_now()
+    else:
+        title = f"trend episodes, {shown(since or stream.first_bucket)} to {shown(stream.last_bucket)} ({name})"
+        found = stream.episodes()
+    with output(out_path) as out:
+        _write(found, fmt, title, out)
+
+
+def _follow(db, stream, selection, fmt: str, path: str, interval: float) -> None:
+    """Look at the store every `interval` seconds and write what is trending after each look."""
+    from swell.follow import StoreFollower
+    from swell.times import shown
+
+    follower = StoreFollower(db, stream, selection)
+    fmt = "jsonl" if fmt == "json" else fmt  # one JSON value per look, a line each
+    with output(path) as out:
+        try:
+            while True:
+                follower.look()
+                _write(stream.trending_now(), fmt, f"trending at {shown(stream.last_bucket)}", out)
+                out.flush()
+                time.sleep(interval)
+        except KeyboardInterrupt:
+            pass
+
+
+def _write(found, fmt: str, title: str, out) -> None:
+    import orjson
+
+    rows = [t.as_dict() for t in found]
+    if fmt in ("json", "jsonl"):
+        option = orjson.OPT_INDENT_2 if fmt == "json" else 0
+        out.write(orjson.dumps({"title": title, "trends": rows}, option=option).decode() + "\n")
+    elif fmt == "csv":
+        import csv
+
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else ["hashtag"])
+        writer.writeheader()
+        writer.writerows(rows)
+    else:
+        from rich.table import Table
+
+        from swell.terminal import SafeConsole
+        from swell.times import shown
+
+        table = Table(title=title, title_justify="left")
+        for column in ("hashtag", "trending since", "first seen", "score", "peak", "posts", "accounts"):
+            table.add_column(
+                column, justify="left" if column in ("hashtag", "trending since", "first seen") else "right"
+            )
+        for t in found:
+            table.add_row(f"#{t.hashtag}", shown(t.since_us), shown(t.first_seen_us), f"{t.score:,.1f}",
+                          f"{t.peak:,.1f}", f"{t.posts:,}", f"{t.accounts:,}")  # fmt: skip
+        SafeConsole(file=out).print(table)

@@ -1,0 +1,52 @@
+"""A watch from start to stop, as `swell watch` runs it: the connector in an event loop, Ctrl-C and
+SIGTERM turned into a clean stop (everything read is committed first), and the trends of what has
+been committed kept up to date beside it for whoever shows them."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Awaitable, Callable
+from queue import SimpleQueue
+
+from swell.live.connector import LiveOptions
+from swell.live.writer import LiveStats
+from swell.trends import TrendStream, live_trend_stream
+
+Start = Callable[[asyncio.Event], Awaitable[LiveStats]]  # a connector's watch, given the event that stops it
+Update = Callable[[LiveStats, TrendStream], None]
+
+
+def watch_live(start: Start, options: LiveOptions, *, bucket_min: float = 5.0, on_update: Update | None = None,
+               every_s: float = 1.0) -> tuple[LiveStats, TrendStream]:  # fmt: skip
+    """Run a connector (`start`, e.g. `lambda stop: jetstream.watch(db, options, stop)`) until it stops:
+    on Ctrl-C or SIGTERM, at `options.until_us`, or when idle for `options.exit_when_idle_s`. Every
+    batch it commits is fed to a trend stream (Mastodon's scorer, `bucket_min` buckets); `on_update`
+    is called with the counts and the trends every `every_s` seconds and once at the end. Raises
+    StreamRefused when the stream cannot be had at all."""
+    committed: SimpleQueue = SimpleQueue()
+    options.on_commit = committed.put  # called in the writer's thread; drained here, in the loop's
+    trends = live_trend_stream(bucket_min)
+
+    def update() -> None:
+        while not committed.empty():
+            trends.feed(committed.get())
+        if on_update is not None:
+            on_update(options.stats, trends)
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        task = asyncio.create_task(start(stop))
+        while not task.done():
+            await asyncio.wait({task}, timeout=every_s)
+            update()
+        await task
+
+    try:
+        asyncio.run(run())
+    finally:
+        update()
+    return options.stats, trends
