@@ -261,3 +261,111 @@ def test_the_corpus_generator_writes_a_corpus(tmp_path):
         "ingest", "--db", tmp_path / "c.duckdb", *sorted(p for p in out.iterdir() if p.name != "manifest.json")
     )
     assert result.exit_code == 0
+
+
+# --- found in review: each once lost posts, memory or a reject's place ----------------------------
+
+
+def test_a_json_array_with_its_last_item_alone_on_a_line_is_a_document(db, tmp_path):
+    tweets = (DATA / "twitter-v2" / "flat.jsonl").read_bytes().splitlines()
+    array = tmp_path / "array.json"
+    array.write_bytes(b"[" + b",\n".join(tweets) + b"\n]\n")  # the last item is whole on its line
+    ingest(db, array)
+    assert len(rows(db)) == len(tweets) and rejects(db) == []
+
+
+def test_damage_says_the_compressed_byte_where_the_data_ends(db, tmp_path):
+    import gzip
+
+    lines = b"".join(orjson.dumps({"n": i, "pad": "x" * (i % 97)}) + b"\n" for i in range(4000))
+    first, second = gzip.compress(lines[: len(lines) // 2]), gzip.compress(lines[len(lines) // 2 :])
+    cut = tmp_path / "two-members.jsonl.gz"
+    cut.write_bytes(first + second[: len(second) // 2])
+    ingest(db, cut, ok=False)
+    [end] = [r for r in rejects(db) if r["line"] == "end"]
+    assert f"at byte {len(first) + len(second) // 2:,}" in end["reason"]
+
+
+def test_padding_after_the_last_member_is_no_damage(db, tmp_path):
+    import gzip
+
+    import zstandard
+
+    flat = (DATA / "twitter-v2" / "flat.jsonl").read_bytes()
+    for name, packed in (
+        ("p.jsonl.gz", gzip.compress(flat)),
+        ("p.jsonl.zst", zstandard.ZstdCompressor().compress(flat)),
+    ):
+        (tmp_path / name).write_bytes(packed + b"\0" * 4096)
+        ingest(tmp_path / f"{name}.duckdb", tmp_path / name)
+        assert rejects(tmp_path / f"{name}.duckdb") == []
+
+
+def test_a_pzstd_file_that_begins_with_a_skippable_frame_is_zstd(db, tmp_path):
+    import struct
+
+    import zstandard
+
+    flat = (DATA / "twitter-v2" / "flat.jsonl").read_bytes()
+    path = tmp_path / "pzstd.jsonl.zst"
+    path.write_bytes(struct.pack("<II", 0x184D2A50, 4) + b"\0\0\0\x10" + zstandard.ZstdCompressor().compress(flat))
+    ingest(db, path)
+    assert len(rows(db)) == flat.count(b"\n") and rejects(db) == []
+
+
+def test_a_small_file_that_expands_to_a_gigabyte_is_read_in_bounded_memory(tmp_path):
+    """A 32 kB zstd file of 1 GiB of one letter (a zip bomb): zstd was fed 64 kB at a time with no bound
+    on its output, and the layout sniffer read up to 20 lines of 16 MB each from a file without newlines."""
+    import subprocess
+    import sys
+
+    import zstandard
+
+    bomb = tmp_path / "bomb.jsonl.zst"
+    bomb.write_bytes(zstandard.ZstdCompressor().compress(b"x" * (1 << 30)))
+    script = (  # VmHWM, the process's own peak (ru_maxrss would count its parent's before the exec)
+        "import sys; from swell import Ingest, Store\n"
+        "with Store(sys.argv[1]) as store: Ingest(store).run([sys.argv[2]])\n"
+        "status = open('/proc/self/status').read()\n"
+        "print(int(status.split('VmHWM:')[1].split()[0]) // 1024)"
+    )
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "b.duckdb"), str(bomb)],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    assert int(done.stdout) < 600  # MB; it was over 1,100 before (the whole GiB held at once)
+
+
+def test_a_json_document_nested_two_hundred_thousand_deep_is_one_reject(db, tmp_path):
+    """ijson's path of prefixes grows with the square of the depth: 200,000 levels took 24 GB."""
+    deep = tmp_path / "deep.json"
+    deep.write_bytes(
+        b"[\n"
+        + b"[" * 200_000
+        + b"]" * 200_000
+        + b",\n"
+        + (DATA / "twitter-v2" / "two_tweets.jsonl").read_bytes()
+        + b"]"
+    )
+    ingest(db, deep)
+    [reject] = rejects(db)
+    assert reject["line"] == "item 1" and reject["reason"].startswith("nested deeper than 1,024 levels")
+    assert len(rows(db)) == 1
+
+
+def test_folders_give_compressed_files_whatever_the_case_of_their_names(db, tmp_path):
+    import gzip
+
+    flat = (DATA / "twitter-v2" / "flat.jsonl").read_bytes()
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "A.JSONL.GZ").write_bytes(gzip.compress(flat))
+    (tmp_path / "in" / "b.gz").write_bytes(gzip.compress((DATA / "twitter-v2" / "two_tweets.jsonl").read_bytes()))
+    (tmp_path / "in" / "archive.tar.gz").write_bytes(b"not read")
+    ingest(db, tmp_path / "in")
+    assert len(rows(db)) == flat.count(b"\n") + 1
+
+
+def test_a_csv_with_carriage_returns_alone_between_lines(db, tmp_path):
+    sample = (DATA / "ira-2016-09" / "IRAhandle_tweets_sample.csv").read_bytes().splitlines()[:4]
+    path = tmp_path / "cr.csv"
+    path.write_bytes(b"\r".join(sample) + b"\r")
+    ingest(db, path)
+    assert len(rows(db)) == 3

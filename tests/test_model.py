@@ -2,7 +2,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from swell.model import hashtags_from_text, normalize_hashtag, normalize_hashtags, normalize_url, posts_to_batch
+from swell.model import posts_to_batch
+from swell.normalise import hashtags_from_text, normalize_hashtag, normalize_hashtags, normalize_url
 from swell.times import parse_iso_time, parse_twitter_time, us_to_datetime
 
 

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 
 from swell.cli import main
 from swell.live.replay import Replay, serving
-from swell.model import normalize_hashtag
+from swell.normalise import normalize_hashtag
 from swell.simulate import Campaign, Simulation, generate, write_jetstream
 from swell.store import Store
 from swell.terminal import visible

@@ -39,7 +39,7 @@ _API = {
     "CampaignQuery": ("swell.campaign", "CampaignQuery"),
     "analyse_campaign": ("swell.campaign", "analyse"),
     "overview": ("swell.campaign", "overview"),
-    "describe": ("swell.campaign", "describe"),
+    "describe": ("swell.contents", "describe"),
     "campaign_page": ("swell.html_report", "campaign_page"),
     "store_page": ("swell.html_report", "store_page"),
     "co_action_network": ("swell.coordination", "co_action_network"),
@@ -70,15 +70,29 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # for type checkers and editors: the same names, imported eagerly
-    from swell.campaign import CampaignQuery, describe, overview
-    from swell.campaign import analyse as analyse_campaign
-    from swell.coordination import CoordinationReport, clusters, co_action_network, coordination_report
-    from swell.engine import open_engine
-    from swell.errors import SwellError
-    from swell.html_report import campaign_page, store_page
-    from swell.ingest import Ingest, IngestReport, ingest_files
-    from swell.model import POST_SCHEMA, Post
-    from swell.selection import Selection
-    from swell.simulate import Campaign, Simulation, generate
-    from swell.store import Store
-    from swell.trends import DETECTORS, TrendStream, make_detector, trends_over_store
+    from swell.campaign import CampaignQuery as CampaignQuery
+    from swell.campaign import analyse as analyse_campaign  # noqa: F401 - the public name
+    from swell.campaign import overview as overview
+    from swell.contents import describe as describe
+    from swell.coordination import CoordinationReport as CoordinationReport
+    from swell.coordination import clusters as clusters
+    from swell.coordination import co_action_network as co_action_network
+    from swell.coordination import coordination_report as coordination_report
+    from swell.engine import open_engine as open_engine
+    from swell.errors import SwellError as SwellError
+    from swell.html_report import campaign_page as campaign_page
+    from swell.html_report import store_page as store_page
+    from swell.ingest import Ingest as Ingest
+    from swell.ingest import IngestReport as IngestReport
+    from swell.ingest import ingest_files as ingest_files
+    from swell.model import POST_SCHEMA as POST_SCHEMA
+    from swell.model import Post as Post
+    from swell.selection import Selection as Selection
+    from swell.simulate import Campaign as Campaign
+    from swell.simulate import Simulation as Simulation
+    from swell.simulate import generate as generate
+    from swell.store import Store as Store
+    from swell.trends import DETECTORS as DETECTORS
+    from swell.trends import TrendStream as TrendStream
+    from swell.trends import make_detector as make_detector
+    from swell.trends import trends_over_store as trends_over_store

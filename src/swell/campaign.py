@@ -17,9 +17,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from swell.contents import describe
 from swell.coordination import DEFAULT_KINDS, coordination_report
 from swell.engine import Engine, rows
-from swell.model import normalize_hashtag
+from swell.normalise import normalize_hashtag
 from swell.selection import Selection
 from swell.times import iso
 from swell.trends import TrendStream, make_detector, trends_over_store
@@ -344,32 +345,6 @@ def _graph(network, shown_clusters, max_nodes: int = 400) -> dict:
             }
             for a, b, w in edges
         ],
-    }
-
-
-def describe(engine: Engine, top: int = 10) -> dict:
-    """What a store holds: posts, accounts, time span, platforms, kinds, deletions, top hashtags."""
-    total, first, last, accounts = engine.one(
-        "SELECT count(*), min(created_at), max(created_at), count(DISTINCT author_id) FROM posts"
-    )
-    platforms = engine.frame("SELECT platform, count(*) AS n FROM posts GROUP BY platform ORDER BY n DESC, platform")
-    kinds = engine.frame("SELECT kind, count(*) AS n FROM posts GROUP BY kind ORDER BY n DESC, kind")
-    tags = rows(
-        engine,
-        """SELECT tag AS hashtag, count(*) AS posts, count(DISTINCT author_id) AS accounts
-           FROM (SELECT unnest(hashtags) AS tag, author_id FROM posts)
-           GROUP BY tag ORDER BY posts DESC, tag LIMIT ?""",
-        [top],
-    )
-    return {
-        "posts": total,
-        "accounts": accounts,
-        "first": first,
-        "last": last,
-        "platforms": dict(platforms.iter_rows()),
-        "kinds": dict(kinds.iter_rows()),
-        "deletions": engine.one("SELECT count(*) FROM deletions")[0],
-        "top_hashtags": tags,
     }
 
 

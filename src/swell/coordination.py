@@ -119,6 +119,15 @@ def near_duplicate_groups(texts: pl.DataFrame, threshold: float = 0.8, num_perm:
     return pl.DataFrame({"post_id": ids, "grp": [f"near:{g}" for g in labels]}).filter(pl.Series(in_pair))
 
 
+def check_kinds(kinds: tuple[str, ...], engine: str) -> None:
+    """Raise if a kind is unknown, or does not run on the engine (by name: "duckdb" or "spark")."""
+    unknown = set(kinds) - set(KINDS)
+    if unknown:
+        raise ValueError(f"unknown co-action kinds {sorted(unknown)}; kinds are {', '.join(KINDS)}")
+    if "near-duplicate" in kinds and engine != "duckdb":
+        raise NotOnThisEngine("near-duplicate runs on DuckDB only: its MinHash index is in this process's memory")
+
+
 def co_action_network(
     engine: Engine,
     *,
@@ -130,11 +139,7 @@ def co_action_network(
     evidence_per_edge: int = 3,
 ) -> Network:
     """The co-action network of the posts selected by `where` (SQL over posts; values in `params`)."""
-    unknown = set(kinds) - set(KINDS)
-    if unknown:
-        raise ValueError(f"unknown co-action kinds {sorted(unknown)}; kinds are {', '.join(KINDS)}")
-    if "near-duplicate" in kinds and engine.name != "duckdb":
-        raise NotOnThisEngine("near-duplicate runs on DuckDB only: its MinHash index is in this process's memory")
+    check_kinds(kinds, engine.name)
     window_us = int(window_s * 1_000_000)
     # What the analyses need of the posts in scope; the texts apart, normalised, for original posts.
     engine.table(
@@ -514,9 +519,9 @@ def _edges_csv(report: CoordinationReport, out: BinaryIO) -> None:
 
 
 def _report_json(report: CoordinationReport, out: BinaryIO) -> None:
-    import orjson
+    from swell.escapes import json_dumps
 
-    out.write(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2) + b"\n")
+    out.write(json_dumps(report.to_dict(), indent=True) + b"\n")
 
 
 # How a network can be written, by format name (`swell coordination --format`); each writes bytes.

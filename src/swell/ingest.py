@@ -27,7 +27,7 @@ from swell.readers import csv as csv_reader
 from swell.readers import detect, formats
 from swell.readers.base import RECORD_ERRORS, Reader, reason_for
 from swell.rejects import reject_line
-from swell.sources import STDIN, InputFile, expand_inputs
+from swell.sources import MAX_DEPTH, MAX_LINE, STDIN, InputFile, TooDeep, TooLong, expand_inputs
 from swell.store import FileProgress, PostWriter, Store
 from swell.times import iso
 
@@ -35,6 +35,8 @@ from swell.times import iso
 def format_choices() -> tuple[str, ...]:
     """What `fmt` (`--input-format`) takes: the registered readers' names, and "csv"."""
     return (*formats(), "csv")
+
+
 _FAST_PATH_MISSES = (msgspec.MsgspecError, *RECORD_ERRORS)
 BATCH_SIZE = 50_000
 
@@ -228,7 +230,8 @@ class _Run:
         """How to read this file: the sniffed layout, CSV where a mapping is given or fits the header."""
         layout = self.source.layout
         try:
-            header = next(csv.reader([self.source.first_line.decode("utf-8", errors="replace")]), [])
+            first = (self.source.first_line.splitlines() or [b""])[0]  # a CSV may end its lines with CR alone
+            header = next(csv.reader([first.decode("utf-8", errors="replace")]), [])
         except csv.Error:  # e.g. a JSON line longer than a CSV field may be: not a CSV header
             header = []
         mapping = self.ingest.mapping
@@ -286,6 +289,9 @@ class _Run:
 
     def _dispatch_object(self, record: Any, source: str) -> None:
         sink = self.sink
+        if type(record) is TooDeep:
+            sink.reject(f"nested deeper than {MAX_DEPTH:,} levels (at least {record.depth:,})", None, source)
+            return
         if type(record) is not dict:
             sink.reject(f"not a JSON object but {type(record).__name__}", record, source)
             return
@@ -313,6 +319,10 @@ class _Run:
             if lineno <= done:
                 continue
             source = f"{name}:{lineno}"
+            if line.__class__ is TooLong:
+                sink.reject(f"line of {line.length:,} bytes, longer than {MAX_LINE:,}", line.head, source)
+                summary.records += 1
+                continue
             if not line.isascii():  # the fast path's decoder would skip a key with a bad byte unseen
                 try:
                     line.decode()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from swell.model import normalize_hashtag
+from swell.normalise import normalize_hashtag
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,8 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from swell.model import POST_SCHEMA, normalize_hashtag
+from swell.model import POST_SCHEMA
+from swell.normalise import normalize_hashtag
 from swell.times import datetime_to_us, us_to_datetime
 
 KINDS = ("grassroots", "coordinated")
@@ -159,8 +160,9 @@ class _Planted:
 
 
 def _plant(rng: np.random.Generator, sim: Simulation, start_us: int, end_us: int) -> tuple[_Planted, list[dict]]:
-    """The campaigns' posts inside [start_us, end_us) and their truth. A campaign must start inside the
-    window; its posts after the window's end are not written (nor reposts of posts left out)."""
+    """The campaigns' posts inside [start_us, end_us) and their truth (the accounts that posted in the
+    window). A campaign must start inside the window; its posts after the window's end are not
+    written (nor reposts of posts left out)."""
     rows: list[tuple] = []  # (time, author, text, tag, ref into rows)
     truth = []
     for i, c in enumerate(sim.campaigns):
@@ -178,6 +180,9 @@ def _plant(rng: np.random.Generator, sim: Simulation, start_us: int, end_us: int
         kept[i] = kept[i] and (row[4] < 0 or kept[row[4]])
     order = sorted((i for i in range(len(rows)) if kept[i]), key=lambda i: (rows[i][0], i))
     position = {old: new for new, old in enumerate(order)}
+    posted = {rows[i][1] for i in order}
+    for t in truth:  # the accounts that post in the window (all of them, unless it ends mid-campaign)
+        t["accounts"] = [a for a in t["accounts"] if a in posted]
     return (
         _Planted(
             times=np.array([rows[i][0] for i in order], dtype=np.int64),

@@ -14,7 +14,7 @@ import sys
 import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 import ijson
 import orjson
@@ -41,12 +41,27 @@ def _compression(raw: BinaryIO) -> str | None:
 def _compression_of(magic: bytes) -> str | None:
     if magic.startswith(_GZIP_MAGIC):
         return "gzip"
-    if magic[:4] == _ZSTD_MAGIC:
+    # a zstd frame, or a skippable frame (0x184D2A50 to 5F, little-endian), as pzstd begins its files with
+    if magic[:4] == _ZSTD_MAGIC or (magic[1:4] == b"\x2a\x4d\x18" and 0x50 <= magic[0] <= 0x5F):
         return "zstd"
     return None
 
 
 STDIN = "-"  # the input name that stands for standard input
+
+
+def _looks_like_data(name: str) -> bool:
+    """Whether a file found in a folder is read: a data suffix (.json, .jsonl, .ndjson, .csv, in any
+    case), compressed or not, or a compressed file with no other suffix (its content decides). Not
+    READMEs, nor swell's own rejects files."""
+    suffixes = [s.lower() for s in Path(name).suffixes]
+    compressed = bool(suffixes) and suffixes[-1] in (".gz", ".zst")
+    inner = suffixes[:-1] if compressed else suffixes
+    if name.lower().endswith(".rejects.jsonl"):
+        return False
+    return (bool(inner) and inner[-1] in DATA_SUFFIXES) or (compressed and not inner)
+
+
 DATA_SUFFIXES = {".json", ".jsonl", ".ndjson", ".csv"}
 
 
@@ -67,9 +82,7 @@ def expand_inputs(paths: Iterable[str | Path]) -> list[Path | str]:
             out.append(path)
         else:
             for found in sorted(path.rglob("*")):
-                suffixes = [s for s in found.suffixes if s not in (".gz", ".zst")]
-                rejects = found.name.endswith(".rejects.jsonl")
-                if found.is_file() and suffixes and suffixes[-1].lower() in DATA_SUFFIXES and not rejects:
+                if found.is_file() and _looks_like_data(found.name):
                     out.append(found)
     if missing:
         raise InputNotFound(f"no such file or folder: {', '.join(missing)}")
@@ -79,20 +92,20 @@ def expand_inputs(paths: Iterable[str | Path]) -> list[Path | str]:
 def sniff_layout(stream: BinaryIO) -> tuple[str, bytes]:
     """`jsonl`, `json` or `text` (CSV, or something unknown) from the first lines of a stream,
     and the first non-blank line (a CSV header, if it is CSV)."""
-    lines = []
-    for _ in range(_SNIFF_LINES):
-        line = stream.readline(_SNIFF_LINE_LIMIT)
+    lines, budget = [], _SNIFF_LINE_LIMIT  # what is read in all: a file without newlines is no reason to hold more
+    while len(lines) < _SNIFF_LINES and budget > 0:
+        line = stream.readline(budget)
         if not line:
             break
+        budget -= len(line)
         if line.strip():
             lines.append(line.removeprefix(_BOM).strip())
     if not lines:
         return "jsonl", b""  # empty: nothing to read either way
     first = lines[0]
-    values_later = any(line.startswith(b"{") and _a_value(line) for line in lines[1:])
-    if first in (b"{", b"[") or (first.startswith(b"[") and not _a_value(first) and not values_later):
+    if first in (b"{", b"[") or (first.startswith(b"[") and not _a_value(first)):
         return "json", first  # a document over many lines: pretty-printed, or an array one item a line
-    if first.startswith((b"{", b"[")) or values_later:
+    if first.startswith((b"{", b"[")) or any(line.startswith(b"{") and _a_value(line) for line in lines[1:]):
         return "jsonl", first  # a JSON value a line (a broken one is rejected on its own), maybe after a title
     return "text", first
 
@@ -109,6 +122,26 @@ def _a_value(line: bytes) -> bool:
     return True
 
 
+MAX_DEPTH = 1024  # the deepest JSON swell reads, in documents as in lines (orjson's limit)
+
+
+MAX_LINE = 64 << 20  # the longest line read (a twarc2 page of 100 tweets is about 0.5 MB)
+TOO_LONG_KEPT = 4096  # of a longer line, the start kept for the rejects file
+
+
+class TooLong(NamedTuple):
+    """What stands for a line longer than MAX_LINE (it is not held): its start and its length."""
+
+    head: bytes
+    length: int
+
+
+class TooDeep(NamedTuple):
+    """What stands for an item of a JSON document nested deeper than MAX_DEPTH (it is not built)."""
+
+    depth: int
+
+
 class Decompressed(io.RawIOBase):
     """The decompressed bytes of a gzip or zstd file, member after member (frame after frame), that
     end where the compressed data is cut short or damaged instead of raising: everything decoded
@@ -117,7 +150,8 @@ class Decompressed(io.RawIOBase):
     cut, and a zstd file cut between frames reads as complete; a collection killed mid-write is cut.)
     """
 
-    _CHUNK = 1 << 16  # compressed bytes fed at a time
+    _CHUNK = 1 << 16  # compressed bytes read at a time
+    _ZSTD_SLICE = 1 << 10  # compressed bytes fed to zstd at a time: at most ~32 MB out
 
     def __init__(self, raw: BinaryIO, compression: str):
         self._raw = raw
@@ -148,18 +182,23 @@ class Decompressed(io.RawIOBase):
 
     def _fill(self, wanted: int) -> None:
         """Decode the next piece of input into `_output`, or end the stream (at its end or damage)."""
+        if not self._started:  # between members: NUL padding (as tape and some writers add) is no data
+            self._input = self._input.lstrip(b"\0")
         if not self._input:
             self._input = self._raw.read(self._CHUNK)
             if not self._input:
                 if self._started:
                     self._end(f"cut short: the data ends inside a {self._compression} member at byte {self._offset:,}")
                 self._done = True
-                return
-        data, self._input = self._input, b""
+            return
         member = self._member
+        if self._compression == "gzip":  # output bounded by zlib: a small input can expand a thousandfold
+            data, self._input = self._input, b""
+        else:  # zstd bounds no output: fed a slice at a time (a zstd block expands at most ~32,000 times)
+            data, self._input = self._input[: self._ZSTD_SLICE], self._input[self._ZSTD_SLICE :]
         # zlib can copy a decoder: the copy decodes what came before the damage if this input is bad.
         before = member.copy() if self._compression == "gzip" else None
-        try:  # gzip's output bounded: a small input can expand a thousandfold
+        try:
             out = member.decompress(data, max(wanted, self._CHUNK)) if before is not None else member.decompress(data)
         except (zlib.error, zstandard.ZstdError) as exc:
             out, good = self._salvage(before, data) if before is not None else (b"", 0)
@@ -167,14 +206,13 @@ class Decompressed(io.RawIOBase):
             self._end(f"corrupt {self._compression} data at byte {self._offset + good:,}: {exc}")
             return
         self._started = True
-        tail = member.unconsumed_tail if self._compression == "gzip" else b""
-        self._offset += len(data) - len(tail) - (len(member.unused_data) if member.eof else 0)
+        left = member.unused_data if member.eof else member.unconsumed_tail if before is not None else b""
+        self._offset += len(data) - len(left)
         self._output = memoryview(out)
         if member.eof:  # the member (frame) is complete; what follows is the next one
-            self._input = member.unused_data
             self._member, self._started = self._new_member(), False
-        elif tail:
-            self._input = tail
+        if left:
+            self._input = bytes(left) + self._input
 
     @staticmethod
     def _salvage(decoder, data: bytes) -> tuple[bytes, int]:
@@ -251,10 +289,17 @@ class InputFile:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def lines(self) -> Iterator[bytes]:
-        """The raw lines of a `jsonl` input (a leading byte-order mark removed)."""
-        first = True
-        for line in self.stream:
+    def lines(self) -> Iterator[bytes | TooLong]:
+        """The raw lines of a `jsonl` input (a leading byte-order mark removed); a line longer than
+        MAX_LINE is not held: `TooLong` stands in its place."""
+        readline, first = self.stream.readline, True
+        while line := readline(MAX_LINE):
+            if len(line) == MAX_LINE and not line.endswith(b"\n"):
+                length, head = len(line), line[:TOO_LONG_KEPT]
+                while (rest := readline(MAX_LINE)) and not rest.endswith(b"\n"):
+                    length += len(rest)
+                yield TooLong(head, length + len(rest))
+                continue
             if first:
                 line = line.removeprefix(_BOM)
                 first = False
@@ -263,34 +308,35 @@ class InputFile:
     def json_items(self) -> Iterator[object]:
         """The values of a `json` input: each top-level document, except that a top-level array gives
         its items one by one (an API response saved whole is never held whole). Any mix of arrays,
-        objects and other values follows: nothing is skipped for not being what came first.
+        objects and other values follows: nothing is skipped for not being what came first. An item
+        nested deeper than MAX_DEPTH levels is not built: `TooDeep` stands in its place.
 
         Raises ijson.JSONError where the document stops being valid JSON; what came before is kept.
         """
         if self.stream.peek(3).startswith(_BOM):
             self.stream.read(3)
-        # Numbers as Python ints (of any size) and Decimals: with use_float, yajl stops at an integer
-        # beyond 64 bits and every later item of the document would be lost.
-        if not self.first_line.startswith(b"["):  # documents: yajl builds each whole, fast
-            yield from ijson.items(self.stream, "", multiple_values=True)
-            return
-        # Arrays: their items, and whatever else follows them. ijson's own `items(..., "item")` is
-        # faster but skips, without a word, every top-level value that is not an array.
-        builder, depth, in_array = None, 0, False
-        for _, event, value in ijson.parse(self.stream, multiple_values=True):
-            if builder is None:
-                if depth == 0 and event == "start_array":
+        # ijson's basic events (yajl in C): no path of prefixes kept per value, which costs memory
+        # quadratic in the depth; numbers as Python ints of any size and Decimals (with floats, yajl
+        # stops at an integer beyond 64 bits, and every later item would be lost).
+        builder, depth, in_array, deepest = None, 0, False, 0
+        for event, value in ijson.basic_parse(self.stream, multiple_values=True):
+            if builder is None and deepest == 0:
+                if depth == 0 and event == "start_array":  # a top-level array: its items are the values
                     in_array, depth = True, 1
                     continue
-                if in_array and event == "end_array":
+                if in_array and depth == 1 and event == "end_array":
                     in_array, depth = False, 0
                     continue
                 builder = ijson.ObjectBuilder()
-            builder.event(event, value)
             depth += 1 if event in ("start_map", "start_array") else -1 if event in ("end_map", "end_array") else 0
-            if depth == (1 if in_array else 0):  # a top-level value, or an item of a top-level array, is whole
-                yield builder.value
-                builder = None
+            base = 1 if in_array else 0
+            if depth - base > MAX_DEPTH:  # too deep to build: followed to its end, and only counted
+                builder, deepest = None, max(deepest, depth - base)
+            if builder is not None:
+                builder.event(event, value)
+            if depth == base:  # a top-level value, or an item of a top-level array, is whole
+                yield builder.value if builder is not None else TooDeep(deepest)
+                builder, deepest = None, 0
 
     def text(self) -> io.TextIOWrapper:
         """A text view for CSV: UTF-8 (a byte-order mark skipped); undecodable bytes are kept as

@@ -286,8 +286,6 @@ def _read_file(index: int, path: str, out: str, fmt, mapping) -> Iterator[pa.Rec
         _write_side_outputs(out, index, done[0], collector)
 
 
-
-
 class _Stopped(Exception):
     """The task stopped reading before the file was over."""
 

@@ -13,18 +13,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.text import Text
 
-# C0 controls but newline and tab, DEL and C1 controls, and the Unicode bidirectional controls
-# (marks, embeddings, overrides, isolates) that reorder what follows them on the line.
-_BIDI = (0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A))
-_VISIBLE = str.maketrans(
-    {c: f"\\x{c:02x}" for c in (*range(0x00, 0x20), *range(0x7F, 0xA0)) if c not in (0x09, 0x0A)}
-    | {c: f"\\u{c:04x}" for c in _BIDI}
-)
-
-
-def visible(text: str) -> str:
-    """`text` with every character that would act on the terminal replaced by its escape."""
-    return text.translate(_VISIBLE)
+from swell.escapes import visible
 
 
 class SafeConsole(Console):
@@ -42,6 +31,24 @@ class SafeConsole(Console):
 def styled(*parts: str | tuple[str, str]) -> Text:
     """A line of several styles: each part is a string, or (string, style); all are made visible."""
     return Text.assemble(*((visible(p[0]), p[1]) if isinstance(p, tuple) else visible(p) for p in parts))
+
+
+class VisibleWriter:
+    """A stream for output that may land on a terminal (CSV, XML written to standard output): what is
+    written goes through `visible(..., lines=True)` first."""
+
+    def __init__(self, stream, binary: bool = False):
+        self.stream, self.binary = stream, binary
+
+    def write(self, data) -> int:
+        if self.binary:
+            self.stream.write(visible(bytes(data).decode("utf-8", "replace"), lines=True).encode())
+        else:
+            self.stream.write(visible(data, lines=True))
+        return len(data)
+
+    def flush(self) -> None:
+        self.stream.flush()
 
 
 stdout = SafeConsole()

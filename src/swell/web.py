@@ -30,7 +30,7 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Route
 
 from swell.follow import StoreFollower
-from swell.model import normalize_hashtag
+from swell.normalise import normalize_hashtag
 from swell.store import Store
 from swell.times import BadTime, parse_user_time
 from swell.trends import live_trend_stream

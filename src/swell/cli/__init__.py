@@ -47,11 +47,19 @@ class Commands(click.Group):
             return None
         return getattr(importlib.import_module(f"swell.cli.{COMMANDS[name]}"), name)
 
+    def make_context(self, info_name, args, parent=None, **extra) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.ClickException as exc:
+            raise _shown(exc) from None
+
     def invoke(self, ctx: click.Context):
         from swell.errors import SwellError
 
         try:
             return super().invoke(ctx)
+        except click.ClickException as exc:  # its message may quote data (a file name, a CSV header)
+            raise _shown(exc) from None
         except SwellError as exc:
             from swell.terminal import stderr, styled
 
@@ -60,6 +68,14 @@ class Commands(click.Group):
         except BrokenPipeError:  # `swell ... | head`: the reader has all it wanted
             sys.stderr.close()
             ctx.exit(0)
+
+
+def _shown(exc: click.ClickException) -> click.ClickException:
+    """The exception, its message made visible: click prints it as it is."""
+    from swell.escapes import visible
+
+    exc.message = visible(exc.message)
+    return exc
 
 
 @click.group(cls=Commands, context_settings=CONTEXT)

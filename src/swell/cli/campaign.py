@@ -76,14 +76,16 @@ def campaign(hashtags, planned, report_path, db, engine, master, since, until, p
       swell campaign PressLies --format json -o presslies.json
       swell campaign '#a' '#b' --since 2024-03-01 --until 2024-03-02 --png charts/
     """
-    from swell.campaign import analyse
-    from swell.engine import open_engine
+    with working(quiet, "campaign") as step:  # shown at once: the analyses take a moment to load
+        from swell.campaign import analyse
+        from swell.engine import open_engine
+
+        q = _query(hashtags, planned, since, until, platform, detector, bucket_min, window_s, min_weight,
+                   min_strength, method, top)  # fmt: skip
+        with open_engine(db, engine, master) as analyses:
+            r = analyse(analyses, q, on_step=step)
     from swell.terminal import stderr
 
-    q = _query(hashtags, planned, since, until, platform, detector, bucket_min, window_s, min_weight, min_strength,
-               method, top)  # fmt: skip
-    with working(quiet, "campaign") as step, open_engine(db, engine, master) as analyses:
-        r = analyse(analyses, q, on_step=step)
     if not r["totals"]["posts"]:
         stderr.print(f"no posts with {' '.join('#' + t for t in r['hashtags'])} in the store for this range")
     _outputs(r, "campaign", report_path, fmt, out_path, png, json_path, quiet)
@@ -112,30 +114,31 @@ def report(report_path, db, engine, master, since, until, platform, detector, bu
       swell report --db campaign.duckdb --since 2024-03-01 --report march.html
       swell report --format json -o store.json
     """
-    from swell.campaign import overview
-    from swell.engine import open_engine
+    with working(quiet, "report") as step:  # shown at once: the analyses take a moment to load
+        from swell.campaign import overview
+        from swell.engine import open_engine
 
-    q = _query((), None, since, until, platform, detector, bucket_min, window_s, min_weight, min_strength, method, top)
-    with working(quiet, "report") as step, open_engine(db, engine, master) as analyses:
-        r = overview(analyses, q, on_step=step)
+        q = _query((), None, since, until, platform, detector, bucket_min, window_s, min_weight, min_strength, method,
+                   top)  # fmt: skip
+        with open_engine(db, engine, master) as analyses:
+            r = overview(analyses, q, on_step=step)
     _outputs(r, "store", report_path, fmt, out_path, png, json_path, quiet)
 
 
 def _outputs(r: dict, kind: str, report_path, fmt: str, path: str, png, json_path, quiet: bool) -> None:
     """The figures printed or written as JSON, the HTML page, the charts as PNG; what was written said
     on standard error."""
-    import orjson
-
     from swell import html_report
+    from swell.escapes import json_dumps
     from swell.terminal import stderr
 
     if json_path is not None:  # the old spelling: the JSON to a file, the summary printed as before
         deprecated("--json FILE", "--format json -o FILE")
         with output(json_path, binary=True) as out:
-            out.write(orjson.dumps(r, option=orjson.OPT_INDENT_2) + b"\n")
+            out.write(json_dumps(r, indent=True) + b"\n")
     with output(path, binary=fmt == "json") as out:
         if fmt == "json":
-            out.write(orjson.dumps(r, option=orjson.OPT_INDENT_2) + b"\n")
+            out.write(json_dumps(r, indent=True) + b"\n")
         elif r["totals"]["posts"] and not (quiet and path == "-"):
             (_print_campaign if kind == "campaign" else _print_store)(r, out)
     page, charts = (

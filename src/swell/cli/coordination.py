@@ -66,22 +66,27 @@ def coordination(db, engine, master, since, until, platform, hashtags, kinds, wi
       swell coordination --kind co-hashtag --kind near-duplicate --window 30 --min-weight 3 --format json
       swell coordination --format gexf -o network.gexf
     """
-    from swell.coordination import NETWORK_WRITERS, coordination_report, label_purity, read_labels
-    from swell.engine import open_engine
-    from swell.selection import Selection
+    with working(quiet, "coordination") as step:  # shown at once: the analyses take a moment to load
+        from swell.coordination import NETWORK_WRITERS, check_kinds, coordination_report, label_purity, read_labels
+        from swell.engine import open_engine
+        from swell.selection import Selection
+
+        kinds = kinds or DEFAULT_KIND_NAMES
+        check_kinds(kinds, engine)  # before Spark takes its seconds to start
+
+        known = None
+        if labels:
+            try:
+                known = read_labels(labels, label_column, account_column)
+            except ValueError as exc:
+                raise click.BadParameter(str(exc), param_hint="--labels") from exc
+        selection = Selection(since, until, platform, tuple(hashtags))
+        with open_engine(db, engine, master) as analyses:
+            report = coordination_report(analyses, selection, kinds=kinds, window_s=window_s,
+                                         min_weight=min_weight, method=method, min_size=min_size,
+                                         min_strength=min_strength, on_step=step)  # fmt: skip
     from swell.terminal import stderr
 
-    known = None
-    if labels:
-        try:
-            known = read_labels(labels, label_column, account_column)
-        except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint="--labels") from exc
-    selection = Selection(since, until, platform, tuple(hashtags))
-    with working(quiet, "coordination") as step, open_engine(db, engine, master) as analyses:
-        report = coordination_report(analyses, selection, kinds=kinds or DEFAULT_KIND_NAMES, window_s=window_s,
-                                     min_weight=min_weight, method=method, min_size=min_size,
-                                     min_strength=min_strength, on_step=step)  # fmt: skip
     if known is not None:
         report.purity = label_purity(report, known)
     if out:

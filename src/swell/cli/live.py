@@ -72,7 +72,7 @@ def jetstream(url, db, collections, hashtags, langs, batch_posts, batch_seconds,
     """
     from swell.live.jetstream import DEFAULT_COLLECTIONS, JetstreamOptions
     from swell.live.jetstream import watch as connect
-    from swell.model import normalize_hashtag
+    from swell.normalise import normalize_hashtag
 
     live = JetstreamOptions(url=url, collections=tuple(collections) or DEFAULT_COLLECTIONS,
                             hashtags=frozenset(normalize_hashtag(h) for h in hashtags), langs=frozenset(langs),

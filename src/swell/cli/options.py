@@ -174,9 +174,15 @@ quiet_option = click.option(
 
 @contextlib.contextmanager
 def output(path: str, binary: bool = False) -> Iterator[IO]:
-    """The stream a command's output goes to: standard output for "-", else the file (replaced)."""
+    """The stream a command's output goes to: standard output for "-" (where it is a terminal, with
+    what would act on it made visible), else the file (replaced)."""
     if path == "-":
-        yield sys.stdout.buffer if binary else sys.stdout
+        stream = sys.stdout.buffer if binary else sys.stdout
+        if sys.stdout.isatty():
+            from swell.terminal import VisibleWriter
+
+            stream = VisibleWriter(stream, binary=binary)
+        yield stream  # type: ignore[misc]
         return
     with open(path, "wb" if binary else "w", encoding=None if binary else "utf-8") as f:
         yield f

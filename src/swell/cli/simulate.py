@@ -54,8 +54,7 @@ def simulate(out, fmt, start, hours, posts_per_hour, seed, plants, no_campaigns,
     """
     import sys
 
-    import orjson
-
+    from swell.escapes import json_dumps
     from swell.simulate import WRITERS, Campaign, Simulation, default_campaigns, stream
     from swell.terminal import stderr
     from swell.times import us_to_datetime
@@ -71,7 +70,7 @@ def simulate(out, fmt, start, hours, posts_per_hour, seed, plants, no_campaigns,
     n = WRITERS[fmt](_counted(chunks, math.ceil(hours), quiet), target)
     truth = truth or (None if out == "-" else Path(out).with_name(Path(out).name + ".truth.json"))
     if truth is not None:
-        truth.write_bytes(orjson.dumps(planted, option=orjson.OPT_INDENT_2))
+        truth.write_bytes(json_dumps(planted, indent=True))
     if not quiet:
         where = f" and the {len(planted)} planted campaign(s) to {truth}" if truth else ""
         stderr.print(f"wrote {n:,} posts ({fmt}) to {'standard output' if out == '-' else out}{where}", soft_wrap=True)

@@ -92,10 +92,10 @@ def ingest(files, db, engine, master, input_format, mapping, map_options, force,
         report = ingest_files(files, db, engine=engine, master=master, fmt=input_format, mapping=csv_mapping,
                               force=force, batch_size=batch_size, on_reject=shown, on_progress=progress)  # fmt: skip
     if fmt == "json":
-        import orjson
+        from swell.escapes import json_dumps
 
         with output(out_path, binary=True) as out:
-            out.write(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2) + b"\n")
+            out.write(json_dumps(report.to_dict(), indent=True) + b"\n")
     elif not quiet or out_path != "-":
         with output(out_path) as out:
             _print_report(report, out)
@@ -230,7 +230,7 @@ def info(db, engine, master, top, fmt, out_path, as_json):
       swell info --db campaign.duckdb --top 30
       swell info --format json -o store.json
     """
-    from swell.campaign import describe
+    from swell.contents import describe
     from swell.engine import open_engine, store_location
 
     if as_json:
@@ -240,9 +240,9 @@ def info(db, engine, master, top, fmt, out_path, as_json):
         facts = describe(analyses, top)
     with output(out_path, binary=fmt == "json") as out:
         if fmt == "json":
-            import orjson
+            from swell.escapes import json_dumps
 
-            out.write(orjson.dumps(facts, option=orjson.OPT_INDENT_2 | orjson.OPT_NAIVE_UTC) + b"\n")
+            out.write(json_dumps(facts, indent=True, naive_utc=True) + b"\n")
             return
         _print_facts(facts, store_location(db, engine), out)
 

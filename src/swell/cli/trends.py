@@ -66,39 +66,42 @@ def trends(db, engine, master, since, until, platform, at_us, history, bucket_mi
       swell trends --since 2024-03-01T08:00 --until 2024-03-01T10:00 --detector poisson --format json
       swell trends --follow --format jsonl
     """
-    from swell.engine import open_engine
     from swell.errors import NotOnThisEngine
-    from swell.selection import Selection
-    from swell.terminal import stderr
-    from swell.trends import TrendStream, make_detector, trends_over_store
 
-    tuning = {k: v for k, v in (("threshold", threshold), ("min_accounts", min_accounts)) if v is not None}
-    name = detector or ("mastodon" if follow else "signitrend")
-    stream = TrendStream(
-        make_detector(name, bucket_min, count=count, **tuning),
-        bucket_min=bucket_min,
-        include_reposts=not no_reposts,
-        warmup_min=warmup,
-    )
-    if at_us is not None:
-        until = at_us - at_us % stream.bucket_us + stream.bucket_us
-        if since is None:
-            since = at_us - int(history * 3_600_000_000)
-    selection = Selection(since, until, platform)
+    if follow and engine != "duckdb":
+        raise NotOnThisEngine("--follow looks at a DuckDB store as it fills; Spark's datasets are written whole")
+    with working(quiet or follow, "trends") as step:  # shown at once: the analyses take a moment to load
+        from swell.engine import open_engine
+        from swell.selection import Selection
+        from swell.trends import TrendStream, make_detector, trends_over_store
+
+        tuning = {k: v for k, v in (("threshold", threshold), ("min_accounts", min_accounts)) if v is not None}
+        name = detector or ("mastodon" if follow else "signitrend")
+        stream = TrendStream(
+            make_detector(name, bucket_min, count=count, **tuning),
+            bucket_min=bucket_min,
+            include_reposts=not no_reposts,
+            warmup_min=warmup,
+        )
+        if at_us is not None:
+            until = at_us - at_us % stream.bucket_us + stream.bucket_us
+            if since is None:
+                since = at_us - int(history * 3_600_000_000)
+        selection = Selection(since, until, platform)
+        if not follow:
+            with open_engine(db, engine, master) as analyses:
+                step("counting and scoring the buckets")
+                trends_over_store(analyses, stream, selection)
     if follow:
-        if engine != "duckdb":
-            raise NotOnThisEngine("--follow looks at a DuckDB store as it fills; Spark's datasets are written whole")
         _follow(db, stream, selection, fmt, out_path, interval)
         return
-    with working(quiet, "trends") as step, open_engine(db, engine, master) as analyses:
-        step("counting and scoring the buckets")
-        trends_over_store(analyses, stream, selection)
+    from swell.terminal import stderr
+    from swell.times import shown
+
     if stream.late and not quiet:
         stderr.print(f"{stream.late:,} posts arrived after their bucket had closed and were not counted")
     if stream.last_bucket is None and not quiet:
         stderr.print("no posts with hashtags in the store for this range and platform")
-    from swell.times import shown
-
     if at_us is not None or stream.last_bucket is None:
         title = f"trending at {shown(stream.last_bucket)} ({name}, {bucket_min:g}-minute buckets)"
         found = stream.trending_now()
@@ -128,12 +131,11 @@ def _follow(db, stream, selection, fmt: str, path: str, interval: float) -> None
 
 
 def _write(found, fmt: str, title: str, out) -> None:
-    import orjson
+    from swell.escapes import json_dumps
 
     rows = [t.as_dict() for t in found]
     if fmt in ("json", "jsonl"):
-        option = orjson.OPT_INDENT_2 if fmt == "json" else 0
-        out.write(orjson.dumps({"title": title, "trends": rows}, option=option).decode() + "\n")
+        out.write(json_dumps({"title": title, "trends": rows}, indent=fmt == "json").decode() + "\n")
     elif fmt == "csv":
         import csv
 

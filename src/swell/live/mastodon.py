@@ -23,7 +23,7 @@ from httpx_sse import SSEError, aconnect_sse
 from swell.errors import StreamRefused
 from swell.live.connector import Connector, LiveOptions
 from swell.live.writer import LiveStats
-from swell.model import normalize_hashtag
+from swell.normalise import normalize_hashtag
 from swell.readers import mastodon
 from swell.readers.base import RECORD_ERRORS, reason_for
 from swell.times import parse_iso_time

@@ -6,7 +6,8 @@
 
 from __future__ import annotations
 
-from swell.model import Post, normalize_hashtags, normalize_urls
+from swell.model import Post
+from swell.normalise import normalize_hashtags, normalize_urls
 from swell.readers.base import (
     RECORD_ERRORS,
     BadRecord,

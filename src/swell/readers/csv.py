@@ -41,8 +41,10 @@ from pathlib import Path
 import orjson
 import pycountry
 
-from swell.model import POST_SCHEMA, Post, hashtags_from_text, normalize_hashtags, normalize_urls
+from swell.model import POST_SCHEMA, Post
+from swell.normalise import hashtags_from_text, normalize_hashtags, normalize_urls
 from swell.readers.base import BadRecord
+from swell.sources import MAX_LINE, TOO_LONG_KEPT
 from swell.times import datetime_to_us, parse_iso_time
 
 
@@ -328,9 +330,18 @@ def read_rows(text_stream) -> tuple[list[str], Iterator[tuple[int, dict | str, s
     with errors="surrogateescape": a record with bytes that are not UTF-8 is malformed, not changed.
     """
     consumed: list[str] = []  # the lines of the record being read
+    too_long: list[int] = []  # the length of a line not held (longer than MAX_LINE characters)
 
     def lines() -> Iterator[str]:
-        for line in text_stream:
+        while line := text_stream.readline(MAX_LINE):
+            if len(line) == MAX_LINE and not line.endswith(("\n", "\r")):
+                length = len(line)
+                while (rest := text_stream.readline(MAX_LINE)) and not rest.endswith(("\n", "\r")):
+                    length += len(rest)
+                consumed.append(line[:TOO_LONG_KEPT])
+                too_long.append(length + len(rest))
+                yield "\n"  # an empty row in its place, told apart below
+                continue
             consumed.append(line)
             yield line
 
@@ -351,7 +362,9 @@ def read_rows(text_stream) -> tuple[list[str], Iterator[tuple[int, dict | str, s
             except csv.Error as exc:
                 yield start, f"malformed CSV: {exc}", _text(consumed)
             else:
-                if len(fields) != len(header):
+                if too_long:
+                    yield start, f"line of {too_long.pop():,} characters, longer than {MAX_LINE:,}", _text(consumed)
+                elif len(fields) != len(header):
                     if fields:
                         yield start, f"row has {len(fields)} fields, the header has {len(header)}", _text(consumed)
                 elif (where := _undecodable(fields)) is not None:

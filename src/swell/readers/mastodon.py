@@ -14,7 +14,8 @@ import re
 import orjson
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
-from swell.model import Post, normalize_hashtags, normalize_urls
+from swell.model import Post
+from swell.normalise import normalize_hashtags, normalize_urls
 from swell.readers.base import BadRecord, Sink, count_or_none, require_str, strings, text_or_none
 from swell.times import parse_iso_time
 

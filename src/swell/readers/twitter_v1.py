@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import msgspec
 
-from swell.model import Post, normalize_hashtags, normalize_urls
+from swell.model import Post
+from swell.normalise import normalize_hashtags, normalize_urls
 from swell.readers.base import BadRecord, Sink, require_str
 from swell.times import parse_twitter_time
 

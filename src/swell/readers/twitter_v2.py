@@ -7,7 +7,8 @@ A line holding only `errors` (a stream disconnect, a failed request) is rejected
 
 from __future__ import annotations
 
-from swell.model import Post, normalize_hashtags, normalize_urls
+from swell.model import Post
+from swell.normalise import normalize_hashtags, normalize_urls
 from swell.readers.base import (
     RECORD_ERRORS,
     BadRecord,

@@ -1,0 +1,105 @@
+"""Every command as a user meets it: -h, a store that is not there, output to standard output with
+-o -, standard input for ingest, the old spellings of options, and the exit statuses the README
+documents (0 done, 1 failed or nothing usable, 2 usage)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import orjson
+import pytest
+from click.testing import CliRunner
+
+from conftest import DATA, ingest, rows, swell
+from swell.cli import main
+
+ROOT = Path(__file__).parent.parent
+spec = importlib.util.spec_from_file_location("cli_reference", ROOT / "docs" / "cli_reference.py")
+cli_reference = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(cli_reference)
+FLAT = DATA / "twitter-v2" / "flat.jsonl"
+
+
+def run(*args, input: bytes | None = None):
+    return CliRunner().invoke(main, [str(a) for a in args], input=input, catch_exceptions=False,
+                              env={"COLUMNS": "200"})  # fmt: skip
+
+
+@pytest.mark.parametrize("words", cli_reference.commands(main), ids=" ".join)
+def test_dash_h_is_help(words):
+    result = run(*words, "-h")
+    assert result.exit_code == 0 and result.output.startswith(f"Usage: main {' '.join(words)}")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("info",), ("trends",), ("campaign", "#x"), ("report",), ("coordination",), ("export", "--parquet", "out")],
+    ids=lambda a: a[0],
+)
+def test_a_store_that_is_not_there_is_one_line_and_status_1(args, tmp_path):
+    result = run(*args, "--db", tmp_path / "nowhere.duckdb")
+    assert result.exit_code == 1
+    assert result.output.count("\n") == 1 and result.output.startswith("error: no store at "), result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory) -> Path:
+    db = tmp_path_factory.mktemp("cli") / "store.duckdb"
+    ingest(db, DATA / "twitter-v2", DATA / "mastodon")
+    return db
+
+
+def test_output_to_standard_output_and_to_a_file(store, tmp_path):
+    facts = orjson.loads(run("info", "--db", store, "--format", "json", "-o", "-").stdout)
+    assert facts["posts"] == len(rows(store, "SELECT post_id FROM posts"))
+    assert run("info", "--db", store, "--format", "json", "-o", tmp_path / "info.json").stdout == ""
+    assert orjson.loads((tmp_path / "info.json").read_bytes()) == facts
+    trends = orjson.loads(run("trends", "--db", store, "--format", "json", "-o", "-").stdout)
+    assert set(trends) == {"title", "trends"}
+    network = run("coordination", "--db", store, "--format", "gexf", "-o", "-", "--window", "86400").stdout
+    assert network.startswith("<?xml") and "<gexf" in network
+    report = orjson.loads(run("report", "--db", store, "--report", tmp_path / "r.html", "--format", "json").stdout)
+    assert report["totals"]["posts"] == facts["posts"] and (tmp_path / "r.html").exists()
+
+
+def test_ingest_reads_standard_input(tmp_path):
+    db = tmp_path / "stdin.duckdb"
+    result = run("ingest", "--db", db, "-", "--format", "json", "-q", input=FLAT.read_bytes())
+    assert result.exit_code == 0, result.output
+    summary = orjson.loads(result.stdout)
+    assert summary["files"][0]["path"] == "stdin" and summary["stored"] == FLAT.read_bytes().count(b"\n")
+    assert {r["source"].rsplit(":", 1)[0] for r in rows(db, "SELECT source FROM posts")} == {"stdin"}
+    again = run("ingest", "--db", db, "-", "-q", input=FLAT.read_bytes())  # never "already ingested"
+    assert again.exit_code == 0 and len(rows(db)) == summary["stored"]
+
+
+def test_old_spellings_work_with_a_note(store, tmp_path):
+    old = run("ingest", "--db", tmp_path / "old.duckdb", "--format", "twitter-v2", FLAT)
+    assert old.exit_code == 0 and "deprecated: --format twitter-v2" in old.output
+    info = run("info", "--db", store, "--json")
+    assert "deprecated: --json" in info.output and '"posts"' in info.output
+    campaign = run("campaign", "#rstats", "--db", store, "--json", tmp_path / "c.json")
+    assert "deprecated: --json FILE" in campaign.output and orjson.loads((tmp_path / "c.json").read_bytes())
+
+
+def test_exit_statuses(store, tmp_path):
+    assert run("ingest", "--db", tmp_path / "x.duckdb", tmp_path / "missing.jsonl").exit_code == 2  # usage
+    assert run("trends", "--db", store, "--since", "yesterday").exit_code == 2
+    assert run("trends", "--db", store, "--bogus").exit_code == 2
+    nothing = tmp_path / "nothing.jsonl"
+    nothing.write_bytes(b"not json\n")
+    assert run("ingest", "--db", tmp_path / "n.duckdb", nothing).exit_code == 1  # nothing usable
+    spark = run("coordination", "--db", store, "--engine", "spark", "--kind", "near-duplicate")
+    assert spark.exit_code == 2 and spark.output.startswith("error: near-duplicate runs on DuckDB only")
+    refused = run("watch", "mastodon", "not a url", "--db", tmp_path / "w.duckdb", "-q")
+    assert refused.exit_code == 1 and refused.output.startswith("error: "), refused.output
+
+
+def test_swell_help_lists_every_command_untruncated():
+    listed = swell("--help").output
+    for words in cli_reference.commands(main):
+        if len(words) == 1:
+            assert f"  {words[0]} " in listed
+    assert "..." not in listed.split("Commands:")[1]
