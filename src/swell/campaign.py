@@ -14,12 +14,13 @@ import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from swell.contents import describe
 from swell.coordination import DEFAULT_KINDS, coordination_report
-from swell.engine import Engine, rows
+from swell.engine import Engine, one_row, rows
 from swell.normalise import normalize_hashtag
 from swell.selection import Selection
 from swell.times import iso
@@ -80,7 +81,7 @@ def select_campaign(engine: Engine, selection: Selection) -> int:
             FROM posts WHERE {where}""",
         params,
     )
-    return engine.one("SELECT count(*) FROM campaign")[0]
+    return one_row(engine, "SELECT count(*) FROM campaign")[0]
 
 
 def analyse(engine: Engine, q: CampaignQuery, on_step: Step | None = None) -> dict:
@@ -92,9 +93,9 @@ def analyse(engine: Engine, q: CampaignQuery, on_step: Step | None = None) -> di
     step("selecting the campaign's posts")
     if not select_campaign(engine, q.selection):
         return {**report, "totals": {"posts": 0}}
-    first_us, last_us = engine.one("SELECT min(t), max(t) FROM campaign")
+    first_us, last_us = one_row(engine, "SELECT min(t), max(t) FROM campaign")
     start_us = q.planned_us if q.planned_us is not None else first_us
-    figures = {**report, "totals": _totals(engine), "first_post": _first_post(engine)}
+    figures: dict[str, Any] = {**report, "totals": _totals(engine), "first_post": _first_post(engine)}
     figures["peak_minute"] = _peak_minute(engine)
     step("detecting trends")
     figures["trend"] = _trend(engine, q, tags, start_us)
@@ -357,7 +358,7 @@ def overview(engine: Engine, q: CampaignQuery, *, trends_shown: int = 20, on_ste
     info["first"], info["last"] = (v.isoformat() if v else None for v in (info["first"], info["last"]))
     if not select_campaign(engine, q.selection.without_hashtags()):
         return {"store": info, "range": _range(q), "totals": {"posts": 0}}
-    first_us, last_us = engine.one("SELECT min(t), max(t) FROM campaign")
+    first_us, last_us = one_row(engine, "SELECT min(t), max(t) FROM campaign")
     step("detecting trends")
     stream = TrendStream(make_detector(q.detector, q.bucket_min), bucket_min=q.bucket_min)
     trends_over_store(engine, stream, q.selection)

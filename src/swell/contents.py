@@ -3,13 +3,13 @@ Light to import: it needs only the engine."""
 
 from __future__ import annotations
 
-from swell.engine import Engine, rows
+from swell.engine import Engine, one_row, rows
 
 
 def describe(engine: Engine, top: int = 10) -> dict:
     """What a store holds: posts, accounts, time span, platforms, kinds, deletions, top hashtags."""
-    total, first, last, accounts = engine.one(
-        "SELECT count(*), min(created_at), max(created_at), count(DISTINCT author_id) FROM posts"
+    total, first, last, accounts = one_row(
+        engine, "SELECT count(*), min(created_at), max(created_at), count(DISTINCT author_id) FROM posts"
     )
     platforms = engine.frame("SELECT platform, count(*) AS n FROM posts GROUP BY platform ORDER BY n DESC, platform")
     kinds = engine.frame("SELECT kind, count(*) AS n FROM posts GROUP BY kind ORDER BY n DESC, kind")
@@ -27,6 +27,6 @@ def describe(engine: Engine, top: int = 10) -> dict:
         "last": last,
         "platforms": dict(platforms.iter_rows()),
         "kinds": dict(kinds.iter_rows()),
-        "deletions": engine.one("SELECT count(*) FROM deletions")[0],
+        "deletions": one_row(engine, "SELECT count(*) FROM deletions")[0],
         "top_hashtags": tags,
     }

@@ -33,7 +33,7 @@ import igraph
 import numpy as np
 import polars as pl
 
-from swell.engine import Engine
+from swell.engine import Engine, one_row
 from swell.errors import NotOnThisEngine
 from swell.selection import Selection
 from swell.times import iso
@@ -101,7 +101,7 @@ def near_duplicate_groups(texts: pl.DataFrame, threshold: float = 0.8, num_perm:
 
     lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
     ids = texts.get_column("post_id").to_list()
-    pairs = []
+    pairs: list[tuple[int, int]] = []
     for i, text in enumerate(texts.get_column("norm").to_list()):
         words = text.split()
         shingles = {" ".join(words[k : k + 3]) for k in range(max(len(words) - 2, 1))}
@@ -262,12 +262,16 @@ def clusters(
                 accounts=accounts,
                 weight=int(inside.get_column("weight").sum()),
                 kinds=dict(Counter(inside.get_column("kind").to_list())),
-                first_s=inside.get_column("first_s").min(),
-                last_s=inside.get_column("last_s").max(),
+                first_s=_seconds(inside.get_column("first_s").min()),
+                last_s=_seconds(inside.get_column("last_s").max()),
                 samples=samples,
             )
         )
     return out
+
+
+def _seconds(value) -> float | None:
+    return None if value is None else float(value)
 
 
 def clustered_accounts(found: list[Cluster]) -> dict[str, int]:
@@ -293,17 +297,18 @@ def campaign_signals(engine: Engine, found: list[Cluster], *, min_strength: floa
     strong = [c for c in found if cluster_strength(c) >= min_strength]
     member = pl.DataFrame({"author_id": [a for c in strong for a in c.accounts]}, schema={"author_id": pl.String})
     engine.register("clustered_accounts", member)
-    total, accounts = engine.one("SELECT count(*), count(DISTINCT author_id) FROM scope")
+    total, accounts = one_row(engine, "SELECT count(*), count(DISTINCT author_id) FROM scope")
     if not total:
         return {"posts": 0, "accounts": 0}
-    (by_clustered,) = engine.one(
-        "SELECT count(*) FROM scope WHERE author_id IN (SELECT author_id FROM clustered_accounts)"
+    (by_clustered,) = one_row(
+        engine, "SELECT count(*) FROM scope WHERE author_id IN (SELECT author_id FROM clustered_accounts)"
     )
     top = max(1, int(np.ceil(accounts / 100)))
-    (top_share,) = engine.one(
-        "SELECT sum(n) FROM (SELECT count(*) AS n FROM scope GROUP BY author_id ORDER BY n DESC LIMIT ?)", [top]
+    (top_share,) = one_row(
+        engine, "SELECT sum(n) FROM (SELECT count(*) AS n FROM scope GROUP BY author_id ORDER BY n DESC LIMIT ?)", [top]
     )
-    originals, duplicated = engine.one(
+    originals, duplicated = one_row(
+        engine,
         """WITH t AS (SELECT author_id, norm FROM texts),
                 shared AS (SELECT norm FROM t GROUP BY norm HAVING count(DISTINCT author_id) > 1)
            SELECT (SELECT count(*) FROM scope WHERE kind <> 'repost'),
@@ -318,7 +323,8 @@ def campaign_signals(engine: Engine, found: list[Cluster], *, min_strength: floa
     ) or (None, 0, 0)
     # Counted in SQL, divided here: sums of floats differ in their last bits with the order in which
     # an engine adds them, and both engines must give the same figures.
-    (synchronised,) = engine.one(
+    (synchronised,) = one_row(
+        engine,
         f"""WITH s AS (
                 SELECT t, author_id,
                        lag(t) OVER w AS prev_t, lag(author_id) OVER w AS prev_a,

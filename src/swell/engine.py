@@ -53,6 +53,14 @@ def one(con: duckdb.DuckDBPyConnection, query: str, params: Params = None) -> tu
     return rows[0] if rows else None
 
 
+def one_row(engine: Engine, query: str, params: Params = None) -> tuple:
+    """The one row of an aggregate query (which always has one)."""
+    found = engine.one(query, params)
+    if found is None:
+        raise LookupError(f"no row from a query that always has one: {query}")
+    return found
+
+
 def rows(engine: Engine, query: str, params: Params = None) -> list[dict]:
     """A query's result as a list of dicts."""
     return engine.frame(query, params).to_dicts()

@@ -224,6 +224,7 @@ class _Run:
         self.total = source.size()
         self.forced: Reader | None = formats().get(ingest.fmt) if ingest.fmt else None
         self.last: Reader | None = self.forced
+        self.last_name = self.forced.NAME if self.forced else ""
         self.parse_line = getattr(self.forced, "parse_line", None)  # the last format's fast path, if any
 
     def layout(self) -> str:
@@ -303,7 +304,7 @@ class _Run:
                 sink.reject(f"unknown record shape (keys: {keys})", record, source)
                 return
             if reader is not self.last:
-                self.last = reader
+                self.last, self.last_name = reader, reader.NAME
                 self.parse_line = getattr(reader, "parse_line", None)
         sink.summary.formats[reader.NAME] += 1
         try:
@@ -319,7 +320,7 @@ class _Run:
             if lineno <= done:
                 continue
             source = f"{name}:{lineno}"
-            if line.__class__ is TooLong:
+            if isinstance(line, TooLong):
                 sink.reject(f"line of {line.length:,} bytes, longer than {MAX_LINE:,}", line.head, source)
                 summary.records += 1
                 continue
@@ -339,7 +340,7 @@ class _Run:
                 except _FAST_PATH_MISSES:
                     pass
                 else:
-                    summary.formats[self.last.NAME] += 1
+                    summary.formats[self.last_name] += 1
                     summary.records += 1
                     if len(posts) >= batch_size:
                         self.progress.records_done = lineno

@@ -61,7 +61,7 @@ class Post(NamedTuple):
 
 def posts_to_batch(posts: list[Post]) -> pa.RecordBatch:
     """Build a record batch column by column (much faster than row by row in pyarrow)."""
-    columns = list(zip(*posts, strict=True)) if posts else [[] for _ in POST_SCHEMA]
+    columns: list = list(zip(*posts, strict=True)) if posts else [[] for _ in POST_SCHEMA]
     arrays = [pa.array(col, type=field.type) for col, field in zip(columns, POST_SCHEMA, strict=True)]
     return pa.RecordBatch.from_arrays(arrays, schema=POST_SCHEMA)
 

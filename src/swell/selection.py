@@ -44,7 +44,8 @@ class Selection:
 
     def range_where(self) -> tuple[str, list]:
         """The time range and platform alone (what trends are detected over: every hashtag)."""
-        clauses, params = ["TRUE"], []
+        clauses: list[str] = ["TRUE"]
+        params: list = []
         if self.since_us is not None:
             clauses.append("created_at >= make_timestamptz(?)")
             params.append(self.since_us)

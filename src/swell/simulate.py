@@ -23,7 +23,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeAlias
 
 import numpy as np
 import orjson
@@ -130,7 +130,7 @@ def _grassroots(rng: np.random.Generator, c: Campaign, index: int) -> tuple[list
 def _coordinated(rng: np.random.Generator, c: Campaign, index: int) -> tuple[list, dict]:
     start_us = datetime_to_us(c.start)
     accounts = [f"co{index}-{i}" for i in range(c.accounts)]
-    posts = []
+    posts: list[tuple] = []
     for b in range(c.bursts):
         burst_at = start_us + int(b * c.minutes * 60 / max(c.bursts - 1, 1) * _US)
         phrase = _PHRASES[(index + b) % len(_PHRASES)]
@@ -442,8 +442,8 @@ def _table(*, ids, times, authors, author_created, texts, tags, is_repost, ref_i
 
 # --- writers: the same stream in platform shapes, to run through the real readers --------------------
 
-Posts = pa.Table | Iterable[pa.Table]  # a whole stream (`generate`), or its chunks (`stream`)
-Target = Path | BinaryIO  # a file to write, or a binary stream (standard output)
+Posts: TypeAlias = pa.Table | Iterable[pa.Table]  # a whole stream (`generate`), or its chunks (`stream`)
+Target: TypeAlias = Path | BinaryIO  # a file to write, or a binary stream (standard output)
 
 
 @contextlib.contextmanager

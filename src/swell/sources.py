@@ -14,7 +14,7 @@ import sys
 import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import BinaryIO, NamedTuple
+from typing import Any, BinaryIO, NamedTuple
 
 import ijson
 import orjson
@@ -92,7 +92,8 @@ def expand_inputs(paths: Iterable[str | Path]) -> list[Path | str]:
 def sniff_layout(stream: BinaryIO) -> tuple[str, bytes]:
     """`jsonl`, `json` or `text` (CSV, or something unknown) from the first lines of a stream,
     and the first non-blank line (a CSV header, if it is CSV)."""
-    lines, budget = [], _SNIFF_LINE_LIMIT  # what is read in all: a file without newlines is no reason to hold more
+    lines: list[bytes] = []
+    budget = _SNIFF_LINE_LIMIT  # what is read in all: a file without newlines is no reason to hold more
     while len(lines) < _SNIFF_LINES and budget > 0:
         line = stream.readline(budget)
         if not line:
@@ -242,7 +243,7 @@ class InputFile:
         self.path = Path(path)
         with open(self.path, "rb") as raw:
             self.layout, self.first_line = sniff_layout(io.BufferedReader(self._decompressed(raw)))
-        self.raw: BinaryIO = open(self.path, "rb")  # noqa: SIM115 - closed by close()
+        self.raw: Any = open(self.path, "rb")  # noqa: SIM115 - closed by close()
         self.compression = _compression(self.raw)
         self._stream = self._decompressed(self.raw)
         self.stream = io.BufferedReader(self._stream, buffer_size=1 << 20)
@@ -254,7 +255,7 @@ class InputFile:
         self = cls.__new__(cls)
         self.path = Path(STDIN)
         raw = stream if stream is not None else sys.stdin.buffer
-        self.raw = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[arg-type]
+        self.raw = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)
         self.compression = _compression_of(self.raw.peek(4)[:4])
         self._stream = Decompressed(self.raw, self.compression) if self.compression else self.raw
         self.stream = io.BufferedReader(self._stream, buffer_size=1 << 20)
@@ -263,7 +264,7 @@ class InputFile:
         return self
 
     @staticmethod
-    def _decompressed(raw: BinaryIO) -> BinaryIO:
+    def _decompressed(raw: Any) -> Any:
         compression = _compression(raw)
         return Decompressed(raw, compression) if compression else raw
 

@@ -23,6 +23,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import orjson
 import polars as pl
@@ -76,7 +77,7 @@ def _spark_function(name: str, *args: exp.Expression) -> exp.Expression:
     return exp.Anonymous(this=name, expressions=list(args))
 
 
-def _rewrite(node: exp.Expression) -> exp.Expression:
+def _rewrite(node: exp.Expr) -> exp.Expr:
     """DuckDB functions sqlglot does not translate for Spark, by their Spark equivalents."""
     if isinstance(node, exp.Anonymous) and node.name.upper() == "EPOCH_US":
         return _spark_function("UNIX_MICROS", *node.expressions)
@@ -97,7 +98,7 @@ def _rewrite(node: exp.Expression) -> exp.Expression:
 @functools.lru_cache(maxsize=256)
 def to_spark(query: str) -> str:
     """A query in DuckDB's dialect as Spark SQL. Parameters stay parameters (`?`, `$name` -> `:name`)."""
-    (tree,) = sqlglot.parse(query, read="duckdb")
+    tree = sqlglot.parse_one(query, read="duckdb")
     return tree.transform(_rewrite).sql("spark")
 
 
@@ -108,7 +109,7 @@ class SparkEngine:
 
     def __init__(self, spark, path: str | None = None):
         self.spark = spark.newSession()  # its own temporary views, beside other engines on the same cluster
-        self._cached: dict[str, object] = {}
+        self._cached: dict[str, Any] = {}
         if path is not None:
             self.open(path)
 
@@ -135,7 +136,7 @@ class SparkEngine:
         return self.spark.sql(to_spark(query), args=params or None)
 
     def frame(self, query: str, params: Params = None) -> pl.DataFrame:
-        return pl.from_arrow(self._df(query, params).toArrow())
+        return pl.DataFrame(self._df(query, params).toArrow())
 
     def one(self, query: str, params: Params = None) -> tuple | None:
         frame = self.frame(query, params)
@@ -162,12 +163,12 @@ def _map_rows(df, rows: RowMap):
     """`rows` run on the executors over Arrow batches; its output schema found by running it on no rows."""
     from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
 
-    empty = pl.from_arrow(to_arrow_schema(df.schema).empty_table())
+    empty = pl.DataFrame(to_arrow_schema(df.schema).empty_table())
     schema = from_arrow_schema(rows(empty).to_arrow().schema)
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
-            yield from rows(pl.from_arrow(batch)).to_arrow().to_batches()
+            yield from rows(pl.DataFrame(batch)).to_arrow().to_batches()
 
     return df.mapInArrow(run, schema)
 

@@ -98,6 +98,12 @@ def _being_created(path: Path) -> bool:
     return not head.strip(b"\0")
 
 
+def _count(con: duckdb.DuckDBPyConnection, query: str) -> int:
+    """The number a counting query (or an INSERT) gives."""
+    row = one(con, query)
+    return int(row[0]) if row else 0
+
+
 def rejects_path(db: Path) -> Path:
     """Where the records set aside while filling the store `db` go, with where and why."""
     return db.with_name(db.name + ".rejects.jsonl")
@@ -144,7 +150,7 @@ class Store(PostWriter):
         self.con.execute("SET TimeZone = 'UTC'")
         if not read_only:
             self.con.execute(_SCHEMA_SQL)
-        elif one(self.con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'posts'")[0] == 0:
+        elif not _count(self.con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'posts'"):
             self.con.close()
             raise NotAStore(f"{self.path} is a DuckDB file but not a swell store: it has no posts table")
 
@@ -184,7 +190,7 @@ class Store(PostWriter):
         con.begin()
         try:
             con.register("_batch", batch)
-            new = one(con, "INSERT OR IGNORE INTO posts BY NAME SELECT * FROM _batch")[0]
+            new = _count(con, "INSERT OR IGNORE INTO posts BY NAME SELECT * FROM _batch")
             con.unregister("_batch")
             if deletions:
                 con.executemany(
@@ -240,7 +246,7 @@ class Store(PostWriter):
         yield from reader
 
     def posts_polars(self, where: str = "TRUE", params: list | None = None) -> pl.DataFrame:
-        return pl.from_arrow(self.posts(where, params))
+        return pl.DataFrame(self.posts(where, params))
 
     def export_parquet(self, directory: str | Path) -> Path:
         """Write the posts (`posts/`, partitioned by day and platform) and the deletions (`deletions/`)

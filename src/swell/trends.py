@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import polars as pl
@@ -34,8 +34,8 @@ from swell.selection import Selection
 from swell.times import iso
 
 _US_PER_MIN = 60_000_000
-COUNT_SCHEMA = {"tag": pl.String, "posts": pl.Int64, "accounts": pl.Int64, "first_us": pl.Int64}
-VERDICT_SCHEMA = {"tag": pl.String, "score": pl.Float64, "trending": pl.Boolean}
+COUNT_SCHEMA: dict[str, Any] = {"tag": pl.String, "posts": pl.Int64, "accounts": pl.Int64, "first_us": pl.Int64}
+VERDICT_SCHEMA: dict[str, Any] = {"tag": pl.String, "score": pl.Float64, "trending": pl.Boolean}
 
 
 def _empty(schema: dict) -> pl.DataFrame:
@@ -468,9 +468,9 @@ class TrendStream:
             .explode("tag")
             .drop_nulls("tag")
         )
-        batch_max = frame.get_column("t").max() if frame.height else None
+        batch_max = int(frame.get_column("t").max()) if frame.height else None  # type: ignore[arg-type]
         if self.next_bucket is None and frame.height:
-            self.next_bucket = self.first_bucket = frame.get_column("bucket").min()
+            self.next_bucket = self.first_bucket = int(frame.get_column("bucket").min())  # type: ignore[arg-type]
         if self.next_bucket is not None:
             on_time = pl.col("bucket") >= self.next_bucket
             self.late += frame.filter(~on_time).height
@@ -488,15 +488,16 @@ class TrendStream:
             self._close_until(self.max_us + self.bucket_us if until_us is None else until_us + self.bucket_us - 1)
 
     def _close_until(self, watermark_us: int) -> None:
-        if self.next_bucket is None or self.next_bucket + self.bucket_us > watermark_us:
+        start = self.next_bucket
+        if start is None or start + self.bucket_us > watermark_us:
             return
         pending = pl.concat(self._pending) if self._pending else _empty({"bucket": pl.Int64})
         by_bucket = pending.partition_by("bucket", as_dict=True) if pending.height else {}
-        while self.next_bucket + self.bucket_us <= watermark_us:
-            start = self.next_bucket
+        while start + self.bucket_us <= watermark_us:
             self._close(start, by_bucket.get((start,)))
-            self.next_bucket = start + self.bucket_us
-        self._pending = [pending.filter(pl.col("bucket") >= self.next_bucket)] if pending.height else []
+            start += self.bucket_us
+        self.next_bucket = start
+        self._pending = [pending.filter(pl.col("bucket") >= start)] if pending.height else []
 
     def _close(self, start: int, rows: pl.DataFrame | None) -> None:
         if rows is None or rows.is_empty():
@@ -519,6 +520,8 @@ class TrendStream:
         verdicts = self.detector.update(start, counts)
         self.last_verdicts = verdicts
         self.last_bucket = start
+        if self.first_bucket is None:
+            self.first_bucket = start
         if start >= self.first_bucket + self.warmup_us:
             self._track(start, verdicts, rows)
 
@@ -592,8 +595,8 @@ def trends_over_store(engine: Engine, stream: TrendStream, selection: Selection 
     )
     if counts.is_empty():
         return stream
-    by_bucket = counts.cast(COUNT_SCHEMA | {"bucket": pl.Int64}).partition_by("bucket", as_dict=True)
-    first, last = counts.get_column("bucket").min(), counts.get_column("bucket").max()
+    by_bucket = counts.cast(pl.Schema({**COUNT_SCHEMA, "bucket": pl.Int64})).partition_by("bucket", as_dict=True)
+    first, last = int(counts.get_column("bucket").min()), int(counts.get_column("bucket").max())  # type: ignore[arg-type]
     if until_us is not None:
         last = until_us - 1 - (until_us - 1) % stream.bucket_us
     stream.first_bucket = first

@@ -74,7 +74,7 @@ def _shown(exc: click.ClickException) -> click.ClickException:
     """The exception, its message made visible: click prints it as it is."""
     from swell.escapes import visible
 
-    exc.message = visible(exc.message)
+    exc.message = visible(exc.message)  # type: ignore[misc]  # click's stubs mark it final; it is not
     return exc
 
 

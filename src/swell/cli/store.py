@@ -147,7 +147,8 @@ class _IngestProgress:
                 transient=True,
             )
         self.started = time.perf_counter()
-        self.path, self.before, self.last = None, 0, 0  # posts of the files done, and of this one so far
+        self.path: str | None = None
+        self.before, self.last = 0, 0  # posts of the files done, and of this one so far
 
     def __enter__(self) -> _IngestProgress:
         if self.bar is not None:
@@ -182,6 +183,7 @@ def _styled_error(text: str):
 def _print_report(report, out) -> None:
     """The ingest as a person reads it: a table of the files, then totals."""
     from rich.table import Table
+    from rich.text import Text
 
     from swell.terminal import SafeConsole, stderr, styled
     from swell.times import shown
@@ -191,10 +193,10 @@ def _print_report(report, out) -> None:
     total = report.total
     table = Table(title=f"ingest: {len(read)} file(s) in {report.elapsed_s:,.1f} s", title_justify="left")
     table.add_column("file", overflow="fold")
-    for name in ("records", "new", "dup", "rejected", "deleted", "ignored"):
-        table.add_column(name, justify="right")
+    for column in ("records", "new", "dup", "rejected", "deleted", "ignored"):
+        table.add_column(column, justify="right")
     for s in [*read, total] if len(read) > 1 else read:
-        name = styled(("total", "bold")) if s is total else f"{Path(s.path).name} ({s.layout})"
+        name: Text | str = styled(("total", "bold")) if s is total else f"{Path(s.path).name} ({s.layout})"
         counts = (s.records, s.new, s.duplicates, s.rejected, s.deletions, sum(s.ignored.values()))
         table.add_row(name, *(f"{n:,}" for n in counts))
     if read:

@@ -51,6 +51,12 @@ class Connector:
     def key(self) -> str:
         raise NotImplementedError
 
+    @property
+    def _writer(self) -> BatchWriter:
+        if self.writer is None:
+            raise RuntimeError("a connector's writer is made by watch()")
+        return self.writer
+
     async def session(self) -> None:
         raise NotImplementedError
 
@@ -72,7 +78,7 @@ class Connector:
         first, longest = self.options.backoff_s
         wait = first
         while not self.done():
-            self.writer.check()  # a failed writer is not a dropped connection: no reconnecting past it
+            self._writer.check()  # a failed writer is not a dropped connection: no reconnecting past it
             connected = self.options.stats.connections
             try:
                 await self.session()
@@ -112,7 +118,7 @@ class Connector:
         async with self.handing:
             taken = self.batch.handed_off()
             self.batch_started = None  # posts read while the put waits start the next batch's clock
-            await self.writer.put(taken)  # waits while the store is behind
+            await self._writer.put(taken)  # waits while the store is behind
 
     async def clock(self, close: Callable) -> None:
         """Beside a session's reading: hands off the batches that are due and, when it is time to

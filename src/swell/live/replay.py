@@ -82,7 +82,7 @@ class Replay:
         return b'{"junk": "' + b"x" * HUGE_FRAME_BYTES + b'"}'
 
     async def serve(self, websocket: ServerConnection) -> None:
-        parts = urlsplit(websocket.request.path)
+        parts = urlsplit(websocket.request.path if websocket.request else "/")
         if parts.path != "/subscribe":
             await websocket.close(code=1008, reason="the endpoint is /subscribe")
             return

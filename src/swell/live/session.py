@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from queue import SimpleQueue
+from typing import Any
 
 from swell.live.connector import LiveOptions
 from swell.live.writer import LiveStats
 from swell.trends import TrendStream, live_trend_stream
 
-Start = Callable[[asyncio.Event], Awaitable[LiveStats]]  # a connector's watch, given the event that stops it
+Start = Callable[[asyncio.Event], Coroutine[Any, Any, LiveStats]]  # a connector's watch, stopped by the event
 Update = Callable[[LiveStats, TrendStream], None]
 
 

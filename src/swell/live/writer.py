@@ -126,8 +126,8 @@ class BatchWriter:
 
     def check(self) -> None:
         """Raise the writer's error, if it has stopped on one."""
-        if self.task.done() and not self.task.cancelled() and self.task.exception() is not None:
-            raise self.task.exception()
+        if self.task.done() and not self.task.cancelled() and (error := self.task.exception()) is not None:
+            raise error
 
     async def close(self) -> None:
         """Commit what is queued, then stop."""

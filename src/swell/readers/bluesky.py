@@ -161,16 +161,17 @@ def record_to_post(
         created_us = parse_iso_time(created) if isinstance(created, str) else None
     except ValueError:
         created_us = None
-    if created_us is None and seen_us is None:
-        raise BadRecord(f"post record has no valid createdAt ({created!r})")
     # createdAt is set by the client and can lie; like Bluesky's AppView (sortAt), a post is never
     # placed later than the moment the network saw it.
     if seen_us is not None and (created_us is None or created_us > seen_us):
         created_us = seen_us
+    if created_us is None:
+        raise BadRecord(f"post record has no valid createdAt ({created!r})")
 
-    tags: list[str] = []
-    links: list[str] = []
-    mentions: list[str] = []
+    # what facets say, kept only where it is a string (`strings`, below)
+    tags: list = []
+    links: list = []
+    mentions: list = []
     # Records are written by any client: a malformed facet loses its own value, not the post.
     for facet in record.get("facets") or ():
         for feature in facet.get("features") or () if isinstance(facet, dict) else ():

@@ -255,13 +255,17 @@ class RowConverter:
         joined = "\x1f".join(row[c] for c in self.m.key_columns)
         return "csv-" + hashlib.blake2b(joined.encode(), digest_size=12).hexdigest()
 
+    def _required(self, row: dict, name: str) -> str:
+        value = self._get(row, name)
+        if not value:
+            raise BadRecord(f"empty {name} (column {self.m.columns.get(name)!r})")
+        return value
+
     def convert(self, row: dict, source: str) -> Post:
-        post_id = self._get(row, "post_id") if "post_id" in self.m.columns else self._key(row)
-        author_id = self._get(row, "author_id")
-        created = self._get(row, "created_at")
-        for name, value in (("post_id", post_id), ("author_id", author_id), ("created_at", created)):
-            if not value:
-                raise BadRecord(f"empty {name} (column {self.m.columns.get(name)!r})")
+        post_id = self._required(row, "post_id") if "post_id" in self.m.columns else self._key(row)
+        author_id = self._required(row, "author_id")
+        created_us = self._time(self._required(row, "created_at"))
+        assert created_us is not None  # a value was given, and _time raises on what is not a time
         platform = self._get(row, "platform") or self.m.platform
         kind = self._get(row, "kind") or "post"
         ref_post_id = self._get(row, "ref_post_id")
@@ -278,7 +282,7 @@ class RowConverter:
         return Post(
             post_id=_prefixed(platform, post_id),
             platform=platform,
-            created_at=self._time(created),
+            created_at=created_us,
             author_id=author_id,
             author_handle=self._get(row, "author_handle"),
             text=text,

@@ -84,6 +84,8 @@ def status_to_post(status: dict, source: str) -> Post:
     content = shown.get("content")
     if not isinstance(content, str):
         raise BadRecord("status has no content")
+    ref_post_id: str | None
+    ref_author_id: str | None
     if isinstance(reblog, dict):
         kind = "repost"
         ref_post_id = f"mastodon:{require_str(reblog['uri'], 'reblog.uri')}"

@@ -143,6 +143,8 @@ def status_to_post(status: Status, source: str) -> Post:
         raise BadRecord("id_str is empty")
     user = status.user
     retweeted = status.retweeted_status
+    ref_post_id: str | None
+    ref_author_id: str | None
     if retweeted is not None:
         kind = "repost"
         ref_post_id = str(retweeted.id_str)
