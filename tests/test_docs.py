@@ -74,9 +74,9 @@ def test_the_choices_offered_are_what_the_library_has():
     must be exactly the library's."""
     from swell.cli import coordination, options, simulate, store
     from swell.coordination import DEFAULT_KINDS, KINDS
+    from swell.detectors import DETECTORS
     from swell.readers import BUILTIN
     from swell.simulate import WRITERS
-    from swell.trends import DETECTORS
 
     assert set(options.DETECTOR_NAMES) == set(DETECTORS)
     assert (set(coordination.KIND_NAMES), set(coordination.DEFAULT_KIND_NAMES)) == (set(KINDS), set(DEFAULT_KINDS))

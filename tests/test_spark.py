@@ -22,7 +22,7 @@ from swell.simulate import Campaign, Simulation, generate, write_jetstream, writ
 from swell.sources import expand_inputs
 from swell.store import Store
 from swell.times import datetime_to_us
-from swell.trends import TrendStream, make_detector, trends_over_store
+from swell.trends import TrendStream, trends_over_store
 
 if not os.environ.get("SWELL_REQUIRE_SPARK"):
     pytest.importorskip("pyspark", reason="PySpark is not installed (pip install 'swell[spark]')")
@@ -115,7 +115,7 @@ def test_trends_are_identical(simulated, detector):
     duck, spark_engine, _, _ = simulated
     found = []
     for engine in (duck, spark_engine):
-        stream = trends_over_store(engine, TrendStream(make_detector(detector, 5.0), bucket_min=5.0))
+        stream = trends_over_store(engine, TrendStream(detector))
         found.append([t.as_dict() for t in stream.episodes()])
     assert found[0] == found[1]
     assert {"freethepress", "presslies"} <= {e["hashtag"] for e in found[0]}

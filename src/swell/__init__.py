@@ -6,8 +6,9 @@ The Python API, for notebooks and scripts (docs/python-api.md has worked example
 - stores: `Store` (a DuckDB file of posts), `open_engine` (a store as the analyses see it, on DuckDB
   or Spark), `ingest_files` (files, folders or standard input into a store; `Ingest` for finer
   control), `Selection` (a time range, a platform, hashtags);
-- trends: `TrendStream` (posts or counts in, trend episodes out), `make_detector`, `DETECTORS`,
-  `trends_over_store`;
+- trends: `TrendStream` (posts or counts in, trend episodes out, at several time scales),
+  `trends_over_store`, and the detectors, `DETECTORS` and `make_detector` (`swell.detectors`);
+  scoring detection against labelled onsets: `swell.evaluation`;
 - campaigns: `CampaignQuery`, `analyse_campaign`, `overview`, `describe`, and their HTML pages,
   `campaign_page` and `store_page`;
 - coordination: `co_action_network`, `clusters`, `coordination_report` (`CoordinationReport`);
@@ -33,8 +34,8 @@ _API = {
     "IngestReport": ("swell.ingest", "IngestReport"),
     "Selection": ("swell.selection", "Selection"),
     "TrendStream": ("swell.trends", "TrendStream"),
-    "make_detector": ("swell.trends", "make_detector"),
-    "DETECTORS": ("swell.trends", "DETECTORS"),
+    "make_detector": ("swell.detectors", "make_detector"),
+    "DETECTORS": ("swell.detectors", "DETECTORS"),
     "trends_over_store": ("swell.trends", "trends_over_store"),
     "CampaignQuery": ("swell.campaign", "CampaignQuery"),
     "analyse_campaign": ("swell.campaign", "analyse"),
@@ -78,6 +79,8 @@ if TYPE_CHECKING:  # for type checkers and editors: the same names, imported eag
     from swell.coordination import clusters as clusters
     from swell.coordination import co_action_network as co_action_network
     from swell.coordination import coordination_report as coordination_report
+    from swell.detectors import DETECTORS as DETECTORS
+    from swell.detectors import make_detector as make_detector
     from swell.engine import open_engine as open_engine
     from swell.errors import SwellError as SwellError
     from swell.html_report import campaign_page as campaign_page
@@ -92,7 +95,5 @@ if TYPE_CHECKING:  # for type checkers and editors: the same names, imported eag
     from swell.simulate import Simulation as Simulation
     from swell.simulate import generate as generate
     from swell.store import Store as Store
-    from swell.trends import DETECTORS as DETECTORS
     from swell.trends import TrendStream as TrendStream
-    from swell.trends import make_detector as make_detector
     from swell.trends import trends_over_store as trends_over_store

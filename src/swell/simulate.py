@@ -6,6 +6,8 @@ share of posts are reposts of recent posts. Onto it, campaigns are planted and r
 
 - grassroots: many independent accounts join over minutes (a ramp, not a step), each posts once or
   twice with its own words, and some repost what others posted minutes earlier;
+- slow: the same, but accounts join over hours, from 10 an hour, at a rate that grows steadily
+  (a story that builds over an afternoon or two days, not a blast);
 - coordinated: a small set of accounts posts in bursts, all within seconds of each other, with
   identical or near-identical text, and reposts the burst's first post within seconds.
 
@@ -34,7 +36,8 @@ from swell.model import POST_SCHEMA
 from swell.normalise import normalize_hashtag
 from swell.times import datetime_to_us, us_to_datetime
 
-KINDS = ("grassroots", "coordinated")
+KINDS = ("grassroots", "coordinated", "slow")
+SLOW_START_PER_HOUR = 10.0  # accounts joining a slow build in its first hour
 _WORDS = (
     "we are here today for the vote now people city march never again stand together justice truth "
     "media rally support change voice future our rights free speech join share watch live news call"
@@ -52,20 +55,31 @@ _TAGS = pa.list_(pa.string())
 
 @dataclass
 class Campaign:
-    """A planted campaign: `kind` is "grassroots" or "coordinated"."""
+    """A planted campaign: `kind` is "grassroots", "coordinated" or "slow"."""
 
     kind: str
     hashtag: str
     start: datetime
     accounts: int = 300
-    minutes: float = 30.0  # grassroots: how long accounts keep joining; coordinated: span of the bursts
+    # grassroots and slow: how long accounts keep joining; coordinated: the span of the bursts.
+    # Default: 30 minutes, a day for a slow build.
+    minutes: float | None = None
     bursts: int = 6  # coordinated only
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"campaign kind must be one of {KINDS}, not {self.kind!r}")
+        if self.minutes is None:
+            self.minutes = 1440.0 if self.kind == "slow" else 30.0
         if self.start.tzinfo is None:
             self.start = self.start.replace(tzinfo=UTC)
+
+    @property
+    def duration_min(self) -> float:
+        """How long the campaign runs, in minutes (`minutes`, or its default for the kind)."""
+        if self.minutes is None:
+            return 1440.0 if self.kind == "slow" else 30.0
+        return self.minutes
 
     @classmethod
     def parse(cls, spec: str) -> Campaign:
@@ -105,10 +119,33 @@ def _zipf_choice(rng: np.random.Generator, n_items: int, exponent: float, size: 
     return np.searchsorted(cdf, rng.random(size) * cdf[-1], side="right").clip(0, n_items - 1)
 
 
+def _joins_over_minutes(rng: np.random.Generator, c: Campaign) -> np.ndarray:
+    """When each account of a grassroots campaign joins (minutes after the start): a ramp that peaks
+    a quarter of the way through."""
+    return rng.gamma(2.0, c.duration_min / 4, c.accounts)
+
+
+def _joins_over_hours(rng: np.random.Generator, c: Campaign) -> np.ndarray:
+    """When each account of a slow build joins (minutes after the start): at a rate that starts at
+    SLOW_START_PER_HOUR and grows exponentially so that all have joined by the end (constant when
+    there are too few accounts to grow)."""
+    start, span, n = SLOW_START_PER_HOUR / 60, c.duration_min, c.accounts
+    u = rng.random(n)
+    if n <= start * span:
+        return u * span
+    # n = start * (exp(g * span) - 1) / g; solved for the growth g by bisection on a monotone function.
+    low, high = 1e-9, 50 / span
+    for _ in range(100):
+        g = (low + high) / 2
+        low, high = (g, high) if start * np.expm1(g * span) / g < n else (low, g)
+    return np.log1p(g * n * u / start) / g
+
+
 def _grassroots(rng: np.random.Generator, c: Campaign, index: int) -> tuple[list, dict]:
     start_us = datetime_to_us(c.start)
-    join = start_us + (rng.gamma(2.0, c.minutes / 4, c.accounts) * 60 * _US).astype(np.int64)
-    accounts = [f"gr{index}-{i}" for i in range(c.accounts)]
+    joins = _joins_over_hours(rng, c) if c.kind == "slow" else _joins_over_minutes(rng, c)
+    join = start_us + (joins * 60 * _US).astype(np.int64)
+    accounts = [f"{'sl' if c.kind == 'slow' else 'gr'}{index}-{i}" for i in range(c.accounts)]
     posts = []  # (time, author, text, ref_position)
     for account, t in zip(accounts, join, strict=True):
         for k in range(1 + rng.poisson(0.5)):
@@ -132,7 +169,7 @@ def _coordinated(rng: np.random.Generator, c: Campaign, index: int) -> tuple[lis
     accounts = [f"co{index}-{i}" for i in range(c.accounts)]
     posts: list[tuple] = []
     for b in range(c.bursts):
-        burst_at = start_us + int(b * c.minutes * 60 / max(c.bursts - 1, 1) * _US)
+        burst_at = start_us + int(b * c.duration_min * 60 / max(c.bursts - 1, 1) * _US)
         phrase = _PHRASES[(index + b) % len(_PHRASES)]
         seed_position = len(posts)
         posts.append((burst_at, accounts[0], f"{phrase} #{c.hashtag}", -1))
@@ -171,7 +208,7 @@ def _plant(rng: np.random.Generator, sim: Simulation, start_us: int, end_us: int
                 f"the {c.kind} campaign #{c.hashtag} starts at {c.start.isoformat()}, outside the simulated "
                 f"{sim.hours:g} hours from {sim.start.isoformat()}"
             )
-        posts, t = (_grassroots if c.kind == "grassroots" else _coordinated)(rng, c, i)
+        posts, t = (_coordinated if c.kind == "coordinated" else _grassroots)(rng, c, i)
         base, tag = len(rows), normalize_hashtag(c.hashtag)  # as the readers store it
         rows.extend((when, who, text, tag, base + r if r >= 0 else -1) for when, who, text, r in posts)
         truth.append(t)

@@ -1,353 +1,111 @@
-"""Trend detection: which hashtags are trending, and since when.
+"""Trend detection: which hashtags are trending, since when, and at which time scale.
 
 One state machine serves archives and live streams alike. `TrendStream.feed(posts)` takes posts
 (an Arrow table or batch with created_at, author_id, hashtags, kind) in any batch sizes; it counts
-them per hashtag per time bucket, and when a bucket is over it hands the bucket's counts to a
-detector and the detector's verdicts to a tracker of trend episodes. Over a stored archive,
-`trends_over_store` has the engine (DuckDB or Spark) count the buckets and hands those counts to
-the same detector and tracker, so a replay of the archive as a stream gives exactly the archive's
-result, whichever engine counted.
+them per hashtag per bucket at several time scales at once (by default 5 minutes, an hour and a
+day, each coarser scale aggregated from the finest), and when a bucket of a scale is over it hands
+the bucket's counts to that scale's detector (`swell.detectors`) and the verdicts to a tracker of
+trend episodes. A burst is caught at the fine scale within minutes, a slow build at the hour or the
+day. Over a stored archive, `trends_over_store` has the engine (DuckDB or Spark) count the buckets
+of every scale and hands those counts to the same detectors and tracker, so a replay of the archive
+as a stream gives exactly the archive's result, whichever engine counted.
 
 Counts are of posts and of distinct accounts: a trend has to be carried by many accounts, not one
 loud one, so detectors score distinct accounts by default. Reposts count (a repost row carries the
 original's hashtags) unless `include_reposts=False`.
 
-Detectors (same interface: `update(bucket_start_us, counts) -> verdicts`):
-- `MastodonScorer`: Mastodon's trending-tags score;
-- `SigniTrend`: EWMA/EWMVar significance (Schubert, Weiler, Kriegel, KDD 2014), exact or hashed;
-- `PoissonDetector`: the Poisson-interval model of Twitter/Gnip's trend-detection write-up.
+An episode reports the scale that fired first, when it became detectable (the end of the bucket
+that fired: when a live watcher would have known) and the start of its rise, found by looking back
+over the buckets before it; it lasts while some scale's latest verdict says trending.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections import deque
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
 
 import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from swell.detectors import COUNT_SCHEMA, NO_COUNTS, NO_VERDICTS, Detector, NewTagPrior, hash_cells, make_detector
 from swell.engine import Engine
 from swell.selection import Selection
 from swell.times import iso
 
 _US_PER_MIN = 60_000_000
-COUNT_SCHEMA: dict[str, Any] = {"tag": pl.String, "posts": pl.Int64, "accounts": pl.Int64, "first_us": pl.Int64}
-VERDICT_SCHEMA: dict[str, Any] = {"tag": pl.String, "score": pl.Float64, "trending": pl.Boolean}
+DEFAULT_SCALES = (5.0, 60.0, 1440.0)  # minutes: the default bucket, an hour, a day
+LEARNING_MIN = 60.0  # hashtags first seen in the first hour are the collection's own, not new ones
+# A hashtag first seen (after the first hour) less than six hours before a bucket's end (or within the
+# bucket, for buckets longer than that) is young: what it has done so far is its rise, not its history.
+YOUNG_MIN = 360.0
+# Per (tag, account) of a bucket: how many posts, the first one. What a coarser scale is counted from.
+PAIR_SCHEMA = {"tag": pl.String, "author": pl.UInt64, "posts": pl.Int64, "first_us": pl.Int64}
+NO_PAIRS = pl.DataFrame(schema=PAIR_SCHEMA)
 
 
-def _empty(schema: dict) -> pl.DataFrame:
-    return pl.DataFrame(schema=schema)
+def scale_label(minutes: float) -> str:
+    """5 -> "5m", 60 -> "1h", 1440 -> "1d", 90 -> "90m"."""
+    if minutes % 1440 == 0:
+        return f"{minutes / 1440:g}d"
+    if minutes % 60 == 0:
+        return f"{minutes / 60:g}h"
+    return f"{minutes:g}m"
 
 
-# Shared by every quiet bucket (frames are immutable): a quiet stretch of years is a million buckets.
-NO_COUNTS = _empty(COUNT_SCHEMA)
-NO_VERDICTS = _empty(VERDICT_SCHEMA)
+def default_scales(bucket_min: float) -> tuple[float, ...]:
+    """The bucket, and the hour and the day where they are coarser multiples of it."""
+    return (bucket_min, *(s for s in DEFAULT_SCALES[1:] if s > bucket_min and s % bucket_min == 0))
 
 
-class Detector(Protocol):
-    """Scores one closed bucket at a time, in time order, every bucket (empty ones included).
-
-    `counts` has one row per hashtag seen in the bucket: tag, posts, accounts, first_us. The result
-    has a row for every tag with a score above zero: tag, score, trending.
-    """
-
-    name: str
-
-    def update(self, bucket_start_us: int, counts: pl.DataFrame) -> pl.DataFrame: ...
-
-
-# --- Mastodon ---------------------------------------------------------------------------------------
+def parse_scales(text: str) -> tuple[float, ...]:
+    """Scales from "5m,1h,1d" (m, h, d; a bare number is minutes), checked by `check_scales`."""
+    units = {"m": 1.0, "h": 60.0, "d": 1440.0, "": 1.0}
+    scales = []
+    for part in text.split(","):
+        found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([mhd]?)\s*", part)
+        if not found:
+            raise ValueError(f"{part.strip()!r} is not a time scale (e.g. 5m, 1h, 1d)")
+        scales.append(float(found[1]) * units[found[2]])
+    return check_scales(scales)
 
 
-@dataclass
-class MastodonScorer:
-    """Mastodon's trending-tags score (app/models/trends/tags.rb), per bucket instead of per day.
-
-    expected = distinct accounts in the previous bucket (1 if none); observed = this bucket's.
-    score = (observed - expected)^2 / expected when observed > expected and observed >= min_accounts,
-    else 0. The peak score is kept and decays with a half-life; a tag is trending while its decayed
-    peak is at least `threshold`.
-    """
-
-    min_accounts: int = 5
-    half_life_min: float = 240.0
-    threshold: float = 100.0
-    count: str = "accounts"
-    name: str = "mastodon"
-    _started: bool = False
-    _previous: pl.DataFrame = field(default_factory=lambda: _empty({"tag": pl.String, "expected": pl.Float64}))
-    _peaks: pl.DataFrame = field(
-        default_factory=lambda: _empty({"tag": pl.String, "peak": pl.Float64, "peak_us": pl.Int64})
-    )
-
-    def update(self, bucket_start_us: int, counts: pl.DataFrame) -> pl.DataFrame:
-        if not self._started:  # the first bucket has no previous one: nothing can be said of it
-            self._started = True
-            self._previous = counts.select("tag", expected=pl.col(self.count).cast(pl.Float64))
-            return NO_VERDICTS
-        if counts.is_empty() and self._peaks.is_empty():  # a quiet stretch: nothing to score or decay
-            self._previous = self._previous.clear()
-            return NO_VERDICTS
-        scored = (
-            counts.select("tag", observed=pl.col(self.count).cast(pl.Float64))
-            .join(self._previous, on="tag", how="left")
-            .with_columns(expected=pl.col("expected").fill_null(0.0).clip(lower_bound=1.0))
-            .with_columns(
-                score=pl.when((pl.col("observed") > pl.col("expected")) & (pl.col("observed") >= self.min_accounts))
-                .then((pl.col("observed") - pl.col("expected")) ** 2 / pl.col("expected"))
-                .otherwise(0.0)
-            )
-        )
-        self._previous = counts.select("tag", expected=pl.col(self.count).cast(pl.Float64))
-        decay = 0.5 ** ((bucket_start_us - pl.col("peak_us")) / (self.half_life_min * _US_PER_MIN))
-        peaks = (
-            self._peaks.join(
-                scored.filter(pl.col("score") > 0).select("tag", "score"), on="tag", how="full", coalesce=True
-            )
-            .with_columns(decayed=(pl.col("peak") * decay).fill_null(0.0), score=pl.col("score").fill_null(0.0))
-            .with_columns(
-                new=pl.col("score") > pl.col("decayed"),
-            )
-            .select(
-                "tag",
-                peak=pl.when("new").then("score").otherwise("peak"),
-                peak_us=pl.when("new").then(pl.lit(bucket_start_us)).otherwise("peak_us"),
-            )
-            .with_columns(score=pl.col("peak") * decay)
-        )
-        # Forget tags whose decayed score no longer matters: memory follows the active tags.
-        self._peaks = peaks.filter(pl.col("score") >= 1.0).select("tag", "peak", "peak_us")
-        return peaks.filter(pl.col("score") > 0).select("tag", "score", trending=pl.col("score") >= self.threshold)
-
-
-# --- SigniTrend -------------------------------------------------------------------------------------
-
-
-def signitrend_step(
-    x: np.ndarray, ewma: np.ndarray, ewmvar: np.ndarray, alpha: float, beta: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """SigniTrend's significance of x against the running statistics, and the updated statistics.
-
-    sig = (x - max(EWMA, beta)) / (sqrt(EWMVar) + beta), computed before the update;
-    delta = x - EWMA; EWMA += alpha * delta; EWMVar = (1 - alpha) * (EWMVar + alpha * delta^2).
-    """
-    sig = (x - np.maximum(ewma, beta)) / (np.sqrt(ewmvar) + beta)
-    delta = x - ewma
-    return sig, ewma + alpha * delta, (1 - alpha) * (ewmvar + alpha * delta * delta)
-
-
-def signitrend_skip(
-    ewma: np.ndarray, ewmvar: np.ndarray, skipped: np.ndarray, alpha: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """The statistics after `skipped` buckets with a count of zero: the closed form of that many
-    steps, so that only the tags seen in a bucket need updating (r = (1 - alpha)^skipped):
-    EWMA * r and EWMVar * r + EWMA^2 * r * (1 - r)."""
-    r = (1 - alpha) ** skipped
-    return ewma * r, ewmvar * r + ewma * ewma * r * (1 - r)
+def check_scales(scales: Sequence[float]) -> tuple[float, ...]:
+    """Scales in minutes, finest first, each coarser one a whole multiple of the finest (it is counted
+    from the finest's buckets); ValueError otherwise."""
+    if not scales or any(s <= 0 for s in scales):
+        raise ValueError("time scales must be one or more positive durations")
+    if list(scales) != sorted(set(scales)):
+        raise ValueError(f"time scales go from the finest to the coarsest, each once: {list(scales)}")
+    finest = scales[0]
+    if any(round(s * _US_PER_MIN) % round(finest * _US_PER_MIN) for s in scales):
+        raise ValueError(f"each time scale must be a whole multiple of the finest ({scale_label(finest)})")
+    return tuple(float(s) for s in scales)
 
 
 @dataclass
-class SigniTrend:
-    """EWMA and EWMVar of each tag's count per bucket; alert when the significance reaches `threshold`.
+class Scale:
+    """One time scale of a stream: its detector, its prior on new hashtags, and its recent buckets."""
 
-    alpha comes from `half_life_min` (the statistics forget half their weight in that time); beta keeps
-    rare tags from alerting on noise. With `hashed=True` the statistics live in `depth` hash tables of
-    `width` cells (the paper's fixed-memory variant): memory does not grow with the number of distinct
-    hashtags; a tag's significance is the smallest over its cells, since collisions only add counts.
-    Either way a bucket costs in proportion to the tags seen in it: a tag's statistics catch up on
-    the buckets it missed (`signitrend_skip`) when it is seen again.
-    """
+    minutes: float
+    detector: Detector
+    prior: NewTagPrior
+    # The last buckets' counts (start, counts), to look back for where a rise started.
+    lookback: deque = field(default_factory=deque)
+    # Counting from posts: the (tag, account) pairs of the finer scale's buckets closed inside this
+    # scale's open bucket.
+    pairs: list[pl.DataFrame] = field(default_factory=list)
 
-    threshold: float = 3.0
-    beta: float = 5.0
-    half_life_min: float = 120.0
-    bucket_min: float = 5.0
-    min_accounts: int = 10
-    count: str = "accounts"
-    hashed: bool = False
-    width: int = 1 << 20
-    depth: int = 2
-    prune_every: int = 288  # buckets between sweeps of the exact table for tags that have faded
-    name: str = "signitrend"
-    _bucket: int = 0  # how many buckets have been scored
+    @property
+    def us(self) -> int:
+        return round(self.minutes * _US_PER_MIN)
 
-    def __post_init__(self) -> None:
-        self.alpha = 1 - 0.5 ** (self.bucket_min / self.half_life_min)
-        # The statistics (EWMA, EWMVar, last bucket seen; -1: never): one row per tag, found through
-        # `_rows`, or `depth` rows of `width` hashed cells.
-        shape = (self.depth, self.width) if self.hashed else (0,)
-        self._ewma, self._ewmvar = np.zeros(shape), np.zeros(shape)
-        self._last = np.full(shape, -1, dtype=np.int64)
-        self._rows: dict[str, int] = {}
-
-    def update(self, bucket_start_us: int, counts: pl.DataFrame) -> pl.DataFrame:
-        if counts.is_empty():  # the statistics of unseen tags catch up when they are next seen
-            if not self.hashed and self._bucket % self.prune_every == self.prune_every - 1:
-                self._prune()  # as `_exact` would
-            self._bucket += 1
-            return NO_VERDICTS
-        x = counts.get_column(self.count).cast(pl.Float64).to_numpy()
-        sig = self._hashed(counts, x) if self.hashed else self._exact(counts, x)
-        self._bucket += 1
-        verdicts = counts.select("tag", score=pl.Series(sig, dtype=pl.Float64), x=pl.Series(x))
-        return verdicts.filter(pl.col("score") > 0).select(
-            "tag", "score", trending=(pl.col("score") >= self.threshold) & (pl.col("x") >= self.min_accounts)
-        )
-
-    def _advance(self, x, ewma, ewmvar, last) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Catch up on missed buckets (last = -1: never seen), then take this bucket's step."""
-        skipped = np.where(last >= 0, self._bucket - last - 1, 0)
-        ewma, ewmvar = signitrend_skip(ewma, ewmvar, skipped, self.alpha)
-        return signitrend_step(x, ewma, ewmvar, self.alpha, self.beta)
-
-    def _exact(self, counts: pl.DataFrame, x: np.ndarray) -> np.ndarray:
-        names = counts.get_column("tag").to_list()
-        rows = np.fromiter((self._rows.get(tag, -1) for tag in names), dtype=np.int64, count=len(names))
-        for i in np.flatnonzero(rows < 0):  # tags never seen (or forgotten): new rows
-            rows[i] = self._rows[names[i]] = self._grow()
-        sig, self._ewma[rows], self._ewmvar[rows] = self._advance(
-            x, self._ewma[rows], self._ewmvar[rows], self._last[rows]
-        )
-        self._last[rows] = self._bucket
-        if self._bucket % self.prune_every == self.prune_every - 1:
-            self._prune()
-        return sig
-
-    def _grow(self) -> int:
-        """A free row in the exact table, doubling its arrays when full; new rows start at zero."""
-        row = len(self._rows)
-        if row == len(self._ewma):
-            extra = max(len(self._ewma), 1024)
-            self._ewma = np.concatenate([self._ewma, np.zeros(extra)])
-            self._ewmvar = np.concatenate([self._ewmvar, np.zeros(extra)])
-            self._last = np.concatenate([self._last, np.full(extra, -1, dtype=np.int64)])
-        return row
-
-    def _prune(self) -> None:
-        """Forget tags whose statistics have faded to nothing: they would score as new tags anyway."""
-        used = len(self._rows)
-        ewma, ewmvar = signitrend_skip(
-            self._ewma[:used], self._ewmvar[:used], self._bucket - self._last[:used], self.alpha
-        )
-        keep = (ewma > 1e-3) | (ewmvar > 1e-3)
-        tags = np.array(list(self._rows), dtype=object)[keep]
-        self._ewma, self._ewmvar, self._last = (
-            self._ewma[:used][keep],
-            self._ewmvar[:used][keep],
-            self._last[:used][keep],
-        )
-        self._rows = {tag: i for i, tag in enumerate(tags)}
-
-    def _hashed(self, counts: pl.DataFrame, x: np.ndarray) -> np.ndarray:
-        tags = counts.get_column("tag")
-        sig = np.full(len(x), np.inf)
-        for row in range(self.depth):
-            cells, where = np.unique(_cells(tags, row, self.width), return_inverse=True)
-            cell_sig, ewma, ewmvar = self._advance(
-                np.bincount(where, weights=x, minlength=len(cells)),
-                self._ewma[row, cells],
-                self._ewmvar[row, cells],
-                self._last[row, cells],
-            )
-            self._ewma[row, cells], self._ewmvar[row, cells], self._last[row, cells] = ewma, ewmvar, self._bucket
-            sig = np.minimum(sig, cell_sig[where])
-        return sig
-
-
-def _cells(tags: pl.Series, row: int, width: int) -> np.ndarray:
-    """The cell of each tag in hash table `row` of a hashed structure."""
-    return (tags.hash(seed=row).to_numpy() % np.uint64(width)).astype(np.int64)
-
-
-# --- Poisson ----------------------------------------------------------------------------------------
-
-
-@dataclass
-class PoissonDetector:
-    """Twitter/Gnip's Poisson model: eta = |c - nu| / (Q_hi - Q_lo), where [Q_lo, Q_hi] is the 99%
-    Poisson interval around the expected count nu. A tag trends when c > nu, eta >= `threshold` and
-    c >= min_accounts.
-
-    nu is the previous bucket's count (`baseline="previous"`), or the mean count in the same bucket
-    of the day over up to `days` earlier days (`baseline="daily"`, falling back to the previous bucket
-    until a day of history exists); nu is at least `nu_min`, so a tag never seen before is compared
-    against a small count, not zero.
-    """
-
-    threshold: float = 3.0
-    min_accounts: int = 10
-    nu_min: float = 1.0
-    baseline: str = "previous"
-    days: int = 7
-    bucket_min: float = 5.0
-    count: str = "accounts"
-    name: str = "poisson"
-    _previous: pl.DataFrame = field(default_factory=lambda: _empty({"tag": pl.String, "nu": pl.Float64}))
-    _history: dict[int, list[pl.DataFrame]] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if self.baseline not in ("previous", "daily"):
-            raise ValueError(f"baseline must be 'previous' or 'daily', not {self.baseline!r}")
-
-    def _remember(self, bucket_start_us: int, counts: pl.DataFrame) -> None:
-        self._previous = counts
-        if self.baseline == "daily":
-            slot = bucket_start_us % (1440 * _US_PER_MIN)
-            self._history[slot] = [*self._history.get(slot, [])[-(self.days - 1) :], counts]
-
-    def _expected(self, bucket_start_us: int) -> pl.DataFrame:
-        if self.baseline == "daily":
-            slot = bucket_start_us % (1440 * _US_PER_MIN)
-            days = self._history.get(slot, [])
-            if days:
-                return pl.concat(days).group_by("tag").agg(nu=pl.col("nu").sum() / len(days))
-        return self._previous
-
-    def update(self, bucket_start_us: int, counts: pl.DataFrame) -> pl.DataFrame:
-        if counts.is_empty():  # a quiet stretch: no tag to score; it is the next bucket's baseline
-            self._remember(bucket_start_us, self._previous.clear())
-            return NO_VERDICTS
-        observed = counts.select("tag", c=pl.col(self.count).cast(pl.Float64))
-        joined = observed.join(self._expected(bucket_start_us), on="tag", how="left").with_columns(
-            nu=pl.col("nu").fill_null(0.0).clip(lower_bound=self.nu_min)
-        )
-        c = joined.get_column("c").to_numpy()
-        nu = joined.get_column("nu").to_numpy()
-        from scipy.stats import poisson  # here, not at the top: the import alone takes half a second
-
-        # Expected counts repeat (they are mostly small integers): compute each interval once.
-        distinct_nu, which = np.unique(nu, return_inverse=True)
-        low, high = poisson.ppf(0.005, distinct_nu)[which], poisson.ppf(0.995, distinct_nu)[which]
-        eta = np.where(c > nu, np.abs(c - nu) / np.maximum(high - low, 1.0), 0.0)
-        self._remember(bucket_start_us, observed.select("tag", nu="c"))
-        verdicts = joined.select("tag", score=pl.Series(eta), c="c")
-        return verdicts.filter(pl.col("score") > 0).select(
-            "tag", "score", trending=(pl.col("score") >= self.threshold) & (pl.col("c") >= self.min_accounts)
-        )
-
-
-# The detectors by name: each a factory of a fresh detector for a bucket size (in minutes) and options
-# (threshold, min_accounts, count, ...). Every factory here passes the detector conformance tests.
-DetectorFactory = Callable[..., Detector]
-DETECTORS: dict[str, DetectorFactory] = {
-    "mastodon": lambda bucket_min, **options: MastodonScorer(**options),
-    "signitrend": lambda bucket_min, **options: SigniTrend(bucket_min=bucket_min, **options),
-    "signitrend-hashed": lambda bucket_min, **options: SigniTrend(bucket_min=bucket_min, hashed=True, **options),
-    "poisson": lambda bucket_min, **options: PoissonDetector(bucket_min=bucket_min, **options),
-}
-
-
-def make_detector(name: str, bucket_min: float, **options) -> Detector:
-    """A detector by name, told the bucket size where its parameters are in minutes of buckets."""
-    if name not in DETECTORS:
-        raise ValueError(f"unknown detector {name!r}; detectors are {', '.join(DETECTORS)}")
-    return DETECTORS[name](bucket_min, **options)
-
-
-# --- the trend episodes -----------------------------------------------------------------------------
+    @property
+    def label(self) -> str:
+        return scale_label(self.minutes)
 
 
 class FirstSeen:
@@ -362,26 +120,37 @@ class FirstSeen:
             self._cells = np.full((depth, width), np.iinfo(np.int64).max, dtype=np.int64)
 
     def _cells_of(self, tags: pl.Series) -> list[np.ndarray]:
-        return [_cells(tags, row, self.width) for row in range(self.depth)]
+        return [hash_cells(tags, row, self.width) for row in range(self.depth)]
 
-    def update(self, tags: pl.Series, first_us: pl.Series) -> None:
+    def update(self, tags: pl.Series, first_us: pl.Series) -> list[str]:
+        """Remember a bucket's tags; returns those never seen before."""
         if self.hashed:
+            never = np.iinfo(np.int64).max
             times = first_us.to_numpy()
+            unseen = np.ones(len(tags), dtype=bool)
             for row, cells in enumerate(self._cells_of(tags)):
+                unseen &= self._cells[row][cells] == never
                 np.minimum.at(self._cells[row], cells, times)
-            return
+            return tags.filter(pl.Series(unseen)).to_list()
         known = self._exact
         names = tags.to_list()
         new = [i for i, tag in enumerate(names) if tag not in known]  # the bucket's tags, not all tags
         if new:
             firsts = first_us.to_list()
             known.update((names[i], firsts[i]) for i in new)
+        return [names[i] for i in new]
 
     def get(self, tag: str) -> int | None:
         if not self.hashed:
             return self._exact.get(tag)
-        cells = self._cells_of(pl.Series([tag]))
-        return int(max(self._cells[row][cells[row][0]] for row in range(self.depth)))
+        return int(self.of(pl.Series([tag]))[0])
+
+    def of(self, tags: pl.Series) -> np.ndarray:
+        """When each of these tags (all seen already) was first seen."""
+        if not self.hashed:
+            known = self._exact
+            return np.fromiter((known[tag] for tag in tags.to_list()), dtype=np.int64, count=len(tags))
+        return np.max([self._cells[row][cells] for row, cells in enumerate(self._cells_of(tags))], axis=0)
 
 
 @dataclass
@@ -390,22 +159,28 @@ class Trend:
 
     hashtag: str
     first_seen_us: int  # first post with the hashtag in the data fed so far
-    since_us: int  # start of the bucket in which it started trending
-    last_us: int  # start of the last bucket in which it was trending
+    since_us: int  # the start of the rise: the first post of the first bucket of the rise
+    detected_us: int  # when it became detectable: the end of the bucket that fired first
+    scale_min: float  # the scale of that bucket
+    last_us: int  # the end of the last bucket, at any scale, in which it was trending
     score: float  # in the last bucket it was trending
     peak: float
-    peak_us: int
-    posts: int = 0  # while trending: from since_us to counted_until_us
-    accounts: int = 0  # distinct accounts while trending
-    counted_until_us: int = 0  # end of the last bucket counted in posts and accounts
+    peak_us: int  # the start of the bucket with the peak score
+    held_us: int = 0  # until the next verdict of the scale that last said trending
+    counted_from_us: int = 0  # posts and accounts are counted from the start of the bucket that fired
+    counted_until_us: int = 0  # to the end of the last bucket of the finest scale counted
+    posts: int = 0
+    accounts: int = 0
     ended_us: int | None = None
-    seen: set[str] = field(default_factory=set, repr=False)  # the accounts, when counted from posts
+    seen: set[int] = field(default_factory=set, repr=False)  # the accounts (hashed), when counted from posts
 
     def as_dict(self) -> dict:
         """For JSON and CSV: times as ISO 8601 in UTC."""
         return {
             "hashtag": self.hashtag,
             "trending_since": iso(self.since_us),
+            "detected_at": iso(self.detected_us),
+            "scale": scale_label(self.scale_min),
             "first_seen": iso(self.first_seen_us),
             "last_trending": iso(self.last_us),
             "ended": iso(self.ended_us),
@@ -417,42 +192,96 @@ class Trend:
         }
 
 
-class TrendStream:
-    """Posts in, trend episodes out: bucket counting, a detector, and the episodes it produces.
+def _pair_counts(pairs: pl.DataFrame) -> pl.DataFrame:
+    """Per hashtag: posts, distinct accounts, first post (COUNT_SCHEMA), from (tag, account) pairs."""
+    return pairs.group_by("tag").agg(
+        posts=pl.col("posts").sum(), accounts=pl.len().cast(pl.Int64), first_us=pl.col("first_us").min()
+    )
 
-    `lateness_min` is how long a bucket stays open after its end for posts arriving out of order;
-    a post for a bucket already closed is counted in `late` (never dropped silently). An episode
-    ends after `cooldown` buckets without a trending verdict. For the first `warmup_min` of input
-    the detector learns but reports nothing: with no history, everything looks new.
+
+def _merge_pairs(parts: list[pl.DataFrame]) -> pl.DataFrame:
+    """The (tag, account) pairs of several buckets as those of one."""
+    if not parts:
+        return NO_PAIRS
+    if len(parts) == 1:
+        return parts[0]
+    return pl.concat(parts).group_by("tag", "author").agg(pl.col("posts").sum(), pl.col("first_us").min())
+
+
+class TrendStream:
+    """Posts in, trend episodes out: bucket counting at several time scales, a detector for each, and
+    the episodes they produce.
+
+    `detector` names the detector (`swell.detectors.DETECTORS`), made once per scale with `options`
+    (threshold, min_accounts, count). `scales` are in minutes, finest first (`check_scales`).
+    `lateness_min` is how long a bucket of the finest scale stays open after its end for posts
+    arriving out of order; a post for a bucket already closed is counted in `late` (never dropped
+    silently). An episode ends once no scale has said trending for `cooldown` buckets of the finest
+    scale. For the first `warmup_min` of input the detectors learn and report nothing: with no
+    history, everything looks new. `alarms_per_day` is how many false alarms a day the stream may
+    raise, shared out evenly between the scales, and at each scale between its prior on new hashtags
+    (`NewTagPrior`) and its detector's threshold.
     """
 
     def __init__(
         self,
-        detector: Detector,
+        detector: str = "signitrend",
         *,
-        bucket_min: float = 5.0,
+        scales: Sequence[float] = DEFAULT_SCALES,
         include_reposts: bool = True,
         lateness_min: float = 1.0,
         cooldown: int = 3,
         warmup_min: float = 60.0,
+        alarms_per_day: float = 1.0,
+        **options,
     ):
         self.detector = detector
-        self.bucket_us = int(bucket_min * _US_PER_MIN)
-        self.lateness_us = int(lateness_min * _US_PER_MIN)
+        self.count = options.get("count", "accounts")
+        scales = check_scales(scales)
+        # The budget is shared out: each scale, and at each scale new hashtags and the others.
+        share = alarms_per_day / (2 * len(scales))
+        self.scales = [
+            Scale(
+                minutes,
+                make_detector(detector, minutes, **options),
+                NewTagPrior(round(minutes * _US_PER_MIN), alarms_per_day=share),
+                deque(maxlen=max(2, round(60 / minutes))),  # an hour of the finest, two buckets of the others
+            )
+            for minutes in scales
+        ]
+        self.bucket_us = self.scales[0].us
+        self.lateness_us = round(lateness_min * _US_PER_MIN)
         self.include_reposts = include_reposts
         self.cooldown = cooldown
-        self.warmup_us = int(warmup_min * _US_PER_MIN)
+        self.warmup_us = round(warmup_min * _US_PER_MIN)
+        self.learning_us = max(self.warmup_us, round(LEARNING_MIN * _US_PER_MIN))
         self.first_bucket: int | None = None
         self.late = 0
         self.posts = 0  # fed through `feed` (what a live display shows); `trends_over_store` feeds counts
-        self.next_bucket: int | None = None  # start of the oldest bucket still open
+        self.next_bucket: int | None = None  # start of the oldest bucket of the finest scale still open
         self.max_us: int | None = None
         self._pending: list[pl.DataFrame] = []
-        self.first_seen = FirstSeen(hashed=getattr(detector, "hashed", False))
+        self.first_seen = FirstSeen(hashed=getattr(self.scales[0].detector, "hashed", False))
         self.active: dict[str, Trend] = {}
         self.ended: list[Trend] = []
-        self.last_verdicts = NO_VERDICTS
-        self.last_bucket: int | None = None  # start of the last bucket closed
+        self.revival_us = self.scales[0].lookback.maxlen * self.bucket_us  # type: ignore[operator]
+        self._just_ended: dict[str, Trend] = {}  # by tag: episodes over for less than `revival_us`
+        self._told: dict[str, int] = {}  # by tag: the end of its last episode, within the coarsest bucket
+        self._recent: deque = deque(maxlen=self.scales[0].lookback.maxlen)  # live: the finest buckets' pairs
+        self.last_verdicts = NO_VERDICTS  # of the finest scale's last bucket
+        self.last_bucket: int | None = None  # start of the finest scale's last bucket closed
+
+    @property
+    def bucket_min(self) -> float:
+        """The finest scale, in minutes."""
+        return self.scales[0].minutes
+
+    @property
+    def scale_labels(self) -> str:
+        """The scales watched, as "5m, 1h, 1d"."""
+        return ", ".join(scale.label for scale in self.scales)
+
+    # --- counting posts -----------------------------------------------------------------------------
 
     def feed(self, posts: pa.Table | pa.RecordBatch) -> None:
         """Count a batch of posts; close and score every bucket the batch has moved past."""
@@ -463,14 +292,16 @@ class TrendStream:
             frame = frame.filter(pl.col("kind") != "repost")
         self.posts += frame.height
         frame = (
-            frame.select(t=pl.col("created_at").dt.epoch("us"), author=pl.col("author_id"), tag=pl.col("hashtags"))
+            frame.select(
+                t=pl.col("created_at").dt.epoch("us"), author=pl.col("author_id").hash(), tag=pl.col("hashtags")
+            )
             .with_columns(bucket=pl.col("t") - pl.col("t") % self.bucket_us)
             .explode("tag")
             .drop_nulls("tag")
         )
         batch_max = int(frame.get_column("t").max()) if frame.height else None  # type: ignore[arg-type]
         if self.next_bucket is None and frame.height:
-            self.next_bucket = self.first_bucket = int(frame.get_column("bucket").min())  # type: ignore[arg-type]
+            self.next_bucket = int(frame.get_column("bucket").min())  # type: ignore[arg-type]
         if self.next_bucket is not None:
             on_time = pl.col("bucket") >= self.next_bucket
             self.late += frame.filter(~on_time).height
@@ -482,8 +313,8 @@ class TrendStream:
             self._close_until(self.max_us - self.lateness_us)
 
     def finish(self, until_us: int | None = None) -> None:
-        """The input is over: close every bucket that starts before `until_us` (default: every bucket
-        that holds a post)."""
+        """The input is over: close every bucket of the finest scale that starts before `until_us`
+        (default: every one that holds a post), and the coarser buckets that end with them."""
         if self.max_us is not None:
             self._close_until(self.max_us + self.bucket_us if until_us is None else until_us + self.bucket_us - 1)
 
@@ -491,75 +322,179 @@ class TrendStream:
         start = self.next_bucket
         if start is None or start + self.bucket_us > watermark_us:
             return
-        pending = pl.concat(self._pending) if self._pending else _empty({"bucket": pl.Int64})
+        pending = pl.concat(self._pending) if self._pending else pl.DataFrame(schema={"bucket": pl.Int64})
         by_bucket = pending.partition_by("bucket", as_dict=True) if pending.height else {}
         while start + self.bucket_us <= watermark_us:
-            self._close(start, by_bucket.get((start,)))
+            self._close_posts(start, by_bucket.get((start,)))
             start += self.bucket_us
         self.next_bucket = start
         self._pending = [pending.filter(pl.col("bucket") >= start)] if pending.height else []
 
-    def _close(self, start: int, rows: pl.DataFrame | None) -> None:
+    def _close_posts(self, start: int, rows: pl.DataFrame | None) -> None:
+        """Close the finest bucket at `start` from its posts (t, author, tag), and every coarser bucket
+        ending with it from the pairs gathered for it."""
         if rows is None or rows.is_empty():
-            counts, rows = NO_COUNTS, None
+            pairs = NO_PAIRS
         else:
-            counts = rows.group_by("tag").agg(
-                posts=pl.len().cast(pl.Int64),
-                accounts=pl.col("author").n_unique().cast(pl.Int64),
-                first_us=pl.col("t").min(),
-            )
-        self.close_bucket(start, counts, rows)
+            pairs = rows.group_by("tag", "author").agg(posts=pl.len().cast(pl.Int64), first_us=pl.col("t").min())
+        end = start + self.bucket_us
+        fine = _pair_counts(pairs) if pairs.height else NO_COUNTS
+        closing: dict[int, tuple[pl.DataFrame, pl.DataFrame]] = {0: (fine, pairs)}
+        for level in range(1, len(self.scales)):
+            if level - 1 not in closing:  # the finer bucket is still open, so is this one
+                break
+            scale = self.scales[level]
+            scale.pairs.append(closing[level - 1][1])
+            if end % scale.us:
+                continue
+            merged = _merge_pairs([p for p in scale.pairs if p.height])
+            scale.pairs = []
+            closing[level] = (_pair_counts(merged) if merged.height else NO_COUNTS, merged)
+        self._close_boundary(start, closing)
 
-    def close_bucket(self, start: int, counts: pl.DataFrame, rows: pl.DataFrame | None = None) -> None:
-        """Score the bucket starting at `start` from its counts per hashtag (COUNT_SCHEMA) and track the
-        episodes. With the bucket's posts (`rows`: t, author, tag), the episodes' posts and accounts
-        are counted as they go (live); without, an engine counts them afterwards
-        (`count_episodes`) over each episode's [since_us, counted_until_us)."""
-        if not counts.is_empty():
-            self.first_seen.update(counts.get_column("tag"), counts.get_column("first_us"))
-        verdicts = self.detector.update(start, counts)
-        self.last_verdicts = verdicts
-        self.last_bucket = start
+    # --- scoring ------------------------------------------------------------------------------------
+
+    def close_counts(self, start_us: int, counts: Mapping[int, pl.DataFrame | None]) -> None:
+        """Close the finest bucket starting at `start_us`, and the coarser buckets ending with it, from
+        their counts per hashtag (COUNT_SCHEMA; `counts[level]`, the scale's index in `scales`; None or
+        absent: no posts). For counts made elsewhere (an engine over a store): the episodes' posts and
+        accounts are then counted afterwards (`count_episodes`) over [counted_from_us, counted_until_us)."""
+        end = start_us + self.bucket_us
+        self._close_boundary(
+            start_us,
+            {
+                level: (NO_COUNTS if counts.get(level) is None else counts[level], None)  # type: ignore[misc]
+                for level, scale in enumerate(self.scales)
+                if level == 0 or end % scale.us == 0
+            },
+        )
+
+    def _close_boundary(self, start: int, closing: Mapping[int, tuple[pl.DataFrame, pl.DataFrame | None]]) -> None:
+        """Score the buckets that end at `start + bucket_us` (the finest first), then end the episodes
+        no scale holds any more."""
         if self.first_bucket is None:
             self.first_bucket = start
-        if start >= self.first_bucket + self.warmup_us:
-            self._track(start, verdicts, rows)
+            for scale in self.scales:
+                scale.prior.begin(start, start + self.learning_us)
+        end = start + self.bucket_us
+        fine, fine_pairs = closing[0]
+        if not fine.is_empty():
+            self.first_seen.update(fine.get_column("tag"), fine.get_column("first_us"))
+        if fine_pairs is not None:  # live: the posts of episodes already running, and of the last hour
+            self._recent.append((start, fine_pairs))
+            if self.active:
+                self._count(fine_pairs.filter(pl.col("tag").is_in(list(self.active))))
+        for level in sorted(closing):
+            counts, pairs = closing[level]
+            self._score(level, end - self.scales[level].us, counts, pairs)
+        self.last_bucket = start
+        for trend in self.active.values():
+            trend.counted_until_us = end
+        over = (self.cooldown - 1) * self.bucket_us
+        for tag in [t for t, trend in self.active.items() if end - trend.held_us >= over]:
+            trend = self.active.pop(tag)
+            trend.ended_us = trend.last_us
+            self.ended.append(trend)
+            self._just_ended[tag] = trend
+            self._told[tag] = trend.last_us
+        for tag in [t for t, trend in self._just_ended.items() if end - trend.counted_until_us > self.revival_us]:
+            del self._just_ended[tag]
+        for tag in [t for t, last in self._told.items() if last <= end - self.scales[-1].us]:
+            del self._told[tag]
 
-    def _track(self, start: int, verdicts: pl.DataFrame, rows: pl.DataFrame | None) -> None:
-        if verdicts.is_empty() and not self.active:  # a quiet bucket: nothing to start, count or end
+    def _score(self, level: int, start: int, counts: pl.DataFrame, pairs: pl.DataFrame | None) -> None:
+        scale = self.scales[level]
+        first_seen = self.first_seen.of(counts.get_column("tag")) if counts.height else np.zeros(0, np.int64)
+        learnt = self.first_bucket + self.learning_us  # type: ignore[operator]
+        young = first_seen >= max(learnt, start + scale.us - max(round(YOUNG_MIN * _US_PER_MIN), scale.us))
+        verdicts = scale.detector.update(start, counts.with_columns(young=pl.Series(young)), scale.prior.now(start))
+        new = first_seen >= max(learnt, start)
+        if new.any():  # what new hashtags had in their first bucket, for the prior of the buckets to come
+            scale.prior.observe(start, counts.get_column(self.count).to_numpy()[new])
+        scale.lookback.append((start, counts))
+        if level == 0:
+            self.last_verdicts = verdicts
+        # A scale reports once the warm-up is over and its prior has heard of new hashtags for an hour
+        # and a whole bucket of its own.
+        first = self.first_bucket
+        heard = max(scale.us, round(LEARNING_MIN * _US_PER_MIN))
+        if start >= first + self.warmup_us and start >= first + self.learning_us + heard:  # type: ignore[operator]
+            self._track(level, start, verdicts, counts, pairs)
+
+    def _track(self, level: int, start: int, verdicts: pl.DataFrame, counts: pl.DataFrame,
+               pairs: pl.DataFrame | None) -> None:  # fmt: skip
+        if verdicts.is_empty():
             return
-        trending = verdicts.filter("trending")
-        for tag, score in trending.select("tag", "score").iter_rows():
-            trend = self.active.get(tag)
+        used = set(counts.get_column("tag").to_list())
+        scale = self.scales[level]
+        end = start + scale.us
+        started = []
+        for tag, score in verdicts.filter("trending").select("tag", "score").iter_rows():
+            trend = self.active.get(tag) or self._revive(tag)
+            if trend is None and (tag not in used or self._told.get(tag, start) > start):
+                # An episode starts in a bucket that used the hashtag (a decaying score alone is not news),
+                # and not in a coarse bucket that holds an episode told already (the same story, late).
+                continue
             if trend is None:
                 first = self.first_seen.get(tag)
+                since = self._rise_start(scale, tag)
                 trend = self.active[tag] = Trend(
-                    tag, start if first is None else first, start, start, score, score, start
-                )
-            trend.last_us, trend.score = start, score
+                    tag, since if first is None else first, since, end, scale.minutes, end, score, score, start,
+                    counted_from_us=start,
+                )  # fmt: skip
+                started.append(tag)
+            trend.last_us, trend.held_us = max(trend.last_us, end), max(trend.held_us, end + scale.us)
+            trend.score = score
             if score > trend.peak:
                 trend.peak, trend.peak_us = score, start
-        if self.active and rows is not None:
-            in_trend = rows.filter(pl.col("tag").is_in(list(self.active)))
-            for tag, group in in_trend.group_by("tag"):
-                trend = self.active[tag[0]]
-                trend.posts += group.height
-                trend.seen.update(group.get_column("author").to_list())
-                trend.accounts = len(trend.seen)
-        for trend in self.active.values():
-            trend.counted_until_us = start + self.bucket_us
-        for tag in [t for t, trend in self.active.items() if start - trend.last_us >= self.cooldown * self.bucket_us]:
-            trend = self.active.pop(tag)
-            trend.ended_us = trend.last_us + self.bucket_us
-            self.ended.append(trend)
+        if pairs is not None and started:  # live: the posts of the bucket that fired
+            self._count(pairs.filter(pl.col("tag").is_in(started)))
+
+    def _revive(self, tag: str) -> Trend | None:
+        """The tag's last episode, running again, if it ended within the last `revival_us` (an hour):
+        one story, not two, when the hour's verdict comes in after the minutes' have stopped."""
+        trend = self._just_ended.pop(tag, None)
+        if trend is None:
+            return None
+        self.ended.remove(trend)
+        trend.ended_us = None
+        self.active[tag] = trend
+        if self._recent:  # live: the posts it missed while it was over
+            missed = [p for start, p in self._recent if start >= trend.counted_until_us]
+            self._count(pl.concat(missed).filter(pl.col("tag") == tag))
+        return trend
+
+    def _count(self, pairs: pl.DataFrame) -> None:
+        """Add posts and accounts to the running episodes of their hashtags."""
+        for (tag,), group in pairs.group_by("tag"):
+            trend = self.active[tag]  # type: ignore[index]
+            trend.posts += int(group.get_column("posts").sum())
+            trend.seen.update(group.get_column("author").to_list())
+            trend.accounts = len(trend.seen)
+
+    def _rise_start(self, scale: Scale, tag: str) -> int:
+        """Where the rise that made `tag` trend at `scale` started: looking back from the bucket that
+        fired over the scale's recent buckets, the first bucket after the last one at the quiet level
+        (the lowest count in the window, plus a tenth of the way up to the bucket that fired); its
+        first post. The window's first bucket when the rise started before it."""
+        counts, firsts = [], []
+        for start, bucket in scale.lookback:
+            row = bucket.filter(pl.col("tag") == tag)
+            counts.append(int(row.item(0, self.count)) if row.height else 0)
+            firsts.append(int(row.item(0, "first_us")) if row.height else start)  # no post: the bucket's start
+        quiet = min(counts) + (counts[-1] - min(counts)) / 10
+        begin = len(counts) - 1
+        while begin > 0 and counts[begin - 1] > quiet:
+            begin -= 1
+        return firsts[begin]
 
     def trending_now(self) -> list[Trend]:
-        """Episodes not over at the last closed bucket (trending in it or within the cooldown), highest
-        score first."""
+        """Episodes not over at the last closed bucket (some scale's latest verdict says trending, or
+        within the cooldown), highest score first."""
         return sorted(self.active.values(), key=lambda t: (-t.score, t.hashtag))
 
     def episodes(self) -> list[Trend]:
-        """Every episode so far, ended or not, by the time it started trending."""
+        """Every episode so far, ended or not, by the start of its rise."""
         return sorted([*self.ended, *self.active.values()], key=lambda t: (t.since_us, t.hashtag))
 
 
@@ -568,7 +503,7 @@ class TrendStream:
 TREND_COLUMNS = ["created_at", "author_id", "hashtags", "kind"]
 
 
-def _tagged_posts(where: str, include_reposts: bool) -> str:
+def tagged_posts(where: str, include_reposts: bool) -> str:
     """One row per hashtag of each post selected by `where` (reposts too, if they count): t, author_id, tag."""
     selected = f"({where})" + ("" if include_reposts else " AND kind <> 'repost'")
     return f"""SELECT t, author_id, tag FROM (
@@ -578,39 +513,60 @@ def _tagged_posts(where: str, include_reposts: bool) -> str:
 
 def trends_over_store(engine: Engine, stream: TrendStream, selection: Selection | None = None) -> TrendStream:
     """The trends of the stored posts of a selection (its time range and platform; trends are of every
-    hashtag): the engine counts posts and accounts per hashtag per bucket, the stream's detector scores
-    the buckets in time order (every bucket from the first hashtag to the last, or to the selection's
-    end; empty ones included), then the engine counts each episode's posts and accounts. The result
-    is what feeding the posts through `stream` in time order gives (tested), without moving every
-    post to Python."""
+    hashtag): the engine counts posts and accounts per hashtag per bucket of every scale
+    (`count_buckets`), the stream's detectors score the buckets in time order (`score_buckets`), then
+    the engine counts each episode's posts and accounts. The result is what feeding the posts through
+    `stream` in time order gives (tested), without moving every post to Python."""
     selection = selection or Selection()
-    until_us = selection.until_us
     where, params = selection.range_where()
-    tagged = _tagged_posts(where, stream.include_reposts)
-    counts = engine.frame(
-        f"""SELECT t - t % ? AS bucket, tag, count(*) AS posts, count(DISTINCT author_id) AS accounts,
-                   min(t) AS first_us
-            FROM ({tagged}) GROUP BY bucket, tag ORDER BY bucket, tag""",
-        [stream.bucket_us, *params],
-    )
-    if counts.is_empty():
-        return stream
-    by_bucket = counts.cast(pl.Schema({**COUNT_SCHEMA, "bucket": pl.Int64})).partition_by("bucket", as_dict=True)
-    first, last = int(counts.get_column("bucket").min()), int(counts.get_column("bucket").max())  # type: ignore[arg-type]
-    if until_us is not None:
-        last = until_us - 1 - (until_us - 1) % stream.bucket_us
-    stream.first_bucket = first
-    for start in range(first, last + 1, stream.bucket_us):
-        rows = by_bucket.get((start,))
-        stream.close_bucket(start, NO_COUNTS if rows is None else rows.drop("bucket"))
-    stream.next_bucket = last + stream.bucket_us
+    tagged = tagged_posts(where, stream.include_reposts)
+    score_buckets(stream, count_buckets(engine, stream, selection), selection.until_us)
     count_episodes(engine, stream.episodes(), tagged, params)
     return stream
 
 
+def count_buckets(engine: Engine, stream: TrendStream, selection: Selection | None = None) -> list[pl.DataFrame]:
+    """Posts, distinct accounts and first post per hashtag per bucket, one frame (COUNT_SCHEMA and
+    bucket) for each of the stream's scales, counted by the engine over the stored posts of a
+    selection."""
+    where, params = (selection or Selection()).range_where()
+    tagged = tagged_posts(where, stream.include_reposts)
+    return [
+        engine.frame(
+            f"""SELECT t - t % ? AS bucket, tag, count(*) AS posts, count(DISTINCT author_id) AS accounts,
+                       min(t) AS first_us
+                FROM ({tagged}) GROUP BY bucket, tag ORDER BY bucket, tag""",
+            [scale.us, *params],
+        ).cast(pl.Schema({**COUNT_SCHEMA, "bucket": pl.Int64}))
+        for scale in stream.scales
+    ]
+
+
+def score_buckets(stream: TrendStream, counts: Sequence[pl.DataFrame], until_us: int | None = None) -> TrendStream:
+    """Hand per-bucket counts (`count_buckets`) to the stream, in time order: every bucket of the
+    finest scale from the first hashtag to the last (or to `until_us`), empty ones included, each
+    coarser bucket as it ends."""
+    fine = counts[0]
+    if fine.is_empty():
+        return stream
+    buckets = [frame.partition_by("bucket", as_dict=True) for frame in counts]
+    first, last = int(fine.get_column("bucket").min()), int(fine.get_column("bucket").max())  # type: ignore[arg-type]
+    if until_us is not None:
+        last = until_us - 1 - (until_us - 1) % stream.bucket_us
+    for start in range(first, last + 1, stream.bucket_us):
+        end = start + stream.bucket_us
+        closing = {}
+        for level, scale in enumerate(stream.scales):
+            rows = buckets[level].get((end - scale.us,)) if level == 0 or end % scale.us == 0 else None
+            closing[level] = None if rows is None else rows.drop("bucket")
+        stream.close_counts(start, closing)
+    stream.next_bucket = last + stream.bucket_us
+    return stream
+
+
 def count_episodes(engine: Engine, episodes: list[Trend], tagged: str, params: list) -> None:
-    """Each episode's posts and distinct accounts over [since_us, counted_until_us), from the rows of
-    `tagged` (`_tagged_posts`)."""
+    """Each episode's posts and distinct accounts over [counted_from_us, counted_until_us), from the
+    rows of `tagged` (`tagged_posts`)."""
     if not episodes:
         return
     engine.register(
@@ -619,15 +575,15 @@ def count_episodes(engine: Engine, episodes: list[Trend], tagged: str, params: l
             {
                 "episode": range(len(episodes)),
                 "tag": [e.hashtag for e in episodes],
-                "since_us": [e.since_us for e in episodes],
+                "from_us": [e.counted_from_us for e in episodes],
                 "until_us": [e.counted_until_us for e in episodes],
             },
-            schema={"episode": pl.Int64, "tag": pl.String, "since_us": pl.Int64, "until_us": pl.Int64},
+            schema={"episode": pl.Int64, "tag": pl.String, "from_us": pl.Int64, "until_us": pl.Int64},
         ),
     )
     counted = engine.frame(
         f"""SELECT e.episode, count(*) AS posts, count(DISTINCT p.author_id) AS accounts
-            FROM ({tagged}) p JOIN episodes e ON p.tag = e.tag AND p.t >= e.since_us AND p.t < e.until_us
+            FROM ({tagged}) p JOIN episodes e ON p.tag = e.tag AND p.t >= e.from_us AND p.t < e.until_us
             GROUP BY e.episode""",
         params,
     )
@@ -647,6 +603,6 @@ def feed_new_posts(store, stream: TrendStream, after_row: int, selection: Select
 
 
 def live_trend_stream(bucket_min: float = 5.0) -> TrendStream:
-    """The trends shown beside a live stream (`swell watch`, `swell serve`): Mastodon's scorer, as
-    Mastodon itself uses for what is trending now, from the first bucket on."""
-    return TrendStream(make_detector("mastodon", bucket_min), bucket_min=bucket_min, warmup_min=0)
+    """The trends shown beside a live stream (`swell watch`, `swell serve`): the defaults of `swell
+    trends`, so that what a watcher saw is what the archive gives afterwards."""
+    return TrendStream(scales=default_scales(bucket_min))
