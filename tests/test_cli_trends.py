@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import UTC
 from pathlib import Path
 
 import orjson
 import pytest
 
 from conftest import ingest, swell
+from swell.store import Store
 
 
 @pytest.fixture(scope="module")
@@ -18,6 +20,14 @@ def simulated(tmp_path_factory) -> Path:
     result = swell("simulate", out, "--hours", "30", "--posts-per-hour", "5000", "--seed", "2")
     assert "grassroots  #FreeThePress from 2024-03-01T17:00:00+00:00, 400 accounts" in result.output
     return out
+
+
+def first_post(db: Path, hashtag: str) -> str:
+    with Store(db, read_only=True) as store:
+        [(first,)] = store.con.execute(
+            "SELECT min(created_at) FROM posts WHERE list_contains(hashtags, ?)", [hashtag]
+        ).fetchall()
+    return first.astimezone(UTC).isoformat()
 
 
 def test_simulate_writes_truth_and_trends_finds_the_planted_campaigns(simulated, tmp_path):
@@ -30,17 +40,28 @@ def test_simulate_writes_truth_and_trends_finds_the_planted_campaigns(simulated,
     ingest(db, simulated)
     result = swell("trends", "--db", db, "--format", "json")
     found = {t["hashtag"]: t for t in orjson.loads(result.output)["trends"]}
-    assert set(found) == {"freethepress", "presslies"}
-    assert found["freethepress"]["trending_since"] == "2024-03-01T17:00:00+00:00"
-    assert found["presslies"]["trending_since"] == "2024-03-01T09:00:00+00:00"
-    assert found["presslies"]["accounts"] == 40
+    # The planted campaigns, caught at the 5-minute scale in their first bucket: the rise starts at
+    # their first post, and they are detectable at the end of that bucket.
+    blast, push = found.pop("freethepress"), found.pop("presslies")
+    first_blast_post = first_post(db, "freethepress")
+    assert (blast["trending_since"], blast["detected_at"], blast["scale"]) == (
+        first_blast_post,
+        "2024-03-01T17:05:00+00:00",
+        "5m",
+    )
+    assert (push["trending_since"], push["detected_at"]) == ("2024-03-01T09:00:00+00:00", "2024-03-01T09:05:00+00:00")
+    assert push["accounts"] == 40 and blast["accounts"] == 400
+    # The thresholds allow about one false alarm a day (alarms_per_day): 30 hours of background may
+    # raise one or two, and each is a small burst (here a repost cascade of a rare hashtag).
+    assert len(found) <= 2 and all(t["accounts"] < 20 for t in found.values())
     at = swell("trends", "--db", db, "--at", "2024-03-01T17:10", "--format", "csv")
     lines = at.output.strip().splitlines()
-    assert lines[0].startswith("hashtag,trending_since,first_seen") and lines[1].startswith("freethepress,")
+    assert lines[0].startswith("hashtag,trending_since,detected_at,scale,first_seen")
+    assert lines[1].startswith(f"freethepress,{first_blast_post},")
     quiet = swell("trends", "--db", db, "--at", "2024-03-01T13:00", "--format", "csv")
     assert quiet.output.strip() == "hashtag"
     table = swell(
-        "trends", "--db", db, "--detector", "poisson", "--since", "2024-03-01T08:00", "--until", "2024-03-01T10:00"
+        "trends", "--db", db, "--detector", "poisson", "--since", "2024-03-01T06:00", "--until", "2024-03-01T10:00"
     )
     assert "#presslies" in table.output and "#freethepress" not in table.output
 
@@ -80,7 +101,8 @@ def test_follow_updates_as_posts_arrive(simulated, tmp_path):
             pass
         assert update["title"] == "trending at 2024-03-01 17:05:00 UTC"  # 17:10 waits for late posts
         assert update["trends"][0]["hashtag"] == "freethepress"
-        assert update["trends"][0]["trending_since"] == "2024-03-01T17:00:00+00:00"
+        assert update["trends"][0]["trending_since"] == first_post(db, "freethepress")
+        assert update["trends"][0]["detected_at"] == "2024-03-01T17:05:00+00:00"
     finally:
         follow.terminate()
         follow.wait()
@@ -96,7 +118,11 @@ def test_ira_debate_night_one_loud_account_is_not_a_trend(tmp_path):
     assert orjson.loads(by_accounts.output)["trends"] == []  # one account cannot make a trend
     hourly = ["--bucket", "60", "--warmup", "0", "--detector", "mastodon", "--threshold", "20", "--min-accounts", "1"]
     by_posts = swell("trends", "--db", db, "--count", "posts", *hourly, "--format", "json")
-    [debates] = orjson.loads(by_posts.output)["trends"]
-    # the debate began at 21:00 EDT on 26 September, 01:00 UTC on the 27th
-    assert (debates["hashtag"], debates["trending_since"]) == ("debates", "2016-09-27T01:00:00+00:00")
-    assert debates["accounts"] == 1
+    found = {(t["hashtag"], t["scale"]): t for t in orjson.loads(by_posts.output)["trends"]}
+    # the debate began at 21:00 EDT on 26 September, 01:00 UTC on the 27th: the hour scale catches it
+    # in its first hour; the day scale adds the night's other debate hashtags
+    debates = found.pop(("debates", "1h"))
+    assert "2016-09-27T01:00:00+00:00" < debates["trending_since"] < "2016-09-27T01:10:00+00:00"
+    assert debates["detected_at"] == "2016-09-27T02:00:00+00:00"
+    assert set(found) == {("debatenight", "1d"), ("debates2016", "1d")}
+    assert all(t["accounts"] == 1 for t in [debates, *found.values()])

@@ -3,7 +3,9 @@ without errors, offline, and hostile post text stays text."""
 
 from __future__ import annotations
 
+import itertools
 import os
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -57,32 +59,87 @@ def open_report(browser: BrowserContext, path: Path) -> tuple[Page, list[str]]:
     return page, problems
 
 
-def test_campaign_and_store_reports_render(browser, tmp_path):
-    """The README's main job: a simulated planned blast, ingested, and its campaign report."""
-    stream = tmp_path / "blast.jsonl"
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory) -> Path:
+    """The README's main job: a simulated day with a blast planned for 17:00 UTC, ingested; its
+    campaign report (c.html) and the store's (s.html)."""
+    tmp = tmp_path_factory.mktemp("reports")
+    stream = tmp / "blast.jsonl"
     swell("simulate", stream, "--hours", "24", "--posts-per-hour", "2000")
-    db = tmp_path / "blast.duckdb"
+    db = tmp / "blast.duckdb"
     ingest(db, stream)
-    swell("campaign", "#FreeThePress", "--db", db, "--planned", "2024-03-01T17:00", "--report", tmp_path / "c.html")
-    swell("report", "--db", db, "--report", tmp_path / "s.html")
+    swell("campaign", "#FreeThePress", "--db", db, "--planned", "2024-03-01T17:00", "--report", tmp / "c.html")
+    swell("report", "--db", db, "--report", tmp / "s.html")
+    return tmp
 
-    page, problems = open_report(browser, tmp_path / "c.html")
+
+MARK_LABELS = ("planned start", "rise began", "trending (detected)")
+
+
+def test_campaign_and_store_reports_render(browser, reports, tmp_path):
+    page, problems = open_report(browser, reports / "c.html")
     assert problems == []
     for chart in ("timeline", "ramp", "accounts", "languages"):
         assert page.locator(f"#chart-{chart} svg.marks").count() == 1, chart
-    # the timeline marks the planned start and the trending moment
+    # the timeline marks the planned start, the start of the rise and the moment it was detected trending
     labels = page.locator("#chart-timeline svg text").all_text_contents()
-    assert "planned start" in labels and "trending" in labels
+    assert set(MARK_LABELS) <= set(labels)
     assert page.locator("#top-posts tr").count() == 11  # header and ten posts
     assert "#freethepress" in page.locator("h1").inner_text()
     page.screenshot(path=tmp_path / "campaign.png", full_page=True)
     print(f"screenshot: {tmp_path / 'campaign.png'}")
 
-    page, problems = open_report(browser, tmp_path / "s.html")
+    page, problems = open_report(browser, reports / "s.html")
     assert problems == []
     assert page.locator("#chart-network svg.marks circle, #chart-network svg.marks path").count() > 0
     assert page.locator("#episodes tr").count() >= 3  # both planted campaigns trended
     page.screenshot(path=tmp_path / "store.png", full_page=True)
+
+
+def x_axis_labels(page: Page, chart: str) -> list[str]:
+    axis = page.locator(f'#chart-{chart} g.role-axis[aria-label^="X-axis"]')
+    assert axis.count() == 1, chart
+    return axis.locator("g.role-axis-label text").all_text_contents()
+
+
+def overlap(a: dict, b: dict) -> bool:
+    return (
+        a["x"] < b["x"] + b["width"]
+        and b["x"] < a["x"] + a["width"]
+        and (a["y"] < b["y"] + b["height"] and b["y"] < a["y"] + a["height"])
+    )
+
+
+def test_report_times_are_utc_on_a_24_hour_clock_and_the_marks_labels_apart(browser, reports, tmp_path):
+    """Opened in New York, the charts still say what their titles say: UTC, "17:00" for the 17:00 UTC
+    blast, not "12 PM"; and the labels of the timeline's marks, minutes apart, do not overlap."""
+    context = browser.browser.new_context(timezone_id="America/New_York")  # type: ignore[union-attr]
+    context.set_default_timeout(HANG_GUARD_MS)
+    try:
+        page, problems = open_report(context, reports / "c.html")
+        assert problems == []
+        assert page.evaluate("new Date(Date.UTC(2024, 2, 1, 17)).getHours()") == 12  # the browser is in New York
+        labels = x_axis_labels(page, "timeline")
+        assert {"17:00", "18:00"} <= set(labels), labels
+        assert all(re.fullmatch(r"\d\d:\d\d", label) for label in labels), labels  # no AM, no PM, no "12"
+        texts = page.locator("#chart-timeline svg text")
+        boxes = {}
+        for label in MARK_LABELS:
+            found = texts.filter(has_text=re.compile(f"^{re.escape(label)}$"))
+            assert found.count() == 1, label
+            boxes[label] = found.bounding_box()
+        for a, b in itertools.combinations(MARK_LABELS, 2):
+            assert not overlap(boxes[a], boxes[b]), (a, boxes[a], b, boxes[b])
+        page.locator("#chart-timeline").screenshot(path=tmp_path / "timeline-new-york.png")
+
+        page, problems = open_report(context, reports / "s.html")
+        assert problems == []
+        for chart in ("timeline", "episodes"):
+            labels = x_axis_labels(page, chart)
+            assert labels and all(re.fullmatch(r"\d\d:\d\d", label) for label in labels), (chart, labels)
+        assert "17:00" in x_axis_labels(page, "timeline")
+    finally:
+        context.close()
 
 
 HOSTILE = [

@@ -111,7 +111,8 @@ def test_simulate_shows_a_hostile_planted_hashtag(tmp_path):
 
 def test_watch_shows_a_hostile_hashtag_trending(tmp_path):
     """The live display of `swell watch`, with a hashtag such as `#[/]x` trending."""
-    blast = Campaign("grassroots", TAG, START + timedelta(hours=2), accounts=300)
+    # Still running when the watcher stops at 03:00: the display shows what is trending now.
+    blast = Campaign("grassroots", TAG, START + timedelta(hours=2, minutes=25), accounts=300)
     table, _ = generate(Simulation(hours=3, posts_per_hour=2_000, seed=7, campaigns=[blast]))
     path = tmp_path / "stream.jsonl"
     write_jetstream(table, path)

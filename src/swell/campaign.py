@@ -24,13 +24,14 @@ from swell.engine import Engine, one_row, rows
 from swell.normalise import normalize_hashtag
 from swell.selection import Selection
 from swell.times import iso
-from swell.trends import TrendStream, make_detector, trends_over_store
+from swell.trends import TrendStream, default_scales, scale_label, trends_over_store
 
 _US_PER_MIN = 60_000_000
 # Timeline resolutions, in minutes: the finest that keeps the timeline under MAX_POINTS points.
 RESOLUTIONS = (1, 5, 15, 60, 360, 1440)
 MAX_POINTS = 1500
 RAMP_MINUTES = 120  # the ramp: minute by minute from the planned start (or the first post)
+DEFAULT_BUCKET_MIN = 5.0  # the finest trend scale when no bucket is given
 
 
 @dataclass
@@ -41,7 +42,9 @@ class CampaignQuery:
     until_us: int | None = None
     platform: str | None = None
     detector: str = "signitrend"  # as `swell trends` over archives
-    bucket_min: float = 5.0
+    # The finest trend scale (then the hour and the day, `default_scales`) and the timeline's step, in
+    # minutes. None: 5-minute buckets, and a timeline step chosen for the span (`resolution_min`).
+    bucket_min: float | None = None
     window_s: float = 60.0  # co-action window
     min_weight: int = 2  # fewest co-actions for an edge
     min_strength: float = 10.0  # co-actions per account for a cluster to count as coordinated
@@ -54,6 +57,19 @@ class CampaignQuery:
     def selection(self) -> Selection:
         """The campaign's posts: its hashtags (and reposts of posts with them) in its range."""
         return Selection(self.since_us, self.until_us, self.platform, tuple(self.hashtags))
+
+    @property
+    def scales(self) -> tuple[float, ...]:
+        """The trend scales, in minutes: the bucket (5 minutes unless given), the hour and the day."""
+        return default_scales(DEFAULT_BUCKET_MIN if self.bucket_min is None else self.bucket_min)
+
+    def timeline_step(self, first_us: int, last_us: int) -> float:
+        """The timeline's step in minutes: the bucket when one was given, else `resolution_min`."""
+        return resolution_min(first_us, last_us) if self.bucket_min is None else self.bucket_min
+
+    def trend_stream(self) -> TrendStream:
+        """The trend detection of `swell trends` over archives, at the query's scales."""
+        return TrendStream(self.detector, scales=self.scales)
 
 
 def resolution_min(first_us: int, last_us: int) -> int:
@@ -101,7 +117,7 @@ def analyse(engine: Engine, q: CampaignQuery, on_step: Step | None = None) -> di
     figures["trend"] = _trend(engine, q, tags, start_us)
     step("counting the timeline, the accounts and the posts")
     figures |= {
-        "timeline": _timeline(engine, resolution_min(first_us, last_us), first_us, last_us),
+        "timeline": _timeline(engine, q.timeline_step(first_us, last_us), first_us, last_us),
         "ramp": _ramp(engine, start_us),
         "top_posts": _top_posts(engine, q.top),
         "top_accounts": _top_accounts(engine, q.top),
@@ -155,32 +171,47 @@ def _peak_minute(engine) -> dict:
 
 
 def _trend(engine: Engine, q: CampaignQuery, tags: list[str], start_us: int) -> dict:
-    """When the campaign's hashtags trended, by the same detector and buckets as `swell trends` over
-    the same range of the store: the first episode that begins at or after the start (the planned
-    time, else the first post), and the time from the start to the bucket in which it began."""
-    stream = TrendStream(make_detector(q.detector, q.bucket_min), bucket_min=q.bucket_min)
-    trends_over_store(engine, stream, q.selection)
-    episodes = sorted((t for t in stream.episodes() if t.hashtag in tags), key=lambda t: t.since_us)
-    after = [t for t in episodes if t.since_us + stream.bucket_us > start_us]
-    trended = after[0] if after else None
+    """When the campaign's hashtags trended, by the same detector and scales as `swell trends` over
+    the same range of the store: the first episode to be detected that was still trending after the
+    start (the planned time, else the first post).
+
+    The time to trend is from the start to the detection: the end of the bucket that fired first,
+    when someone watching live would have known (negative when it trended before the planned start).
+    The rise began earlier, at the first post of the first bucket of the rise; that is reported too,
+    not counted as the time to trend."""
+    stream = trends_over_store(engine, q.trend_stream(), q.selection)
+    episodes = sorted((t for t in stream.episodes() if t.hashtag in tags), key=lambda t: (t.detected_us, t.hashtag))
+    trended = next((t for t in episodes if t.last_us > start_us), None)
+    found: dict[str, Any] = dict.fromkeys(
+        ("hashtag", "scale", "rise_start", "detected_at", "minutes_to_trend", "rise_minutes_from_start", "peak_score")
+    )
+    if trended is not None:
+        found = {
+            "hashtag": trended.hashtag,
+            "scale": scale_label(trended.scale_min),
+            "rise_start": iso(trended.since_us),
+            "detected_at": iso(trended.detected_us),
+            "minutes_to_trend": _minutes(trended.detected_us - start_us),
+            "rise_minutes_from_start": _minutes(trended.since_us - start_us),
+            "peak_score": round(trended.peak, 3),
+        }
     return {
         "detector": q.detector,
-        "bucket_min": q.bucket_min,
+        "scales": [s.label for s in stream.scales],
         "trended": trended is not None,
-        "hashtag": trended.hashtag if trended else None,
-        "trending_since": iso(trended.since_us) if trended else None,
-        "detectable_at": iso(trended.since_us + stream.bucket_us) if trended else None,
-        # 0 when the start falls inside the bucket in which it began: the bucket opens before the start
-        "minutes_from_start": round(max(trended.since_us - start_us, 0) / _US_PER_MIN, 1) if trended else None,
-        "peak_score": round(trended.peak, 3) if trended else None,
+        **found,
         "episodes": [t.as_dict() for t in episodes],
     }
 
 
-def _timeline(engine, step_min: int, first_us: int, last_us: int) -> dict:
-    """Posts, distinct accounts, new accounts (first post in the campaign) and reposts per step, from
-    the first post's step to the last's, quiet steps included."""
-    step = step_min * _US_PER_MIN
+def _minutes(us: int) -> float:
+    return round(us / _US_PER_MIN, 1)
+
+
+def _timeline(engine, step_min: float, first_us: int, last_us: int) -> dict:
+    """Posts, distinct accounts, new accounts (first post in the campaign) and reposts per step of
+    `step_min` minutes, from the first post's step to the last's, quiet steps included."""
+    step = round(step_min * _US_PER_MIN)
     result = rows(
         engine,
         """WITH steps AS (SELECT unnest(generate_series($first - $first % $step, $last, $step)) AS b),
@@ -197,7 +228,7 @@ def _timeline(engine, step_min: int, first_us: int, last_us: int) -> dict:
     )
     for row in result:
         row["time"] = iso(row.pop("b"))
-    return {"step_min": step_min, "rows": result}
+    return {"step_min": int(step_min) if float(step_min).is_integer() else step_min, "rows": result}
 
 
 def _ramp(engine, start_us: int) -> list[dict]:
@@ -360,18 +391,17 @@ def overview(engine: Engine, q: CampaignQuery, *, trends_shown: int = 20, on_ste
         return {"store": info, "range": _range(q), "totals": {"posts": 0}}
     first_us, last_us = one_row(engine, "SELECT min(t), max(t) FROM campaign")
     step("detecting trends")
-    stream = TrendStream(make_detector(q.detector, q.bucket_min), bucket_min=q.bucket_min)
-    trends_over_store(engine, stream, q.selection)
+    stream = trends_over_store(engine, q.trend_stream(), q.selection)
     episodes = sorted(stream.episodes(), key=lambda t: -t.peak)[:trends_shown]
     step("counting the timeline and the accounts")
     return {
         "store": info,
         "range": _range(q),
         "totals": _totals(engine),
-        "timeline": _timeline(engine, resolution_min(first_us, last_us), first_us, last_us),
+        "timeline": _timeline(engine, q.timeline_step(first_us, last_us), first_us, last_us),
         "trends": {
             "detector": q.detector,
-            "bucket_min": q.bucket_min,
+            "scales": [scale_label(s) for s in q.scales],
             "episodes": sorted((t.as_dict() for t in episodes), key=lambda e: e["trending_since"]),
         },
         "top_accounts": _top_accounts(engine, q.top),

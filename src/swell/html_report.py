@@ -84,9 +84,10 @@ def campaign_charts(r: dict) -> dict[str, dict]:
         return {}
     marks = []
     if r["planned"]:
-        marks.append({"time": r["planned"], "label": "planned start"})
+        marks.append({"time": r["planned"], "label": "planned start", "color": "#555555"})
     if r["trend"]["trended"]:
-        marks.append({"time": r["trend"]["trending_since"], "label": "trending"})
+        marks.append({"time": r["trend"]["rise_start"], "label": "rise began", "dash": [1, 3]})
+        marks.append({"time": r["trend"]["detected_at"], "label": "trending (detected)", "dash": []})
     start = f"the planned start ({_when(r['planned'])})" if r["planned"] else "the first post"
     specs = {
         "timeline": charts.timeline(r["timeline"]["rows"], r["timeline"]["step_min"], marks),

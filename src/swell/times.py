@@ -59,16 +59,16 @@ def iso(us: int | None) -> str | None:
     return None if us is None else us_to_datetime(int(us)).isoformat()
 
 
-def shown(value: int | datetime | str | None) -> str:
+def shown(value: int | datetime | str | None, *, short: bool = False) -> str:
     """A time for people: '2024-03-01 17:00:00 UTC' from microseconds, a datetime or ISO 8601 text;
-    '-' for none."""
+    '-' for none. `short`: '03-01 17:00', for tables whose title gives the year and the zone."""
     if value is None or value == "":
         return "-"
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     elif not isinstance(value, datetime):
         value = us_to_datetime(int(value))
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return value.astimezone(UTC).strftime("%m-%d %H:%M" if short else "%Y-%m-%d %H:%M:%S UTC")
 
 
 class BadTime(SwellError, ValueError):

@@ -9,7 +9,6 @@ import click
 
 from swell.cli.options import (
     TIME,
-    bucket_option,
     deprecated,
     detector_option,
     engine_options,
@@ -20,6 +19,16 @@ from swell.cli.options import (
     quiet_option,
     selection_options,
     working,
+)
+
+# Not the shared `bucket_option`: here no --bucket is not 5 minutes, it lets the timeline choose its
+# step for the span (`swell trends` and the live commands keep their 5-minute default).
+bucket_option = click.option(
+    "--bucket",
+    "bucket_min",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Trend bucket size in minutes (the finest scale, with 1h and 1d where multiples of it) and the "
+    "timeline's step. Default: 5-minute buckets, and a timeline step chosen for the span.",
 )
 
 # What `swell campaign` and `swell report` share: the store, the range, the analyses, the outputs.
@@ -70,9 +79,17 @@ def campaign(hashtags, planned, report_path, db, engine, master, since, until, p
     HASHTAGS: one or more ('#FreeThePress', FreeThePress); a post with any of them belongs to the
     campaign, and so do reposts of such posts. The report is one HTML file that opens offline.
 
+    The time to trend runs from the planned start (else the first post) to the moment the trend was
+    detected: the end of the first bucket, at any scale, in which the detector said trending, when
+    someone watching live would have known. The start of the rise (the first post of the buckets
+    that made it trend, found by looking back) is reported beside it. Trends are detected in 5-minute
+    buckets, hourly and daily (--bucket changes the finest); the timeline's step is --bucket when
+    given, else 1 minute to a day, to fit the span.
+
     \b
     Examples:
       swell campaign '#FreeThePress' --planned 2024-03-01T17:00 --report campaign.html
+      swell campaign '#FreeThePress' --planned 2024-03-01T17:00 --bucket 15 --report campaign.html
       swell campaign PressLies --format json -o presslies.json
       swell campaign '#a' '#b' --since 2024-03-01 --until 2024-03-02 --png charts/
     """
@@ -108,10 +125,14 @@ def report(report_path, db, engine, master, since, until, platform, detector, bu
     """The whole store (or a range of it) in one page: what it holds, the main trend episodes, the
     busiest accounts and the largest coordinated clusters.
 
+    Trends are detected in 5-minute buckets, hourly and daily (--bucket changes the finest); the
+    timeline's step is --bucket when given, else 1 minute to a day, to fit the span.
+
     \b
     Examples:
       swell report
       swell report --db campaign.duckdb --since 2024-03-01 --report march.html
+      swell report --bucket 60 --report hourly.html
       swell report --format json -o store.json
     """
     with working(quiet, "report") as step:  # shown at once: the analyses take a moment to load
@@ -179,16 +200,28 @@ def _print_campaign(r: dict, out) -> None:
         f"busiest minute {shown(r['peak_minute']['minute'])} with {r['peak_minute']['posts']:,} posts"
     )
     if trend["trended"]:
-        since = "the planned start" if r["planned"] else "the first post"
-        console.print(
-            f"trending from {shown(trend['trending_since'])} ({trend['detector']}), "
-            f"{trend['minutes_from_start']} minutes after {since}"
-        )
+        console.print(_trended(trend, "the planned start" if r["planned"] else "the first post"))
     else:
-        console.print(f"did not trend ({trend['detector']})")
+        console.print(f"did not trend ({trend['detector']}, {', '.join(trend['scales'])} scales)")
     console.print(
         f"top 1% of accounts: {c['share_by_top_1pct']:.1%} of posts; Gini {c['gini']:.3f}; accounts in coordinated "
         f"clusters: {s['coordinated_accounts']:,}, {s['share_by_coordinated_accounts']:.1%} of posts"
+    )
+
+
+def _trended(trend: dict, start: str) -> str:
+    """'trending: detected 2024-03-01 17:05:00 UTC at the 5m scale (signitrend), 5.0 minutes after the
+    planned start; the rise began at 17:01:10 UTC'."""
+    from swell.times import shown
+
+    minutes = trend["minutes_to_trend"]
+    when = f"at {start}" if minutes == 0 else f"{abs(minutes)} minutes {'after' if minutes > 0 else 'before'} {start}"
+    detected, rise = shown(trend["detected_at"]), shown(trend["rise_start"])
+    if rise[:10] == detected[:10]:  # the same day: the time is enough
+        rise = rise[11:]
+    return (
+        f"trending: detected {detected} at the {trend['scale']} scale ({trend['detector']}), {when}; "
+        f"the rise began at {rise}"
     )
 
 

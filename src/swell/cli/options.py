@@ -99,7 +99,32 @@ def selection_options(*, hashtags: bool = False) -> Decorator:
 
 
 bucket_option = click.option(
-    "--bucket", "bucket_min", type=float, default=5.0, show_default=True, help="Trend bucket size in minutes."
+    "--bucket",
+    "bucket_min",
+    type=click.FloatRange(min=0, min_open=True),
+    default=5.0,
+    show_default=True,
+    help="Trend bucket size in minutes: the finest time scale (with the hour and the day where they are "
+    "multiples of it).",
+)
+
+
+def _scales(ctx, param, value):
+    if value is None:
+        return None
+    from swell.trends import parse_scales
+
+    try:
+        return parse_scales(value)
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from None
+
+
+scales_option = click.option(
+    "--scales",
+    callback=_scales,
+    help="The time scales watched at once, finest first, e.g. 5m,1h,1d (m, h, d); each a multiple of the "
+    "finest, which replaces --bucket. Default: --bucket, 1h and 1d.",
 )
 # What `--detector` takes; tests/test_docs.py checks that it is every registered detector.
 DETECTOR_NAMES = ("signitrend", "signitrend-hashed", "poisson", "mastodon")

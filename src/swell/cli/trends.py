@@ -7,13 +7,14 @@ import time
 import click
 
 from swell.cli.options import (
-    DETECTOR_NAMES,
     TIME,
     bucket_option,
+    detector_option,
     engine_options,
     output,
     output_options,
     quiet_option,
+    scales_option,
     selection_options,
     working,
 )
@@ -27,11 +28,8 @@ from swell.cli.options import (
     "--history", type=float, default=24.0, show_default=True, help="With --at and no --since: hours before it."
 )
 @bucket_option
-@click.option(
-    "--detector",
-    type=click.Choice(DETECTOR_NAMES),
-    help="Trend detector (see the README). Default: signitrend over archives, mastodon with --follow.",
-)
+@scales_option
+@detector_option
 @click.option("--threshold", type=float, help="The detector's trending threshold (see the README).")
 @click.option("--min-accounts", type=int, help="Fewest distinct accounts in a bucket for a trend.")
 @click.option(
@@ -49,13 +47,16 @@ from swell.cli.options import (
 @click.option("--follow", is_flag=True, help="Keep looking at the store and print the trends as new posts arrive.")
 @click.option("--interval", type=float, default=5.0, show_default=True, help="With --follow: seconds between looks.")
 @quiet_option
-def trends(db, engine, master, since, until, platform, at_us, history, bucket_min, detector, threshold, min_accounts,
-           count, no_reposts, warmup, fmt, out_path, follow, interval, quiet):  # fmt: skip
+def trends(db, engine, master, since, until, platform, at_us, history, bucket_min, scales, detector, threshold,
+           min_accounts, count, no_reposts, warmup, fmt, out_path, follow, interval, quiet):  # fmt: skip
     """Which hashtags are trending, and since when.
 
     Without --at, every trend episode in the range; with --at, the hashtags trending at that time.
-    Each trend has the bucket in which it started trending, when the hashtag was first seen, its
-    score (in the detector's units) and peak, and the posts and distinct accounts while it trended.
+    Several time scales are watched at once (5 minutes, an hour and a day by default): a burst is
+    caught at the finest within minutes, a slow build at the hour or the day. Each trend has the
+    start of its rise, when it became detectable and at which scale, when the hashtag was first
+    seen, its score (in the detector's units) and peak, and the posts and distinct accounts since
+    it was detected.
     With --follow, the store is looked at again every --interval seconds (beside `swell watch` or an
     ingest) and what is trending is printed after each look, until Ctrl-C.
 
@@ -73,15 +74,16 @@ def trends(db, engine, master, since, until, platform, at_us, history, bucket_mi
     with working(quiet or follow, "trends") as step:  # shown at once: the analyses take a moment to load
         from swell.engine import open_engine
         from swell.selection import Selection
-        from swell.trends import TrendStream, make_detector, trends_over_store
+        from swell.trends import TrendStream, default_scales, trends_over_store
 
         tuning = {k: v for k, v in (("threshold", threshold), ("min_accounts", min_accounts)) if v is not None}
-        name = detector or ("mastodon" if follow else "signitrend")
         stream = TrendStream(
-            make_detector(name, bucket_min, count=count, **tuning),
-            bucket_min=bucket_min,
+            detector,
+            scales=scales or default_scales(bucket_min),
             include_reposts=not no_reposts,
             warmup_min=warmup,
+            count=count,
+            **tuning,
         )
         if at_us is not None:
             until = at_us - at_us % stream.bucket_us + stream.bucket_us
@@ -102,11 +104,12 @@ def trends(db, engine, master, since, until, platform, at_us, history, bucket_mi
         stderr.print(f"{stream.late:,} posts arrived after their bucket had closed and were not counted")
     if stream.last_bucket is None and not quiet:
         stderr.print("no posts with hashtags in the store for this range and platform")
+    watched = f"{detector} at {stream.scale_labels}"
     if at_us is not None or stream.last_bucket is None:
-        title = f"trending at {shown(stream.last_bucket)} ({name}, {bucket_min:g}-minute buckets)"
+        title = f"trending at {shown(stream.last_bucket)} ({watched})"
         found = stream.trending_now()
     else:
-        title = f"trend episodes, {shown(since or stream.first_bucket)} to {shown(stream.last_bucket)} ({name})"
+        title = f"trend episodes, {shown(since or stream.first_bucket)} to {shown(stream.last_bucket)} ({watched})"
         found = stream.episodes()
     with output(out_path) as out:
         _write(found, fmt, title, out)
@@ -143,17 +146,25 @@ def _write(found, fmt: str, title: str, out) -> None:
         writer.writeheader()
         writer.writerows(rows)
     else:
+        from rich import box
         from rich.table import Table
+        from rich.text import Text
 
         from swell.terminal import SafeConsole
         from swell.times import shown
+        from swell.trends import scale_label
 
-        table = Table(title=title, title_justify="left")
-        for column in ("hashtag", "trending since", "first seen", "score", "peak", "posts", "accounts"):
-            table.add_column(
-                column, justify="left" if column in ("hashtag", "trending since", "first seen") else "right"
-            )
+        # Times in UTC without the year (the title has both), so that the table fits 80 columns.
+        table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0))
+        table.add_column("hashtag", overflow="fold", min_width=12)  # gives way first to a narrow screen
+        for column in ("rise began", "detected", "scale"):
+            table.add_column(column, no_wrap=True)
+        for column in ("score", "peak", "posts", "accounts"):
+            table.add_column(column, justify="right", no_wrap=True)
         for t in found:
-            table.add_row(f"#{t.hashtag}", shown(t.since_us), shown(t.first_seen_us), f"{t.score:,.1f}",
-                          f"{t.peak:,.1f}", f"{t.posts:,}", f"{t.accounts:,}")  # fmt: skip
-        SafeConsole(file=out).print(table)
+            table.add_row(f"#{t.hashtag}", shown(t.since_us, short=True), shown(t.detected_us, short=True),
+                          scale_label(t.scale_min), f"{t.score:,.1f}", f"{t.peak:,.1f}", f"{t.posts:,}",
+                          f"{t.accounts:,}")  # fmt: skip
+        console = SafeConsole(file=out)
+        console.print(Text(f"{title}; times in UTC"))  # above the table, not its title: the title would widen it
+        console.print(table)

@@ -22,7 +22,7 @@ def watch_live(start: Start, options: LiveOptions, *, bucket_min: float = 5.0, o
                every_s: float = 1.0) -> tuple[LiveStats, TrendStream]:  # fmt: skip
     """Run a connector (`start`, e.g. `lambda stop: jetstream.watch(db, options, stop)`) until it stops:
     on Ctrl-C or SIGTERM, at `options.until_us`, or when idle for `options.exit_when_idle_s`. Every
-    batch it commits is fed to a trend stream (Mastodon's scorer, `bucket_min` buckets); `on_update`
+    batch it commits is fed to a trend stream (`live_trend_stream(bucket_min)`, as `swell trends`); `on_update`
     is called with the counts and the trends every `every_s` seconds and once at the end. Raises
     StreamRefused when the stream cannot be had at all."""
     committed: SimpleQueue = SimpleQueue()
