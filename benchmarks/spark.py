@@ -67,7 +67,7 @@ def work(engine_name: str, db: Path, parquet: Path, runs: int) -> dict:
     from swell.coordination import co_action_network
     from swell.store import Store
     from swell.times import datetime_to_us
-    from swell.trends import TrendStream, make_detector, trends_over_store
+    from swell.trends import TrendStream, trends_over_store
 
     started = time.perf_counter()
     if engine_name == "spark":
@@ -80,7 +80,7 @@ def work(engine_name: str, db: Path, parquet: Path, runs: int) -> dict:
         engine = store.engine
     startup = time.perf_counter() - started
     jobs = {
-        "trends": lambda: len(trends_over_store(engine, TrendStream(make_detector("signitrend", 5.0))).episodes()),
+        "trends": lambda: len(trends_over_store(engine, TrendStream("signitrend")).episodes()),
         "campaign": lambda: analyse(engine, CampaignQuery(["PressLies"], planned_us=datetime_to_us(PUSH)))["totals"][
             "posts"
         ],

@@ -5,15 +5,20 @@
 Writes (once) a simulated day of posts with the given number of distinct hashtags to
 benchmarks/data/ as Parquet (the columns trend detection reads). Then, for each detector, a child
 process pinned to CPU 0 reads the file in batches of 100,000 posts and feeds them through
-`TrendStream`, as a live stream would arrive; it reports posts/s (reading the file included) and
-its peak resident memory. With `--hashtags-small`, the hashed detector also runs on a stream with
-few distinct hashtags, to show its memory does not depend on how many there are.
+`TrendStream` at the default scales (5 minutes, an hour, a day) and at 5 minutes alone, as a live
+stream would arrive; it reports posts/s (reading the file included) and its peak resident memory.
+The peer, in the same run and pinned alike: Polars (one thread) counting the distinct accounts of
+every (5-minute bucket, hashtag) of the same file, the counting that any detector needs before
+it scores anything; the ratio is swell's posts/s over the peer's. With `--hashtags-small`, the
+hashed detector also runs on a stream with few distinct hashtags, to show its memory does not
+depend on how many there are.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -60,25 +65,42 @@ def peak_rss_mib() -> float:
     raise RuntimeError("no VmHWM in /proc/self/status")
 
 
-def child(path: str, detector: str) -> None:
-    """Runs in the pinned child: feed the file through a TrendStream, print the figures as JSON."""
-    from swell.trends import TrendStream, make_detector
-
-    stream = TrendStream(make_detector(detector, 5.0), bucket_min=5.0)
+def child(path: str, detector: str, scales: str) -> None:
+    """Runs in the pinned child: feed the file through a TrendStream (or the peer's count), print the
+    figures as JSON."""
     started = time.perf_counter()
-    posts = 0
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=100_000):
-        stream.feed(batch)
-        posts += batch.num_rows
-    stream.finish()
+    if detector == "peer":
+        import polars as pl
+
+        bucket_us = 5 * 60_000_000
+        counted = (
+            pl.scan_parquet(path)
+            .select(t=pl.col("created_at").dt.epoch("us"), author=pl.col("author_id"), tag=pl.col("hashtags"))
+            .explode("tag")
+            .group_by(pl.col("t") - pl.col("t") % bucket_us, "tag")
+            .agg(pl.col("author").n_unique())
+            .collect()
+        )
+        posts = pq.ParquetFile(path).metadata.num_rows
+        found = counted.height
+    else:
+        from swell.trends import TrendStream, parse_scales
+
+        stream = TrendStream(detector, scales=parse_scales(scales))
+        posts = 0
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=100_000):
+            stream.feed(batch)
+            posts += batch.num_rows
+        stream.finish()
+        found = len(stream.episodes())
     elapsed = time.perf_counter() - started
-    peak_mib = peak_rss_mib()
-    print(json.dumps({"posts_s": posts / elapsed, "peak_mib": peak_mib, "episodes": len(stream.episodes())}))
+    print(json.dumps({"posts_s": posts / elapsed, "peak_mib": peak_rss_mib(), "found": found}))
 
 
-def measure(path: Path, detector: str) -> dict:
-    cmd = ["taskset", "-c", "0", sys.executable, __file__, "--child", str(path), detector]
-    return json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+def measure(path: Path, detector: str, scales: str = "5m,1h,1d") -> dict:
+    cmd = ["taskset", "-c", "0", sys.executable, __file__, "--child", str(path), detector, scales]
+    env = {**os.environ, "POLARS_MAX_THREADS": "1"}
+    return json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout)
 
 
 def main() -> None:
@@ -88,7 +110,7 @@ def main() -> None:
     parser.add_argument("--hashtags-small", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--detectors", nargs="+", default=DETECTORS, choices=DETECTORS)
-    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(*args.child)
@@ -99,16 +121,21 @@ def main() -> None:
     distinct = len(pc.unique(pc.list_flatten(tags)))
     print(f"stream: {args.posts:,} posts, {distinct:,} distinct hashtags, {len(pc.list_flatten(tags)):,} hashtag uses")
     del tags
+    peer = [measure(big, "peer") for _ in range(args.runs)]
+    peer_rate = statistics.median(r["posts_s"] for r in peer)
+    print(f"{'peer (polars count)':<30} {peer_rate:>12,.0f} posts/s  peak {max(r['peak_mib'] for r in peer):,.0f} MiB")
     for detector in args.detectors:
-        results = [measure(big, detector) for _ in range(args.runs)]
-        rate = statistics.median(r["posts_s"] for r in results)
-        peak = max(r["peak_mib"] for r in results)
-        print(f"{detector:<18} {rate:>12,.0f} posts/s  peak {peak:,.0f} MiB  ({results[0]['episodes']} episodes)")
+        for scales in ("5m,1h,1d", "5m"):
+            results = [measure(big, detector, scales) for _ in range(args.runs)]
+            rate = statistics.median(r["posts_s"] for r in results)
+            peak = max(r["peak_mib"] for r in results)
+            print(f"{detector + ' ' + scales:<30} {rate:>12,.0f} posts/s  peak {peak:,.0f} MiB  "
+                  f"{rate / peer_rate:.2f}x the peer  ({results[0]['found']} episodes)")  # fmt: skip
     if args.hashtags_small:
         small = corpus(args.posts, args.hashtags_small)
         for detector in ("signitrend-hashed", "signitrend"):
             result = measure(small, detector)
-            print(f"{detector:<18} with {args.hashtags_small:,} hashtags: peak {result['peak_mib']:,.0f} MiB")
+            print(f"{detector:<30} with {args.hashtags_small:,} hashtags: peak {result['peak_mib']:,.0f} MiB")
 
 
 if __name__ == "__main__":
