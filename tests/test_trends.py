@@ -21,6 +21,7 @@ from swell.detectors import (
     ewm_step,
     make_detector,
     significance,
+    tag_ids,
 )
 from swell.simulate import Campaign, Simulation, generate, write_jetstream
 from swell.store import Store
@@ -94,6 +95,12 @@ def test_signitrend_new_known_and_young_tags():
     fresh = SigniTrend(half_life=1, bucket_min=5)
     fresh.update(0, counts(a=20, b=19), prior(20))
     assert scores(fresh.update(5 * MIN, counts(("a",), a=40), prior(20)))["a"] == (7.0, True)
+
+
+def test_tag_ids_are_the_same_in_every_call():
+    first = tag_ids(pl.Series([f"id-test-{i}" for i in range(50)]))
+    again = tag_ids(pl.Series([f"id-test-{i}" for i in range(49, -1, -1)]))[::-1]
+    assert len(set(first.tolist())) == 50 and first.tolist() == again.tolist()
 
 
 def test_ewm_skip_is_the_closed_form_of_zero_steps():

@@ -346,12 +346,11 @@ class SigniTrend:
         self._record = Record(
             max(SCORE_MEMORY_MIN, 2 * self.bucket_min) * _US_PER_MIN, least=MIN_SIGNIFICANCE, tail="pareto"
         )
-        # The statistics (EWMA, EWMVar, last bucket seen; -1: never): one row per tag, found through
-        # `_rows`, or `depth` rows of `width` hashed cells.
+        # The statistics (EWMA, EWMVar, last bucket seen; -1: never): one row per tag, at its id
+        # (`tag_ids`), or `depth` rows of `width` hashed cells.
         shape = (self.depth, self.width) if self.hashed else (0,)
         self._ewma, self._ewmvar = np.zeros(shape), np.zeros(shape)
         self._last = np.full(shape, -1, dtype=np.int64)
-        self._rows: dict[str, int] = {}
 
     def update(self, bucket_start_us: int, counts: pl.DataFrame, prior: Prior) -> pl.DataFrame:
         if counts.is_empty():  # the statistics of unseen tags catch up when they are next seen
@@ -408,10 +407,8 @@ class SigniTrend:
         return (sig, expected > 0, *ewm_step(x / volume, ewma, ewmvar, self.alpha))
 
     def _exact(self, counts: pl.DataFrame, x: np.ndarray, volume: float, beta: float) -> tuple[np.ndarray, ...]:
-        names = counts.get_column("tag").to_list()
-        rows = np.fromiter((self._rows.get(tag, -1) for tag in names), dtype=np.int64, count=len(names))
-        for i in np.flatnonzero(rows < 0):  # tags never seen (or forgotten): new rows
-            rows[i] = self._rows[names[i]] = self._grow()
+        rows = tag_ids(counts.get_column("tag"))
+        self._grow(int(rows.max()) + 1)
         sig, history, self._ewma[rows], self._ewmvar[rows] = self._score(
             x, volume, beta, self._ewma[rows], self._ewmvar[rows], self._last[rows]
         )
@@ -420,25 +417,20 @@ class SigniTrend:
             self._prune()
         return sig, history
 
-    def _grow(self) -> int:
-        """A free row in the exact table, doubling its arrays when full; new rows start at zero."""
-        row = len(self._rows)
-        if row == len(self._ewma):
-            extra = max(len(self._ewma), 1024)
+    def _grow(self, size: int) -> None:
+        """Rows up to `size` in the exact table, doubling its arrays when short; new rows are unseen."""
+        if size > len(self._ewma):
+            extra = max(size - len(self._ewma), len(self._ewma), 1024)
             self._ewma = np.concatenate([self._ewma, np.zeros(extra)])
             self._ewmvar = np.concatenate([self._ewmvar, np.zeros(extra)])
             self._last = np.concatenate([self._last, np.full(extra, -1, dtype=np.int64)])
-        return row
 
     def _prune(self) -> None:
         """Forget tags whose share has faded to nothing: they would score as new tags anyway."""
-        used = len(self._rows)
-        ewma, ewmvar = ewm_skip(self._ewma[:used], self._ewmvar[:used], self._bucket - self._last[:used], self.alpha)
-        keep = (ewma > 1e-9) | (ewmvar > 1e-12)
-        tags = np.array(list(self._rows), dtype=object)[keep]
-        self._ewma, self._ewmvar = self._ewma[:used][keep], self._ewmvar[:used][keep]
-        self._last = self._last[:used][keep]
-        self._rows = {tag: i for i, tag in enumerate(tags)}
+        seen = self._last >= 0
+        ewma, ewmvar = ewm_skip(self._ewma, self._ewmvar, self._bucket - self._last, self.alpha)
+        faded = seen & (ewma <= 1e-9) & (ewmvar <= 1e-12)
+        self._ewma[faded], self._ewmvar[faded], self._last[faded] = 0.0, 0.0, -1
 
     def _hashed(self, counts: pl.DataFrame, x: np.ndarray, volume: float, beta: float) -> tuple[np.ndarray, ...]:
         tags = counts.get_column("tag")
@@ -458,6 +450,18 @@ class SigniTrend:
             sig = np.minimum(sig, cell_sig[where])
             history &= cell_history[where]
         return sig, history
+
+
+# One id per hashtag string for the whole process (Polars' named categories, kept in Rust): the exact
+# structures index arrays by it instead of looking every tag of every bucket up in a dictionary. Named
+# categories are freed, and their ids start again, when no column uses them: this empty one always does.
+_TAG_IDS = pl.Categorical(pl.Categories("swell-hashtags"))
+_KEEP_IDS = pl.Series("tag", [], dtype=_TAG_IDS)
+
+
+def tag_ids(tags: pl.Series) -> np.ndarray:
+    """Each tag's id: the same string has the same id in every call, ids count up from 0."""
+    return tags.cast(_TAG_IDS).to_physical().to_numpy().astype(np.int64)
 
 
 def hash_cells(tags: pl.Series, row: int, width: int) -> np.ndarray:

@@ -31,7 +31,16 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from swell.detectors import COUNT_SCHEMA, NO_COUNTS, NO_VERDICTS, Detector, NewTagPrior, hash_cells, make_detector
+from swell.detectors import (
+    COUNT_SCHEMA,
+    NO_COUNTS,
+    NO_VERDICTS,
+    Detector,
+    NewTagPrior,
+    hash_cells,
+    make_detector,
+    tag_ids,
+)
 from swell.engine import Engine
 from swell.selection import Selection
 from swell.times import iso
@@ -109,47 +118,41 @@ class Scale:
 
 
 class FirstSeen:
-    """When each hashtag was first seen. Exact (a dictionary, growing with the distinct hashtags), or
-    hashed into fixed arrays like SigniTrend's tables, where a collision can only make a tag look
-    older than it is; the latest of its cells is the best bound."""
+    """When each hashtag was first seen. Exact (an array by tag id, `tag_ids`, growing with the
+    distinct hashtags), or hashed into fixed arrays like SigniTrend's tables, where a collision can
+    only make a tag look older than it is; the latest of its cells is the best bound."""
+
+    NEVER = np.iinfo(np.int64).max
 
     def __init__(self, hashed: bool = False, width: int = 1 << 20, depth: int = 2):
         self.hashed, self.width, self.depth = hashed, width, depth
-        self._exact: dict[str, int] = {}
-        if hashed:
-            self._cells = np.full((depth, width), np.iinfo(np.int64).max, dtype=np.int64)
+        shape = (depth, width) if hashed else (1, 0)
+        self._cells = np.full(shape, self.NEVER, dtype=np.int64)
 
     def _cells_of(self, tags: pl.Series) -> list[np.ndarray]:
+        if not self.hashed:
+            ids = tag_ids(tags)
+            if len(ids) and ids.max() >= self._cells.shape[1]:
+                extra = max(int(ids.max()) + 1 - self._cells.shape[1], self._cells.shape[1], 1024)
+                self._cells = np.concatenate([self._cells, np.full((1, extra), self.NEVER, dtype=np.int64)], axis=1)
+            return [ids]
         return [hash_cells(tags, row, self.width) for row in range(self.depth)]
 
     def update(self, tags: pl.Series, first_us: pl.Series) -> list[str]:
-        """Remember a bucket's tags; returns those never seen before."""
-        if self.hashed:
-            never = np.iinfo(np.int64).max
-            times = first_us.to_numpy()
-            unseen = np.ones(len(tags), dtype=bool)
-            for row, cells in enumerate(self._cells_of(tags)):
-                unseen &= self._cells[row][cells] == never
-                np.minimum.at(self._cells[row], cells, times)
-            return tags.filter(pl.Series(unseen)).to_list()
-        known = self._exact
-        names = tags.to_list()
-        new = [i for i, tag in enumerate(names) if tag not in known]  # the bucket's tags, not all tags
-        if new:
-            firsts = first_us.to_list()
-            known.update((names[i], firsts[i]) for i in new)
-        return [names[i] for i in new]
+        """Remember a bucket's tags (each once); returns those never seen before."""
+        times = first_us.to_numpy()
+        unseen = np.ones(len(tags), dtype=bool)
+        for row, cells in enumerate(self._cells_of(tags)):
+            unseen &= self._cells[row][cells] == self.NEVER
+            np.minimum.at(self._cells[row], cells, times)
+        return tags.filter(pl.Series(unseen)).to_list()
 
     def get(self, tag: str) -> int | None:
-        if not self.hashed:
-            return self._exact.get(tag)
-        return int(self.of(pl.Series([tag]))[0])
+        first = int(self.of(pl.Series([tag]))[0])
+        return None if first == self.NEVER else first
 
     def of(self, tags: pl.Series) -> np.ndarray:
-        """When each of these tags (all seen already) was first seen."""
-        if not self.hashed:
-            known = self._exact
-            return np.fromiter((known[tag] for tag in tags.to_list()), dtype=np.int64, count=len(tags))
+        """When each of these tags was first seen (NEVER for a tag not seen)."""
         return np.max([self._cells[row][cells] for row, cells in enumerate(self._cells_of(tags))], axis=0)
 
 
