@@ -33,6 +33,7 @@ import igraph
 import numpy as np
 import polars as pl
 
+from swell.assessment import Assessment, assess
 from swell.engine import Engine, one_row
 from swell.errors import NotOnThisEngine
 from swell.selection import Selection
@@ -295,13 +296,23 @@ def campaign_signals(engine: Engine, found: list[Cluster], *, min_strength: floa
     alike the accounts' ages are, and how synchronised the posting is: the share of posts with another
     account's post within 5 s, against the share expected if the hour's posts arrived at random."""
     strong = [c for c in found if cluster_strength(c) >= min_strength]
-    member = pl.DataFrame({"author_id": [a for c in strong for a in c.accounts]}, schema={"author_id": pl.String})
+    member = pl.DataFrame(
+        {
+            "author_id": [a for c in found for a in c.accounts],
+            "strong": [c in strong for c in found for _ in c.accounts],
+        },
+        schema={"author_id": pl.String, "strong": pl.Boolean},
+    )
     engine.register("clustered_accounts", member)
     total, accounts = one_row(engine, "SELECT count(*), count(DISTINCT author_id) FROM scope")
     if not total:
         return {"posts": 0, "accounts": 0}
-    (by_clustered,) = one_row(
-        engine, "SELECT count(*) FROM scope WHERE author_id IN (SELECT author_id FROM clustered_accounts)"
+    by_coordinated, by_clustered = one_row(
+        engine,
+        """SELECT count(*) FILTER (WHERE author_id IN (SELECT author_id FROM clustered_accounts WHERE strong))
+                      AS by_coordinated,
+                  count(*) FILTER (WHERE author_id IN (SELECT author_id FROM clustered_accounts)) AS by_clustered
+           FROM scope""",
     )
     top = max(1, int(np.ceil(accounts / 100)))
     (top_share,) = one_row(
@@ -345,13 +356,17 @@ def campaign_signals(engine: Engine, found: list[Cluster], *, min_strength: floa
         "posts": total,
         "accounts": accounts,
         "coordinated_clusters": len(strong),
-        "coordinated_accounts": member.height,
-        "share_by_coordinated_accounts": by_clustered / total,
+        "coordinated_accounts": int(member.get_column("strong").sum()),
+        "share_by_coordinated_accounts": (by_coordinated or 0) / total,
+        "clustered_accounts": member.height,
+        "share_by_clustered_accounts": (by_clustered or 0) / total,
+        "posts_per_account": total / accounts,
         "top_1pct_accounts": top,
         "share_by_top_1pct": top_share / total,
         "duplicate_text_share": duplicated / originals if originals else None,
         "busiest_creation_week": week.date().isoformat() if week is not None else None,
         "share_created_that_week": week_accounts / dated if dated else None,
+        "dated_accounts": dated,
         "synchrony_within_5s": synchronised / total,
         "synchrony_expected_at_random": expected,
     }
@@ -380,9 +395,13 @@ class CoordinationReport:
         count as coordinated in the signals."""
         return cluster_strength(cluster) >= self.min_strength
 
+    def assessment(self) -> Assessment:
+        """The signals read together: a score from 0 to 1, its level in words, and the evidence."""
+        return assess(self.signals)
+
     def to_dict(self, top: int | None = None, samples: int = 5) -> dict:
-        """JSON-ready: the parameters, the edges per kind, the signals, and the `top` clusters (all by
-        default), each with its members and `samples` pairs of posts behind its edges."""
+        """JSON-ready: the parameters, the edges per kind, the signals and their assessment, and the `top`
+        clusters (all by default), each with its members and `samples` pairs of posts behind its edges."""
         handles = (
             dict(self.network.accounts.select("account", "handle").iter_rows()) if self.network.accounts.height else {}
         )
@@ -395,6 +414,7 @@ class CoordinationReport:
             "edges": self.network.edges.height,
             "edges_per_kind": dict(self.network.edges.group_by("kind").len().sort("kind").iter_rows()),
             "signals": self.signals,
+            "assessment": self.assessment().to_dict(),
             "clusters": [
                 {
                     "id": c.id,

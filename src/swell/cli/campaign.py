@@ -86,6 +86,10 @@ def campaign(hashtags, planned, report_path, db, engine, master, since, until, p
     buckets, hourly and daily (--bucket changes the finest); the timeline's step is --bucket when
     given, else 1 minute to a day, to fit the span.
 
+    The coordination signals are read together as one assessment: a score from 0 (nothing beyond
+    what organic campaigns show) to 1, its level in words, and the evidence against each signal's
+    reference range (README, "The campaign assessment").
+
     \b
     Examples:
       swell campaign '#FreeThePress' --planned 2024-03-01T17:00 --report campaign.html
@@ -207,6 +211,8 @@ def _print_campaign(r: dict, out) -> None:
         f"top 1% of accounts: {c['share_by_top_1pct']:.1%} of posts; Gini {c['gini']:.3f}; accounts in coordinated "
         f"clusters: {s['coordinated_accounts']:,}, {s['share_by_coordinated_accounts']:.1%} of posts"
     )
+    assessment = r["coordination"]["assessment"]
+    console.print(f"coordination: {assessment['level']} (score {assessment['score']:.2f} of 1)")
 
 
 def _trended(trend: dict, start: str) -> str:
