@@ -91,8 +91,8 @@ def test_exit_statuses(store, tmp_path):
     nothing = tmp_path / "nothing.jsonl"
     nothing.write_bytes(b"not json\n")
     assert run("ingest", "--db", tmp_path / "n.duckdb", nothing).exit_code == 1  # nothing usable
-    spark = run("coordination", "--db", store, "--engine", "spark", "--kind", "near-duplicate")
-    assert spark.exit_code == 2 and spark.output.startswith("error: near-duplicate runs on DuckDB only")
+    spark = run("trends", "--db", store, "--engine", "spark", "--follow")
+    assert spark.exit_code == 2 and spark.output.startswith("error: --follow looks at a DuckDB store")
     refused = run("watch", "mastodon", "not a url", "--db", tmp_path / "w.duckdb", "-q")
     assert refused.exit_code == 1 and refused.output.startswith("error: "), refused.output
 

@@ -16,7 +16,7 @@ import orjson
 import polars as pl
 import pytest
 
-from conftest import ingest, swell
+from conftest import DATA, ingest, swell
 from swell.coordination import (
     cluster_strength,
     clusters,
@@ -130,6 +130,15 @@ def test_cli_exports_and_signals(tmp_path):
     assert graph.number_of_edges() == gexf.number_of_edges() == edges.height
     first = edges.row(0, named=True)
     assert graph.get_edge_data(str(first["source"]), str(first["target"]))[first["kind"]]["weight"] == first["weight"]
+    # each edge carries the posts behind it, and in GEXF its life from first to last co-action (Gephi's timeline)
+    evidence = pl.read_csv(out / "evidence.csv", infer_schema_length=0).filter(
+        (pl.col("kind") == first["kind"]) & (pl.col("source") == str(first["source"]))
+        & (pl.col("target") == str(first["target"]))
+    )  # fmt: skip
+    between = gexf.get_edge_data(str(first["source"]), str(first["target"])).values()
+    [dynamic] = [d for d in between if d["kind"] == first["kind"]]
+    assert (dynamic["start"], dynamic["end"]) == (first["first_s"], first["last_s"])
+    assert dynamic["samples"].split(" ")[0] == evidence.item(0, "source_post")
     planted_accounts = set(truth[0]["accounts"])
     in_clusters = {m["account"] for c in report["clusters"] for m in c["members"]}
     assert in_clusters <= planted_accounts and len(in_clusters) >= 35
@@ -160,7 +169,6 @@ def test_parity_with_coordination_network_toolkit(tmp_path):
     """Simulated coordinated groups among organic accounts, with replies and links added from the real
     sample data's shapes, and the real sample posts of every format: same edges, same weights, T = 60 s
     (the toolkit's command line defaults to T = 1 s and a minimum weight of 2; both set explicitly)."""
-    from conftest import DATA
 
     pushes = [
         replace(PLANTED[0], start=START + timedelta(hours=2)),
@@ -192,6 +200,21 @@ def test_parity_with_coordination_network_toolkit(tmp_path):
         ours = {(s, t): w for k, s, t, w, *_ in swell_network.edges.iter_rows() if k == kind}
         assert ours == theirs, kind
         assert len(ours) > 20, f"{kind}: too few edges to mean anything"
+
+
+def test_parity_with_the_toolkit_on_the_ira_tweets(tmp_path):
+    """The IRA tweets of September 2016 through the toolkit's CSV input: times to the minute, so many
+    ties, and retweets without their source, which both tools take by their text (the toolkit as
+    `repost_id`, written so by `write_toolkit_csv`; swell's co-repost stand-in)."""
+    db = tmp_path / "ira.duckdb"
+    ingest(db, DATA.parent / "corpora" / "ira-2016-09" / "ira_tweets_2016-09.csv.gz")
+    with Store(db, read_only=True) as store:
+        ours = co_action_network(store.engine, kinds=("co-post", "co-repost"), window_s=60, min_weight=1)
+        write_toolkit_csv(store.con, tmp_path / "all.csv")
+    for kind, network in (("co-post", "co_tweet"), ("co-repost", "co_retweet")):
+        theirs = toolkit_edges(tmp_path / "all.csv", tmp_path / f"{network}.sqlite", network, 60)
+        assert {(s, t): w for k, s, t, w, *_ in ours.edges.iter_rows() if k == kind} == theirs, kind
+        assert len(theirs) > 100, kind  # 144 co-post and 2,974 co-repost edges
 
 
 def test_purity_against_known_labels(planted, tmp_path):

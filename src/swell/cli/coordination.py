@@ -72,7 +72,7 @@ def coordination(db, engine, master, since, until, platform, hashtags, kinds, wi
         from swell.selection import Selection
 
         kinds = kinds or DEFAULT_KIND_NAMES
-        check_kinds(kinds, engine)  # before Spark takes its seconds to start
+        check_kinds(kinds)  # before Spark takes its seconds to start
 
         known = None
         if labels:
