@@ -265,3 +265,21 @@ def test_impossible_times_are_rejected(db, tmp_path):
     [bad] = rejects(db)
     assert bad["line"] == 1 and "is outside 1970-2200" in bad["reason"]
     assert bad["raw"]["post_id"] == "twitter:1380242611781386245"
+
+
+def test_posts_per_platform_counts_what_was_stored(tmp_path):
+    """A file that holds each tweet twice, then a copy of it: the summary counts the posts stored, not
+    the records read (a user compares it with the store)."""
+    from swell import ingest_files
+
+    lines = (DATA / "twitter-v1" / "lines.jsonl").read_bytes()
+    twice, again = tmp_path / "twice.jsonl", tmp_path / "again.jsonl"
+    twice.write_bytes(lines + lines)
+    again.write_bytes(lines)
+    db = tmp_path / "p.duckdb"
+    first = ingest_files([twice], db).total
+    stored = len(rows(db))
+    assert first.posts == 2 * stored and first.new == stored > 0
+    assert dict(first.platforms) == {"twitter": stored}
+    assert not ingest_files([again], db).total.platforms  # nothing new
+    assert f"posts per platform: twitter {stored:,}" in ingest(tmp_path / "q.duckdb", twice).output

@@ -258,14 +258,13 @@ class _Run:
                 rejects.write(b"\n".join(sink.rejects) + b"\n")
             sink.rejects.clear()
         if batch.num_rows:
-            for row in pc.value_counts(batch.column("platform")).to_pylist():
-                summary.platforms[row["values"]] += row["counts"]
             bounds = pc.min_max(batch.column("created_at").cast("int64")).as_py()
             summary.widen(bounds["min"], bounds["max"])
         summary.posts += batch.num_rows
         summary.deletions += len(sink.deletions)
         kept = self.progress if self.source.resumable else None
-        summary.new += self.ingest.store.append(batch, sink.deletions, kept)
+        # what was stored, per platform: not the posts already there, nor a post the file holds twice
+        summary.new += self.ingest.store.append(batch, sink.deletions, kept, platforms=summary.platforms)
         sink.posts.clear()
         sink.deletions.clear()
         if self.ingest.on_progress:

@@ -28,6 +28,7 @@ from typing import Any
 import orjson
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import sqlglot
 from sqlglot import exp
@@ -320,9 +321,13 @@ class _Collector(PostWriter):
     def file_progress(self, path: str, size: int, mtime_ns: int) -> FileProgress:
         return FileProgress(path, size, mtime_ns)  # every file is read whole: the output is rewritten
 
-    def append(self, batch: pa.RecordBatch, deletions=(), progress=None, cursor=None) -> int:
+    def append(self, batch: pa.RecordBatch, deletions=(), progress=None, cursor=None, platforms=None) -> int:
+        # Duplicates are dropped when the dataset is written: every post of the batch counts here.
         if batch.num_rows:
             self._put(batch)
+            if platforms is not None:
+                counts = pc.value_counts(batch.column("platform")).to_pylist()
+                platforms.update({row["values"]: row["counts"] for row in counts})
         self.deletions.extend(deletions)
         return batch.num_rows
 

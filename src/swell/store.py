@@ -8,6 +8,7 @@ any point leaves the store consistent and a rerun resumes where the last committ
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -135,8 +136,10 @@ class PostWriter(Protocol):
         deletions: Sequence[tuple[str, int | None, str]] = (),
         progress: FileProgress | None = None,
         cursor: tuple[str, int] | None = None,
+        platforms: Counter[str] | None = None,
     ) -> int:
-        """Write a batch of posts; returns how many were new."""
+        """Write a batch of posts; returns how many were new, and counts them per platform in
+        `platforms` when given."""
 
 
 class Store(PostWriter):
@@ -180,17 +183,23 @@ class Store(PostWriter):
         deletions: Sequence[tuple[str, int | None, str]] = (),
         progress: FileProgress | None = None,
         cursor: tuple[str, int] | None = None,
+        platforms: Counter[str] | None = None,
     ) -> int:
         """Store a batch of posts (and deletions, and file progress or a live stream's cursor) in one
         transaction.
 
-        Returns how many posts were new; the rest were already stored.
+        Returns how many posts were new; the rest were already stored (or came twice in the batch).
+        With `platforms`, the new ones are also counted per platform in it.
         """
         con = self.con
         con.begin()
         try:
             con.register("_batch", batch)
-            new = _count(con, "INSERT OR IGNORE INTO posts BY NAME SELECT * FROM _batch")
+            added = con.execute("INSERT OR IGNORE INTO posts BY NAME SELECT * FROM _batch RETURNING platform")
+            per_platform = Counter(added.fetchnumpy()["platform"].tolist())
+            new = sum(per_platform.values())
+            if platforms is not None:
+                platforms.update(per_platform)
             con.unregister("_batch")
             if deletions:
                 con.executemany(
