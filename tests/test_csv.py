@@ -95,13 +95,31 @@ def test_mapping_mistakes_are_usage_errors(db, tmp_path):
     assert result.exit_code == 2 and "--map takes COLUMN=FIELD" in result.output
 
 
-def test_unknown_csv_is_rejected_line_by_line_with_a_hint(db, tmp_path):
+def test_unknown_csv_is_said_at_once_with_its_columns(db, tmp_path):
+    """A CSV export whose header no mapping knows: one message first, naming its columns and the fields
+    a mapping needs; not a reject per line read as JSON."""
     unknown = tmp_path / "unknown.csv"
-    unknown.write_text("a,b\n1,2\n3,4\n")
+    unknown.write_text(
+        "tweet_id,screen_name,created,content\n1,a,2024-03-01T12:00:00Z,hi\n2,b,2024-03-01T12:01:00Z,ho\n"
+    )
     result = ingest(db, unknown, ok=False)
-    assert result.exit_code == 1
-    assert [r["line"] for r in rejects(db)] == [1, 2, 3]
-    assert "not the header of a known CSV export" in " ".join(result.output.split())
+    assert result.exit_code == 1 and rejects(db) == []
+    said = " ".join(result.output.split())
+    assert "a CSV file (delimiter ',')" in said and "its columns: tweet_id, screen_name, created, content" in said
+    assert "post_id, created_at, author_id and text" in said and "--map tweet_id=post_id" in said
+
+
+def test_a_csv_with_semicolons_is_read_with_its_delimiter(db, tmp_path):
+    export = tmp_path / "export.csv"
+    export.write_text(
+        "tweet_id;screen_name;created;content\n1;a;2024-03-01T12:00:00Z;hi, there\n2;b;2024-03-01T12:01:00Z;ho\n"
+    )
+    maps = ["--map", "tweet_id=post_id", "--map", "screen_name=author_id", "--map", "created=created_at",
+            "--map", "content=text"]  # fmt: skip
+    swell("ingest", "--db", db, *maps, export)
+    assert [(r["author_id"], r["text"]) for r in rows(db, "SELECT * FROM posts ORDER BY created_at")] == [
+        ("a", "hi, there"), ("b", "ho")
+    ]  # fmt: skip
 
 
 def test_numeric_times_in_any_unit_and_malformed_rows_kept_whole(db, tmp_path):

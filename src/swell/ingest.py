@@ -7,7 +7,6 @@ reason. Batches are committed with the file's progress, so a killed ingest resum
 
 from __future__ import annotations
 
-import csv
 import gc
 import time
 from collections import Counter
@@ -226,21 +225,22 @@ class _Run:
         self.last: Reader | None = self.forced
         self.last_name = self.forced.NAME if self.forced else ""
         self.parse_line = getattr(self.forced, "parse_line", None)  # the last format's fast path, if any
+        self.delimiter = ","  # a CSV file's, found by `layout`
 
     def layout(self) -> str:
         """How to read this file: the sniffed layout, CSV where a mapping is given or fits the header."""
         layout = self.source.layout
-        try:
-            first = (self.source.first_line.splitlines() or [b""])[0]  # a CSV may end its lines with CR alone
-            header = next(csv.reader([first.decode("utf-8", errors="replace")]), [])
-        except csv.Error:  # e.g. a JSON line longer than a CSV field may be: not a CSV header
-            header = []
+        first = (self.source.first_line.splitlines() or [b""])[0]  # a CSV may end its lines with CR alone
+        starts_as_json = self.source.first_line.startswith((b"{", b"["))
+        sniffed = None if starts_as_json else csv_reader.sniff_header(first.decode("utf-8", errors="replace"))
+        header, self.delimiter = sniffed or ([], ",")
         mapping = self.ingest.mapping
         if self.ingest.fmt == "csv" or (mapping is not None and (layout == "text" or mapping.fits(header))):
             return "csv"
-        starts_as_json = self.source.first_line.startswith((b"{", b"["))
-        if not starts_as_json and csv_reader.mapping_for_header(header) is not None:
+        if csv_reader.mapping_for_header(header) is not None:
             return "csv"  # the header of a known export, whatever lines further down look like
+        if sniffed is not None and layout == "text":
+            return "csv"  # a CSV header no mapping knows: said at once, with the columns (`csv_records`)
         if layout != "text":
             return layout
         # Neither JSON nor a CSV export we know: read as JSON lines, so each line is rejected with its number.
@@ -369,12 +369,15 @@ class _Run:
             self.sink.reject(f"invalid JSON after item {item}: {first_line}", None, f"{name}:item {item + 1}")
 
     def csv_records(self) -> None:
-        header, rows = csv_reader.read_rows(self.source.text())
+        header, rows = csv_reader.read_rows(self.source.text(), self.delimiter)
         mapping = self.ingest.mapping or csv_reader.mapping_for_header(header)
         if mapping is None:
+            shown = ", ".join(header[:12]) + (f", ... ({len(header)} in all)" if len(header) > 12 else "")
             raise ValueError(
-                f"{self.name}: its header matches no shipped CSV mapping "
-                f"({', '.join(csv_reader.shipped_names())}); pass --mapping FILE or --map COLUMN=FIELD"
+                f"{self.name}: a CSV file (delimiter {self.delimiter!r}) whose header matches no known export "
+                f"({', '.join(csv_reader.shipped_names())}); its columns: {shown}. Say which column holds "
+                f"each of {', '.join(csv_reader.REQUIRED)} and text, e.g. --map {header[0]}=post_id, or pass "
+                "--mapping FILE.toml; nothing was read"
             )
         missing = sorted(mapping.needed_columns() - set(header))
         if missing:

@@ -326,7 +326,27 @@ def _count(value: str) -> int:
     return number
 
 
-def read_rows(text_stream) -> tuple[list[str], Iterator[tuple[int, dict | str, str | None]]]:
+DELIMITERS = ",;\t|"
+MAX_HEADER = 65_536  # characters
+
+
+def sniff_header(first_line: str) -> tuple[list[str], str] | None:
+    """The columns and the delimiter of a CSV header line (`csv.Sniffer`, among , ; tab |), or None
+    when the line is not one: fewer than two columns, an empty column name, or longer than a header
+    is (the sniffer's regular expressions are not run over megabytes of something else)."""
+    if len(first_line) > MAX_HEADER:
+        return None
+    try:
+        delimiter = csv.Sniffer().sniff(first_line, delimiters=DELIMITERS).delimiter
+        header = next(csv.reader([first_line], delimiter=delimiter), [])
+    except csv.Error:
+        return None
+    if len(header) < 2 or not all(column.strip() for column in header):
+        return None
+    return header, delimiter
+
+
+def read_rows(text_stream, delimiter: str = ",") -> tuple[list[str], Iterator[tuple[int, dict | str, str | None]]]:
     """The header, and per record: the line where it starts, the row as a dict or why it is
     malformed, and a malformed record's text as it was in the file (for the rejects file).
 
@@ -349,7 +369,7 @@ def read_rows(text_stream) -> tuple[list[str], Iterator[tuple[int, dict | str, s
             consumed.append(line)
             yield line
 
-    reader = csv.reader(lines())
+    reader = csv.reader(lines(), delimiter=delimiter)
     try:
         header = next(reader, None) or []
     except csv.Error:
