@@ -122,6 +122,25 @@ def test_a_csv_with_semicolons_is_read_with_its_delimiter(db, tmp_path):
     ]  # fmt: skip
 
 
+def test_map_options_set_the_platform_and_an_id_pattern(db, tmp_path):
+    """What a TOML mapping can say, on the command line: the platform, and an id taken out of a URL."""
+    export = tmp_path / "toots.csv"
+    export.write_text(
+        "url,account,created_at,content\n"
+        "https://mastodon.social/@a/111222333,a,2024-03-01T12:00:00Z,#Blast now\n"
+        "https://mastodon.social/@b/111222334,b,2024-03-01T12:01:00Z,hi\n"
+    )
+    maps = ["--map", r"url=post_id~/(\d+)$", "--map", "account=author_id", "--map", "created_at=created_at",
+            "--map", "content=text", "--map", "platform=mastodon"]  # fmt: skip
+    swell("ingest", "--db", db, *maps, export)
+    stored = rows(db, "SELECT post_id, platform, hashtags FROM posts ORDER BY post_id")
+    assert [(r["post_id"], r["platform"], r["hashtags"]) for r in stored] == [
+        ("mastodon:111222333", "mastodon", ["blast"]), ("mastodon:111222334", "mastodon", [])
+    ]  # fmt: skip
+    bad = swell("ingest", "--db", db, "--map", "url", export, ok=False)
+    assert bad.exit_code == 2 and "COLUMN=FIELD~REGEX or platform=NAME" in bad.output
+
+
 def test_numeric_times_in_any_unit_and_malformed_rows_kept_whole(db, tmp_path):
     export = tmp_path / "times.csv"
     when = "2024-03-01T12:00:00+00:00"

@@ -37,7 +37,12 @@ READER_NAMES = ("twitter-v1", "twitter-v2", "jetstream", "bluesky", "mastodon", 
     "ira-by-author, twarc-csv) or a plugin's.",
 )
 @click.option(
-    "--map", "map_options", multiple=True, metavar="COLUMN=FIELD", help="CSV column for a post field; repeatable."
+    "--map",
+    "map_options",
+    multiple=True,
+    metavar="COLUMN=FIELD",
+    help="CSV column for a post field; COLUMN=FIELD~REGEX takes the regex's group; platform=NAME names the "
+    "platform. Repeatable.",
 )
 @click.option("--force", is_flag=True, help="Read files again even if already ingested (no post is stored twice).")
 @click.option("--batch-size", type=int, default=50_000, show_default=True, help="Posts per committed batch.")

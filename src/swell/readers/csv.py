@@ -1,7 +1,7 @@
 r"""CSV exports (twarc-csv, 4CAT, the IRA troll-tweet releases, ...) through a column mapping.
 
-A mapping is a TOML file (see `swell/mappings/*.toml`, which ship as examples) or `--map col=field`
-options on the command line:
+A mapping is a TOML file (see `swell/mappings/*.toml`, which ship as examples) or `--map` options
+on the command line (`COLUMN=FIELD`, `COLUMN=FIELD~REGEX` for a pattern, `platform=NAME`):
 
     platform = "twitter"              # the platform name stored in every row
     time_format = ["%m/%d/%Y %H:%M"]  # strptime formats, tried in order; omitted: ISO 8601 or Unix seconds
@@ -93,14 +93,23 @@ class Mapping:
         return mapping
 
     def with_options(self, options: list[str]) -> Mapping:
-        """`col=field` command-line options on top of this mapping."""
-        columns = dict(self.columns)
+        """Command-line options on top of this mapping: `COLUMN=FIELD` (the field from that column),
+        `COLUMN=FIELD~REGEX` (from the regex's one group in that column, as a [patterns] entry), and
+        `platform=NAME` (the platform stored in every row, where NAME is not a post field)."""
+        columns, patterns, platform = dict(self.columns), dict(self.patterns), self.platform
         for option in options:
             column, sep, target = option.partition("=")
+            target, _, pattern = target.partition("~")
+            column, target = column.strip(), target.strip()
             if not sep or not column or not target:
-                raise ValueError(f"--map takes COLUMN=FIELD, got {option!r}")
-            columns[target.strip()] = column.strip()
-        mapping = Mapping(**{**self.__dict__, "columns": columns})
+                raise ValueError(f"--map takes COLUMN=FIELD, COLUMN=FIELD~REGEX or platform=NAME, got {option!r}")
+            if column == "platform" and target not in FIELDS:
+                platform = target
+                continue
+            columns[target] = column
+            if pattern:
+                patterns[target] = pattern
+        mapping = Mapping(**{**self.__dict__, "columns": columns, "patterns": patterns, "platform": platform})
         mapping.check()
         return mapping
 
