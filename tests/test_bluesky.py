@@ -94,3 +94,35 @@ def test_postviews_from_a_truncated_array(db):
     assert quote["hashtags"] == ["hceres"] and quote["lang"] == "fr"
     tagged = rows(db, "SELECT count(*) AS n FROM posts WHERE list_contains(hashtags, 'hceres')")
     assert tagged == [{"n": 4}]
+
+
+def test_repository_exports_as_car_files(db, tmp_path):
+    """Two real repositories (tests/data/bluesky-car/SOURCE.md): a current export (commit v3), and an
+    old staging one (v2) that also carries 28 earlier commits; only the current records are read."""
+    from swell import ingest_files
+
+    report = ingest_files([DATA / "bluesky-car"], db)
+    by_file = {s.path.rsplit("/", 1)[-1]: s for s in report.summaries}
+    current, old = by_file["bnewbold.robocracy.org.20250310005405.car"], by_file["paul_staging.repo.car"]
+    assert (current.layout, current.records, current.posts, current.rejected) == ("car", 38, 24, 0)
+    assert (old.records, old.posts, old.rejected) == (185, 116, 0)  # 101 posts and 15 reposts
+    assert current.ignored["bluesky-car app.bsky.feed.like"] == 2
+    did = "did:plc:nhxcyu4ewwhl5pqil4dotqjo"
+    kinds = {
+        r["kind"]: r["n"]
+        for r in rows(db, "SELECT kind, count(*) AS n FROM posts WHERE author_id = ? GROUP BY 1", [did])
+    }
+    assert kinds == {"post": 20, "reply": 2, "quote": 1, "repost": 1}
+    [first] = rows(db, "SELECT * FROM posts WHERE author_id = ? ORDER BY created_at LIMIT 1", [did])
+    assert first["post_id"] == f"bluesky:at://{did}/app.bsky.feed.post/3kly5whjwmc2v"
+    assert (first["text"], first["lang"], first["created_at"]) == (
+        "does it work?",
+        "en",
+        utc("2024-02-22T04:35:10.072+00:00"),
+    )
+    # once stored, read again: nothing new; a file cut short is one error, the others still read
+    assert ingest_files([DATA / "bluesky-car"], db, force=True).stored == 0
+    cut = tmp_path / "cut.car"
+    cut.write_bytes((DATA / "bluesky-car" / "paul_staging.repo.car").read_bytes()[:50_000])
+    failed = ingest_files([cut], tmp_path / "cut.duckdb").failed
+    assert len(failed) == 1 and failed[0][0] == str(cut)

@@ -22,8 +22,8 @@ import pyarrow.compute as pc
 
 from swell.errors import UsageError
 from swell.model import Post, implausible, posts_to_batch_or_reject
+from swell.readers import car, detect, formats
 from swell.readers import csv as csv_reader
-from swell.readers import detect, formats
 from swell.readers.base import RECORD_ERRORS, Reader, reason_for
 from swell.rejects import reject_line
 from swell.sources import MAX_DEPTH, MAX_LINE, STDIN, InputFile, TooDeep, TooLong, expand_inputs
@@ -198,7 +198,9 @@ class Ingest:
             run = _Run(self, source, sink, progress, name)
             layout = run.layout()
             summary.layout = layout if source.compression is None else f"{layout}+{source.compression}"
-            read = {"csv": run.csv_records, "jsonl": run.jsonl_records}.get(layout, run.json_items)
+            read = {"csv": run.csv_records, "jsonl": run.jsonl_records, "car": run.car_records}.get(
+                layout, run.json_items
+            )
             self._without_gc(read)
             if source.damage is not None:  # e.g. the .gz of a collection killed mid-write: what was read is kept
                 sink.reject(
@@ -367,6 +369,21 @@ class _Run:
             # A JSON document cannot be resynchronised after an error: say where it stopped.
             first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             self.sink.reject(f"invalid JSON after item {item}: {first_line}", None, f"{name}:item {item + 1}")
+
+    def car_records(self) -> None:
+        """A Bluesky repository export, record by record in key order (`swell.readers.car`)."""
+        _, records = car.repo_records(self.source.stream.read())
+        done, name, sink = self.progress.records_done, self.name, self.sink
+        for item, (uri, record) in enumerate(records, 1):
+            if item <= done:
+                continue
+            source = f"{name}:record {item}"
+            try:
+                car.parse(uri, record, source, sink)
+            except RECORD_ERRORS as exc:
+                sink.reject(reason_for(exc), {"uri": uri}, source)
+            sink.summary.formats[car.NAME] += 1
+            self._after_record(item)
 
     def csv_records(self) -> None:
         header, rows = csv_reader.read_rows(self.source.text(), self.delimiter)

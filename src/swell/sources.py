@@ -4,6 +4,7 @@ Layouts:
 - `jsonl`: one JSON value per line (twarc, twarc2, Jetstream captures, most exports);
 - `json`: JSON documents, possibly pretty-printed or concatenated, or one top-level array
   (an API response saved to a file); streamed item by item with ijson, never loaded whole;
+- `car`: a Bluesky repository export (CARv1, binary; `swell.readers.car`), read whole;
 - `text`: anything else: CSV when a column mapping fits it, otherwise lines that are rejected.
 """
 
@@ -51,7 +52,7 @@ STDIN = "-"  # the input name that stands for standard input
 
 
 def _looks_like_data(name: str) -> bool:
-    """Whether a file found in a folder is read: a data suffix (.json, .jsonl, .ndjson, .csv, in any
+    """Whether a file found in a folder is read: a data suffix (.json, .jsonl, .ndjson, .csv, .car, in any
     case), compressed or not, or a compressed file with no other suffix (its content decides). Not
     READMEs, nor swell's own rejects files."""
     suffixes = [s.lower() for s in Path(name).suffixes]
@@ -62,7 +63,7 @@ def _looks_like_data(name: str) -> bool:
     return (bool(inner) and inner[-1] in DATA_SUFFIXES) or (compressed and not inner)
 
 
-DATA_SUFFIXES = {".json", ".jsonl", ".ndjson", ".csv"}
+DATA_SUFFIXES = {".json", ".jsonl", ".ndjson", ".csv", ".car"}
 
 
 def expand_inputs(paths: Iterable[str | Path]) -> list[Path | str]:
@@ -87,6 +88,15 @@ def expand_inputs(paths: Iterable[str | Path]) -> list[Path | str]:
     if missing:
         raise InputNotFound(f"no such file or folder: {', '.join(missing)}")
     return out
+
+
+_CAR_MAGIC = b"\xa2eroots"  # a CARv1 header's DAG-CBOR map, {"roots": ..., "version": 1}, after its length
+
+
+def is_car(head: bytes) -> bool:
+    """Whether the first bytes of a file are a CARv1 header: a varint length (one or two bytes for
+    any header with a root), then the map that starts with "roots"."""
+    return head[1:8] == _CAR_MAGIC or (head[:1] >= b"\x80" and head[2:9] == _CAR_MAGIC)
 
 
 def sniff_layout(stream: BinaryIO) -> tuple[str, bytes]:
@@ -242,7 +252,11 @@ class InputFile:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         with open(self.path, "rb") as raw:
-            self.layout, self.first_line = sniff_layout(io.BufferedReader(self._decompressed(raw)))
+            head = io.BufferedReader(self._decompressed(raw))
+            if is_car(head.peek(16)[:16]):  # a Bluesky repository export: binary, read whole
+                self.layout, self.first_line = "car", b""
+            else:
+                self.layout, self.first_line = sniff_layout(head)
         self.raw: Any = open(self.path, "rb")  # noqa: SIM115 - closed by close()
         self.compression = _compression(self.raw)
         self._stream = self._decompressed(self.raw)
