@@ -19,7 +19,7 @@ from swell.cli.options import (
 )
 
 SHOWN_REJECTS = 10  # reject messages printed as they come; the rest are counted and in the rejects file
-READER_NAMES = ("twitter-v1", "twitter-v2", "jetstream", "bluesky", "mastodon", "csv")  # checked in test_docs
+READER_NAMES = ("twitter-v1", "twitter-v2", "x-web", "jetstream", "bluesky", "mastodon", "csv")  # checked in test_docs
 
 
 @click.command(short_help="Read posts from files, folders or standard input into the store.")
@@ -60,7 +60,7 @@ READER_NAMES = ("twitter-v1", "twitter-v2", "jetstream", "bluesky", "mastodon", 
 @quiet_option
 def ingest(files, db, engine, master, input_format, mapping, map_options, force, batch_size, fmt, out_path, quiet):
     """Read posts from FILES into the store: JSON lines, JSON documents or CSV, plain, gzip or zstd. A
-    folder stands for the data files below it (.json, .jsonl, .ndjson, .csv, compressed or not), in
+    folder stands for the data files below it (.json, .jsonl, .ndjson, .csv, .car, compressed or not), in
     name order; - reads JSON lines from standard input.
 
     The format of each record is detected from its content: X/Twitter v1.1 and v2 (twarc, twarc2),

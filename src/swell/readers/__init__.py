@@ -14,11 +14,11 @@ from __future__ import annotations
 from functools import cache
 from importlib.metadata import entry_points
 
-from swell.readers import bluesky, jetstream, mastodon, twitter_v1, twitter_v2
+from swell.readers import bluesky, jetstream, mastodon, twitter_v1, twitter_v2, x_web
 from swell.readers.base import Reader
 
 # Order matters only where shapes could overlap: the most specific checks come first.
-BUILTIN: tuple[Reader, ...] = (jetstream, twitter_v1, twitter_v2, bluesky, mastodon)  # type: ignore[assignment]
+BUILTIN: tuple[Reader, ...] = (jetstream, twitter_v1, x_web, twitter_v2, bluesky, mastodon)  # type: ignore[assignment]
 
 
 @cache

@@ -29,8 +29,8 @@ _KIND_ORDER = (("retweeted", "repost"), ("replied_to", "reply"), ("quoted", "quo
 
 
 def matches(rec: dict) -> bool:
-    if "data" in rec or "errors" in rec:
-        return "id_str" not in rec and "did" not in rec
+    if "data" in rec or "errors" in rec:  # a response page; not another tool's envelope around `data`
+        return "id_str" not in rec and "did" not in rec and "source_platform" not in rec
     return "id" in rec and "text" in rec and ("author_id" in rec or "edit_history_tweet_ids" in rec)
 
 
