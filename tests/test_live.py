@@ -352,3 +352,30 @@ def test_a_store_that_cannot_be_written_stops_the_watcher_with_its_error(stream,
         opts = JetstreamOptions(url=url, batch_posts=100, batch_seconds=0.1, queue_batches=2)
         with pytest.raises(NotAStore, match="no-such-folder"):
             asyncio.run(watch(db, opts, asyncio.Event()))
+
+
+def test_a_cursor_older_than_the_server_keeps_is_a_gap_said_and_stored(stream, tmp_path):
+    """Jetstream moves a cursor older than its lookback to the oldest event it has, without a word:
+    the watcher stopped at 01:00 and resumed after the server had forgotten everything before 02:00.
+    The hour in between is missing: a gap in the stats and in the store, with the posts around it."""
+    path, _, until_us = stream
+    replay = Replay.from_file(path)
+    db = tmp_path / "gap.duckdb"
+    stop_us = replay.times[0] + 3_600_000_000  # an hour into the stream
+    kept_from = stop_us + 3_600_000_000
+    with serving(replay) as url:  # one server, so one stream (its cursor is stored by host and port)
+        run_watch(db, url, stop_us)
+        with Store(db, read_only=True) as store:
+            asked = store.live_cursor(stream_key(url))
+        replay.kept_from_us = kept_from  # meanwhile, the server forgot the hour after the cursor
+        opts = run_watch(db, url, until_us)
+    first = next(t for t in replay.times if t >= kept_from)
+    assert opts.stats.gaps == [(asked, first)]
+    gaps = rows(db, "SELECT stream, epoch_us(missing_from) AS f, epoch_us(missing_until) AS u FROM gaps")
+    assert [(g["f"], g["u"]) for g in gaps] == [(asked, first)] and gaps[0]["stream"] == stream_key(url)
+    # a resume the server can honour is no gap
+    again = tmp_path / "nogap.duckdb"
+    with serving(Replay.from_file(path)) as url:
+        run_watch(again, url, stop_us)
+        assert run_watch(again, url, until_us).stats.gaps == []
+    assert rows(again, "SELECT * FROM gaps") == []

@@ -321,7 +321,7 @@ class _Collector(PostWriter):
     def file_progress(self, path: str, size: int, mtime_ns: int) -> FileProgress:
         return FileProgress(path, size, mtime_ns)  # every file is read whole: the output is rewritten
 
-    def append(self, batch: pa.RecordBatch, deletions=(), progress=None, cursor=None, platforms=None) -> int:
+    def append(self, batch: pa.RecordBatch, deletions=(), progress=None, cursor=None, platforms=None, gaps=()) -> int:
         # Duplicates are dropped when the dataset is written: every post of the batch counts here.
         if batch.num_rows:
             self._put(batch)

@@ -64,6 +64,15 @@ CREATE TABLE IF NOT EXISTS live_cursors (
     stream VARCHAR PRIMARY KEY,
     cursor BIGINT
 );
+-- Time ranges a live stream did not deliver (a resumed cursor older than the server keeps, which it
+-- moves forward without saying so): what is missing, said where the posts are.
+CREATE TABLE IF NOT EXISTS gaps (
+    stream VARCHAR,
+    missing_from TIMESTAMPTZ,
+    missing_until TIMESTAMPTZ,
+    reason VARCHAR,
+    PRIMARY KEY (stream, missing_from)
+);
 """
 
 
@@ -137,9 +146,10 @@ class PostWriter(Protocol):
         progress: FileProgress | None = None,
         cursor: tuple[str, int] | None = None,
         platforms: Counter[str] | None = None,
+        gaps: Sequence[tuple[str, int, int, str]] = (),
     ) -> int:
         """Write a batch of posts; returns how many were new, and counts them per platform in
-        `platforms` when given."""
+        `platforms` when given. `gaps`: (stream, from µs, until µs, reason) a live stream missed."""
 
 
 class Store(PostWriter):
@@ -184,9 +194,10 @@ class Store(PostWriter):
         progress: FileProgress | None = None,
         cursor: tuple[str, int] | None = None,
         platforms: Counter[str] | None = None,
+        gaps: Sequence[tuple[str, int, int, str]] = (),
     ) -> int:
-        """Store a batch of posts (and deletions, and file progress or a live stream's cursor) in one
-        transaction.
+        """Store a batch of posts (and deletions, and file progress or a live stream's cursor and the
+        gaps it noticed) in one transaction.
 
         Returns how many posts were new; the rest were already stored (or came twice in the batch).
         With `platforms`, the new ones are also counted per platform in it.
@@ -210,6 +221,11 @@ class Store(PostWriter):
                 con.execute(
                     "INSERT OR REPLACE INTO ingested_files VALUES (?, ?, ?, ?, ?)",
                     [progress.path, progress.size, progress.mtime_ns, progress.records_done, progress.complete],
+                )
+            if gaps:
+                con.executemany(
+                    "INSERT OR IGNORE INTO gaps VALUES (?, make_timestamptz(?), make_timestamptz(?), ?)",
+                    [list(g) for g in gaps],
                 )
             if cursor is not None:
                 con.execute(  # never backwards, whatever order batches come in

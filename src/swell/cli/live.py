@@ -115,7 +115,7 @@ def _watch(start, live, bucket_min: float, quiet: bool) -> None:
     from rich.table import Table
 
     from swell.live.session import watch_live
-    from swell.terminal import stderr
+    from swell.terminal import stderr, styled
     from swell.times import shown
 
     def view(stats, trends) -> Table:
@@ -127,10 +127,17 @@ def _watch(start, live, bucket_min: float, quiet: bool) -> None:
         table.add_row("cursor committed", shown(stats.cursor) if stats.cursor_is_time else str(stats.cursor or "-"))
         trending = ", ".join(f"#{t.hashtag} ({t.accounts})" for t in trends.trending_now()[:10])
         table.add_row("trending now", trending or "-")
+        if stats.gaps:
+            table.add_row(styled(("missing (gaps)", "bold red")), _gaps(stats.gaps))
         return table
+
+    def _gaps(gaps) -> str:
+        return "; ".join(f"{shown(start)} to {shown(end)}" for start, end in gaps)
 
     if quiet:
         stats, _ = watch_live(start, live, bucket_min=bucket_min)
+        if stats.gaps:  # said even with --quiet: posts are missing
+            stderr.print(f"warning: the stream did not deliver {_gaps(stats.gaps)} (table gaps in the store)")
         return
     with Live(console=stderr, auto_refresh=False) as screen:
         stats, _ = watch_live(start, live, bucket_min=bucket_min,
@@ -139,6 +146,11 @@ def _watch(start, live, bucket_min: float, quiet: bool) -> None:
         f"stopped: {stats.posts:,} posts committed ({stats.new:,} new), {stats.deletions:,} deletions, "
         f"{stats.rejected:,} frames set aside, {stats.connections:,} connection(s)"
     )
+    if stats.gaps:
+        stderr.print(
+            f"warning: the stream did not deliver {_gaps(stats.gaps)}: the cursor was older than the server keeps; "
+            "those posts are missing (recorded in the store's gaps table)"
+        )
 
 
 @click.command(short_help="A live web page over the store: trending now, timelines, campaign reports.")

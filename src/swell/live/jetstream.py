@@ -6,6 +6,11 @@ from the highest it has read (what is read but not committed is still in memory)
 swell resumes from the one committed. Replayed events are stored once, because posts are keyed by
 id. So a drop loses nothing and a restart stores nothing twice.
 
+A cursor older than the server keeps (36 hours by default) is moved forward to the oldest event it
+has, without a word: when the first event after a resume is more than `GAP_TOLERANCE_S` later than
+the cursor asked for, the range between is a gap, committed with the posts (the store's `gaps`
+table) and shown as a warning.
+
 Frames go through the same reader as Jetstream files (`swell.readers.jetstream`). A frame that is
 not JSON, not a Jetstream event, or larger than `max_frame_bytes` is counted and set aside in the
 rejects file; the connection stays up.
@@ -29,6 +34,10 @@ from swell.readers import jetstream
 from swell.readers.base import RECORD_ERRORS, reason_for
 
 DEFAULT_COLLECTIONS = ("app.bsky.feed.post", "app.bsky.feed.repost")
+# The network sends posts and reposts many times a second: a first event a minute or more after the
+# cursor asked for means the events between are not there (a shorter silence is not told apart from
+# a quiet, filtered stream).
+GAP_TOLERANCE_S = 60
 DEFAULT_URL = "wss://jetstream2.us-east.bsky.network/subscribe"
 
 
@@ -63,6 +72,13 @@ async def watch(db: Path, options: JetstreamOptions, stop: asyncio.Event) -> Liv
 class JetstreamConnector(Connector):
     errors = (*Connector.errors, InvalidHandshake, WebSocketException)
     options: JetstreamOptions
+    asked_from: int | None = None  # the cursor of this connection, until its first event
+
+    def _check_gap(self, asked_us: int, first_us: int) -> None:
+        if first_us - asked_us > GAP_TOLERANCE_S * 1_000_000:
+            reason = "the stream resumed later than the cursor asked for (older than the server keeps)"
+            self.batch.gaps.append((self.batch.stream, asked_us, first_us, reason))
+            self.batch.stats.gaps.append((asked_us, first_us))
 
     @property
     def key(self) -> str:
@@ -70,6 +86,7 @@ class JetstreamConnector(Connector):
 
     async def session(self) -> None:
         url = subscribe_url(self.options.url, self.options.collections, self.batch.cursor)
+        self.asked_from = self.batch.cursor  # checked against the first event (`_check_gap`)
         try:
             # No permessage-deflate: Jetstream does not offer it, and on a local replay it only costs CPU.
             async with connect(url, max_size=None, open_timeout=10, ping_interval=20, compression=None) as ws:
@@ -106,6 +123,9 @@ class JetstreamConnector(Connector):
             batch.reject("not a Jetstream event (no did, time_us and kind)", frame, where)
             return
         time_us = event["time_us"]
+        if type(time_us) is int and self.asked_from is not None:
+            self._check_gap(self.asked_from, time_us)
+            self.asked_from = None
         if type(time_us) is int and self.past_until(time_us):
             return
         try:

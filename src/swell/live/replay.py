@@ -49,6 +49,8 @@ class Replay:
     rate: float = 0.0  # events per second; 0: as fast as the client reads
     seed: int = 0
     hold_at: int | None = None  # the index of the event to wait at until `release` is set
+    # Like Jetstream's lookback: events before this time are gone, and an older cursor is moved to it.
+    kept_from_us: int | None = None
     release: threading.Event = field(default_factory=threading.Event)
     connections: int = field(default=0, init=False)
     sent: int = field(default=0, init=False)
@@ -90,7 +92,8 @@ class Replay:
         query = parse_qs(parts.query)
         wanted = {c for value in query.get("wantedCollections", []) for c in value.split(",") if c}
         cursor = query.get("cursor", [None])[0]
-        start = bisect.bisect_left(self.times, int(cursor)) if cursor else 0
+        oldest = self.kept_from_us or 0
+        start = bisect.bisect_left(self.times, max(int(cursor), oldest) if cursor else oldest)
         rng = random.Random(f"{self.seed}:{self.connections}")
         drop_after = rng.randint(self.drop_every, 2 * self.drop_every) if self.drop_every else None
         sent_here = 0

@@ -40,6 +40,7 @@ class LiveStats:
     batches: int = 0
     cursor: int | None = None  # the last cursor committed
     cursor_is_time: bool = True  # Jetstream's cursor is a time (µs); Mastodon's a status id
+    gaps: list[tuple[int, int]] = field(default_factory=list)  # time ranges the stream did not deliver
 
 
 @dataclass
@@ -54,6 +55,7 @@ class LiveBatch:
     deletions: list[tuple[str, int | None, str]] = field(default_factory=list)
     rejects: list[bytes] = field(default_factory=list)
     cursor: int | None = None
+    gaps: list[tuple[str, int, int, str]] = field(default_factory=list)  # committed with the posts
     # Posts the filters kept, so that their reposts are kept too (in memory: after a restart, reposts
     # of posts kept before it are not recognised).
     kept: set[str] = field(default_factory=set)
@@ -95,8 +97,8 @@ class LiveBatch:
     def handed_off(self) -> LiveBatch:
         """This batch's content, leaving this object empty for the next."""
         taken = LiveBatch(self.stream, self.hashtags, self.langs, self.stats, self.posts, self.deletions, self.rejects)
-        taken.cursor = self.cursor
-        self.posts, self.deletions, self.rejects = [], [], []
+        taken.cursor, taken.gaps = self.cursor, self.gaps
+        self.posts, self.deletions, self.rejects, self.gaps = [], [], [], []
         return taken
 
 
@@ -145,7 +147,7 @@ class BatchWriter:
                 out.write(b"\n".join(batch.rejects) + b"\n")
         with Store(self.db) as store:
             cursor = (batch.stream, batch.cursor) if batch.cursor is not None else None
-            batch.stats.new += store.append(records, batch.deletions, cursor=cursor)
+            batch.stats.new += store.append(records, batch.deletions, cursor=cursor, gaps=batch.gaps)
         stats = batch.stats
         stats.posts += records.num_rows
         stats.deletions += len(batch.deletions)
