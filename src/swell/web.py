@@ -80,7 +80,7 @@ def create_app(
     db: Path, *, token: str | None = None, interval_s: float = 2.0, bucket_min: float = 5.0, history_h: float = 6.0
 ) -> Starlette:
     """The app over the store `db`: a look at the store every `interval_s` seconds, the trends of the
-    last `history_h` hours in buckets of `bucket_min` minutes (Mastodon's scorer, as live)."""
+    last `history_h` hours, `bucket_min` minutes the finest scale (as `swell trends` and `swell watch`)."""
     from swell.html_report import render
 
     follower = StoreFollower(db, live_trend_stream(bucket_min), history_h=history_h)
