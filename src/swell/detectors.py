@@ -202,7 +202,7 @@ class NewTagPrior:
         start = self.start_us if self.start_us is not None else bucket_start_us
         learn_from = self.learn_from_us if self.learn_from_us is not None else start
         watched = max((bucket_start_us - start) / self.bucket_us, 1.0)  # H, in buckets
-        rate = min(_UNSEEN / watched, _UNSEEN)
+        rate = _UNSEEN / watched
         by_record = math.ceil(self.record.level(bucket_start_us, self.alarms_per_day))
         new_per_day = (self.record.total + 1) / (self.record.watched(bucket_start_us) + self.bucket_us / _US_PER_DAY)
         by_chance = self.minimum
@@ -221,8 +221,8 @@ class MastodonScorer:
     expected = distinct accounts in the previous bucket (1 if none or the tag is young, as Mastodon
     has it for a tag without history); observed = this bucket's. score = (observed - expected)^2 /
     expected when observed > expected and observed >= min_accounts (default: the prior's floor),
-    else 0. The peak score is kept and decays with a
-    half-life (at least one bucket); a tag is trending while its decayed peak is at least `threshold`.
+    else 0. The peak score is kept and decays with a half-life (at least one bucket); a tag is
+    trending while its decayed peak is at least `threshold`.
     """
 
     min_accounts: float | None = None
@@ -354,9 +354,7 @@ class SigniTrend:
 
     def update(self, bucket_start_us: int, counts: pl.DataFrame, prior: Prior) -> pl.DataFrame:
         if counts.is_empty():  # the statistics of unseen tags catch up when they are next seen
-            if not self.hashed and self._bucket % self.prune_every == self.prune_every - 1:
-                self._prune()  # as `_exact` would
-            self._bucket += 1
+            self._next_bucket()
             self._tests *= 1 - self.alpha
             return NO_VERDICTS
         x = counts.get_column(self.count).cast(pl.Float64).to_numpy()
@@ -371,7 +369,7 @@ class SigniTrend:
             tested = history & ~young
             self._record.add(bucket_start_us, sig[tested])
             self._tests += self.alpha * (int(np.count_nonzero(tested)) - self._tests)
-        self._bucket += 1
+        self._next_bucket()
         minimum = prior.floor if self.min_accounts is None else self.min_accounts
         # A tag without history at exactly the floor scores `base`, give or take rounding.
         needed = np.where(young | ~history, base, threshold) - 1e-9
@@ -413,9 +411,13 @@ class SigniTrend:
             x, volume, beta, self._ewma[rows], self._ewmvar[rows], self._last[rows]
         )
         self._last[rows] = self._bucket
-        if self._bucket % self.prune_every == self.prune_every - 1:
-            self._prune()
         return sig, history
+
+    def _next_bucket(self) -> None:
+        """Count the bucket scored, sweeping the exact table for faded tags every `prune_every`."""
+        if not self.hashed and self._bucket % self.prune_every == self.prune_every - 1:
+            self._prune()
+        self._bucket += 1
 
     def _grow(self, size: int) -> None:
         """Rows up to `size` in the exact table, doubling its arrays when short; new rows are unseen."""

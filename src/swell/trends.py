@@ -34,7 +34,6 @@ import pyarrow.compute as pc
 from swell.detectors import (
     COUNT_SCHEMA,
     NO_COUNTS,
-    NO_VERDICTS,
     Detector,
     NewTagPrior,
     hash_cells,
@@ -271,7 +270,6 @@ class TrendStream:
         self._just_ended: dict[str, Trend] = {}  # by tag: episodes over for less than `revival_us`
         self._told: dict[str, int] = {}  # by tag: the end of its last episode, within the coarsest bucket
         self._recent: deque = deque(maxlen=self.scales[0].lookback.maxlen)  # live: the finest buckets' pairs
-        self.last_verdicts = NO_VERDICTS  # of the finest scale's last bucket
         self.last_bucket: int | None = None  # start of the finest scale's last bucket closed
 
     @property
@@ -415,13 +413,10 @@ class TrendStream:
         if new.any():  # what new hashtags had in their first bucket, for the prior of the buckets to come
             scale.prior.observe(start, counts.get_column(self.count).to_numpy()[new])
         scale.lookback.append((start, counts))
-        if level == 0:
-            self.last_verdicts = verdicts
-        # A scale reports once the warm-up is over and its prior has heard of new hashtags for an hour
-        # and a whole bucket of its own.
-        first = self.first_bucket
+        # A scale reports once the warm-up (within `learning_us`) is over and its prior has heard of new
+        # hashtags for an hour and a whole bucket of its own.
         heard = max(scale.us, round(LEARNING_MIN * _US_PER_MIN))
-        if start >= first + self.warmup_us and start >= first + self.learning_us + heard:  # type: ignore[operator]
+        if start >= learnt + heard:
             self._track(level, start, verdicts, counts, pairs)
 
     def _track(self, level: int, start: int, verdicts: pl.DataFrame, counts: pl.DataFrame,
@@ -559,8 +554,8 @@ def score_buckets(stream: TrendStream, counts: Sequence[pl.DataFrame], until_us:
     for start in range(first, last + 1, stream.bucket_us):
         end = start + stream.bucket_us
         closing = {}
-        for level, scale in enumerate(stream.scales):
-            rows = buckets[level].get((end - scale.us,)) if level == 0 or end % scale.us == 0 else None
+        for level, scale in enumerate(stream.scales):  # `close_counts` takes the scales whose bucket ends here
+            rows = buckets[level].get((end - scale.us,))
             closing[level] = None if rows is None else rows.drop("bucket")
         stream.close_counts(start, closing)
     stream.next_bucket = last + stream.bucket_us
