@@ -1,6 +1,7 @@
 """Bluesky: real Jetstream events and AppView PostViews (data/bluesky/SOURCE.md)."""
 
 import orjson
+import pytest
 
 from conftest import DATA, ingest, post, rejects, rows, utc
 
@@ -126,3 +127,17 @@ def test_repository_exports_as_car_files(db, tmp_path):
     cut.write_bytes((DATA / "bluesky-car" / "paul_staging.repo.car").read_bytes()[:50_000])
     failed = ingest_files([cut], tmp_path / "cut.duckdb").failed
     assert len(failed) == 1 and failed[0][0] == str(cut)
+
+
+def test_a_hostile_repository_tree_is_one_clear_error_never_a_crash():
+    """The tree of a CAR as a hostile file could make it: a node linking to itself is walked once; a
+    node or an entry of the wrong shape makes the file fail as a whole (ValueError, which ingest
+    reports as a file it could not read), before any of its records is read."""
+    from swell.readers.car import _walk
+
+    record = b"\x01record"
+    looped = {b"root": {"e": [{"p": 0, "k": b"app.bsky.feed.post/a", "v": record, "t": b"root"}], "l": b"root"}}
+    assert _walk(looped, b"root") == [("app.bsky.feed.post/a", record)]
+    for bad in ({"e": {"p": 0}}, {"e": [{"p": "0", "k": b"x", "v": record}]}, {"e": [], "l": ["not", "a", "cid"]}, "x"):
+        with pytest.raises(ValueError, match="a malformed repository tree"):
+            _walk({b"root": bad}, b"root")

@@ -36,38 +36,42 @@ def repo_records(data: bytes) -> tuple[str, Iterator[tuple[str, object]]]:
     if not isinstance(commit, dict) or not isinstance(commit.get("did"), str) or "data" not in commit:
         raise ValueError("a CAR file whose root is not a repository commit (no did and data)")
     did = commit["did"]
-
-    def records() -> Iterator[tuple[str, object]]:
-        for key, cid in _walk(blocks, commit["data"]):
-            yield f"at://{did}/{key}", blocks.get(cid)
-
-    return did, records()
+    keys = _walk(blocks, commit["data"])  # the whole tree first: a malformed one fails before any record
+    return did, ((f"at://{did}/{key}", blocks.get(cid)) for key, cid in keys)
 
 
-def _walk(blocks: dict, root: bytes) -> Iterator[tuple[str, bytes]]:
-    """(key, record CID) of the tree under `root`, in key order, without recursion, and each node
-    once (a hostile file could link a node to itself)."""
+def _walk(blocks: dict, root: object) -> list[tuple[str, bytes]]:
+    """(key, record CID) of the tree under `root`, in key order, without recursion, each node once (a
+    hostile file could link a node to itself). ValueError for a node that is not a tree node."""
+    found: list[tuple[str, bytes]] = []
     seen: set[bytes] = set()
-    stack: list[tuple[str, bytes]] = [("node", root)]
+    stack: list[object] = [root]  # a node's CID (bytes), or an entry's (key, CID), next on top
     while stack:
-        what, value = stack.pop()
-        if what == "entry":
-            yield value  # type: ignore[misc]
+        item = stack.pop()
+        if isinstance(item, tuple):
+            found.append(item)
             continue
-        node = blocks.get(value)
-        if value in seen or not isinstance(node, dict):
+        if not isinstance(item, bytes):
+            raise ValueError(f"a malformed repository tree: a link that is {type(item).__name__}, not a CID")
+        node = blocks.get(item)
+        if item in seen or node is None:
             continue  # a subtree the export does not hold, or one already walked
-        seen.add(value)
-        ahead: list[tuple[str, object]] = []
-        if node.get("l"):
-            ahead.append(("node", node["l"]))
+        seen.add(item)
+        entries = node.get("e") if isinstance(node, dict) else None
+        if not isinstance(entries, list) or not all(isinstance(entry, dict) for entry in entries):
+            raise ValueError("a malformed repository tree: a node without its list of entries")
+        ahead: list[object] = [node["l"]] if node.get("l") is not None else []
         key = b""
-        for entry in node.get("e") or []:
-            key = key[: entry["p"]] + entry["k"]
-            ahead.append(("entry", (key.decode("ascii", errors="replace"), entry["v"])))
-            if entry.get("t"):
-                ahead.append(("node", entry["t"]))
-        stack.extend(reversed(ahead))  # type: ignore[arg-type]
+        for entry in entries:
+            prefix, rest, record = entry.get("p"), entry.get("k"), entry.get("v")
+            if not (isinstance(prefix, int) and isinstance(rest, bytes) and isinstance(record, bytes)):
+                raise ValueError("a malformed repository tree: an entry without its key or record")
+            key = key[:prefix] + rest
+            ahead.append((key.decode("ascii", errors="replace"), record))
+            if entry.get("t") is not None:
+                ahead.append(entry["t"])
+        stack.extend(reversed(ahead))
+    return found
 
 
 def parse(uri: str, record: object, source: str, sink: Sink) -> None:
