@@ -118,6 +118,9 @@ def _watch(start, live, bucket_min: float, quiet: bool) -> None:
     from swell.terminal import stderr, styled
     from swell.times import shown
 
+    def _gaps(gaps) -> str:
+        return "; ".join(f"{shown(start)} to {shown(end)}" for start, end in gaps)
+
     def view(stats, trends) -> Table:
         table = Table(title=f"watching {live.url}", title_justify="left", show_header=False)
         table.add_row("events read", f"{stats.frames:,}")
@@ -130,9 +133,6 @@ def _watch(start, live, bucket_min: float, quiet: bool) -> None:
         if stats.gaps:
             table.add_row(styled(("missing (gaps)", "bold red")), _gaps(stats.gaps))
         return table
-
-    def _gaps(gaps) -> str:
-        return "; ".join(f"{shown(start)} to {shown(end)}" for start, end in gaps)
 
     if quiet:
         stats, _ = watch_live(start, live, bucket_min=bucket_min)

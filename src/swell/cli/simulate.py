@@ -33,7 +33,7 @@ WRITER_NAMES = ("twitter-v1", "jetstream", "mastodon")  # checked in tests/test_
     "plants",
     multiple=True,
     metavar="KIND:HASHTAG@TIME[/ACCOUNTS]",
-    help="A campaign to plant (grassroots or coordinated); repeatable. Default: a coordinated push at 09:00 and "
+    help="A campaign to plant (grassroots, coordinated or slow); repeatable. Default: a coordinated push at 09:00 and "
     "a grassroots blast at 17:00 on the first day, those inside the simulated hours.",
 )
 @click.option("--no-campaigns", is_flag=True, help="Background only.")
