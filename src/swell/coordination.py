@@ -367,11 +367,11 @@ def campaign_signals(engine: Engine, found: list[Cluster], *, min_strength: floa
     accounts of strong clusters produce, how concentrated they are, how much is duplicated text, how
     alike the accounts' ages are, and how synchronised the posting is: the share of posts with another
     account's post within 5 s, against the share expected if the hour's posts arrived at random."""
-    strong = [c for c in found if cluster_strength(c) >= min_strength]
+    strong = [cluster_strength(c) >= min_strength for c in found]
     member = pl.DataFrame(
         {
             "author_id": [a for c in found for a in c.accounts],
-            "strong": [c in strong for c in found for _ in c.accounts],
+            "strong": [is_strong for c, is_strong in zip(found, strong, strict=True) for _ in c.accounts],
         },
         schema={"author_id": pl.String, "strong": pl.Boolean},
     )
@@ -427,7 +427,7 @@ def campaign_signals(engine: Engine, found: list[Cluster], *, min_strength: floa
     return {
         "posts": total,
         "accounts": accounts,
-        "coordinated_clusters": len(strong),
+        "coordinated_clusters": sum(strong),
         "coordinated_accounts": int(member.get_column("strong").sum()),
         "share_by_coordinated_accounts": (by_coordinated or 0) / total,
         "clustered_accounts": member.height,
