@@ -107,6 +107,9 @@ class Simulation:
     account_zipf: float = 0.6
     tagged_share: float = 0.5  # background posts with at least one hashtag
     repost_share: float = 0.25
+    # Reposts that go to the hour's viral posts instead of a recent one: a few originals an hour take off
+    # and are reposted for hours (cascades), the hard case for telling coordination from popularity.
+    viral_share: float = 0.0
     daily_amplitude: float = 0.5  # volume swings by +-50% over the day, lowest at 04:00 UTC
     seed: int = 0
     campaigns: list[Campaign] = field(default_factory=list)
@@ -254,6 +257,8 @@ def _account_creation(sim: Simulation, truth: list[dict]) -> tuple[np.ndarray, d
 
 _CHUNK_MINUTES = 60  # generated and written an hour at a time
 _REACH = 4096  # how many background posts back a background repost can point (200 on average)
+_VIRAL_PER_CHUNK = 8  # originals that go viral in an hour (when `viral_share` > 0) ...
+_VIRAL_KEPT = 48  # ... and stay reposted for six hours
 # Beyond POST_SCHEMA, each chunk carries what a writer needs to embed a repost's original.
 _ORIGINAL_COLUMNS = {
     "ref_created_at": _TIMESTAMP,
@@ -296,6 +301,7 @@ def _chunks(
     # People do not write the same sentence word for word: a pool sentence and a word of their own.
     sentences = pa.array([" ".join(row) for row in words[rng.integers(0, len(words), (4096, 7))]], pa.string())
     recent = _Recent.empty()  # the background originals that reposts in the next chunks can point at
+    viral = _Recent.empty()  # the viral originals of the last hours, newest first
     planted_ids = np.empty(len(planted.times), dtype=object)  # filled as campaign posts are written
     counter = 0
     for chunk_start in range(start_us, end_us, _CHUNK_MINUTES * 60 * _US):
@@ -309,7 +315,9 @@ def _chunks(
         ids[order] = np.char.add("sim:", np.arange(counter, counter + len(all_times)).astype(str)).astype(object)
         counter += len(all_times)
         planted_ids[first:last] = ids[len(times) :]
-        background, recent = _background_chunk(rng, sim, times, ids[: len(times)], recent, organic_created, sentences)
+        background, recent, viral = _background_chunk(
+            rng, sim, times, ids[: len(times)], (recent, viral), organic_created, sentences
+        )
         campaign = _planted_chunk(planted, first, last, planted_ids, planted_created)
         yield pa.concat_tables([background, campaign]).take(pa.array(order))
 
@@ -371,12 +379,14 @@ def _background_chunk(
     sim: Simulation,
     times: np.ndarray,
     ids: np.ndarray,
-    recent: _Recent,
+    remembered: tuple[_Recent, _Recent],
     organic_created: np.ndarray,
     sentences: pa.Array,
-) -> tuple[pa.Table, _Recent]:
+) -> tuple[pa.Table, _Recent, _Recent]:
     """A chunk of background posts (Zipf authors and hashtags, a share of reposts of recent posts,
-    which carry their original's text and hashtags), and the originals the next chunk can repost."""
+    which carry their original's text and hashtags), and the originals the next chunk can repost:
+    recent ones, and the viral ones of the last hours."""
+    recent, viral = remembered
     n = len(times)
     authors = _zipf_choice(rng, sim.accounts, sim.account_zipf, n)
     n_tags = np.where(rng.random(n) < sim.tagged_share, rng.choice([1, 1, 1, 2, 2, 3], n), 0)
@@ -405,7 +415,12 @@ def _background_chunk(
     target = np.where(is_repost, target, position)
     while np.any(chained := (target >= before) & is_repost[np.maximum(target - before, 0)]):
         target = np.where(chained, target[np.maximum(target - before, 0)], target)
-    originals = recent.then(own).take(target)
+    # Viral reposts pick among the viral posts of the last hours, the newest the likeliest (Zipf by age).
+    # Without them no random number is drawn, so that a simulation stays the same for a given seed.
+    if sim.viral_share > 0 and len(viral):
+        goes_viral = is_repost & (rng.random(n) < sim.viral_share)
+        target = np.where(goes_viral, before + n + _zipf_choice(rng, len(viral), 1.0, n), target)
+    originals = recent.then(own).then(viral).take(target)
     table = _table(
         ids=ids,
         times=times,
@@ -420,7 +435,14 @@ def _background_chunk(
         ref_author_created=originals.author_created,
     )
     keep = recent.then(originals)
-    return table, keep.take(np.arange(max(len(keep) - _REACH, 0), len(keep)))
+    if sim.viral_share > 0:
+        seeds = rng.choice(np.flatnonzero(~is_repost), min(_VIRAL_PER_CHUNK, int((~is_repost).sum())), replace=False)
+        viral = own.take(seeds).then(viral)
+    return (
+        table,
+        keep.take(np.arange(max(len(keep) - _REACH, 0), len(keep))),
+        viral.take(np.arange(min(len(viral), _VIRAL_KEPT))),
+    )
 
 
 def _planted_chunk(planted: _Planted, first: int, last: int, ids: np.ndarray, created: dict[str, int]) -> pa.Table:
