@@ -53,6 +53,15 @@ REFERENCES = (
         "same posts within the window, at the strength bar or above",
     ),
     Reference(
+        "share_by_accounts_coordinated_in_collection",
+        "posts by accounts coordinated across the collection",
+        0.02,
+        0.30,
+        1.0,
+        "the same bar, over everything the campaign's accounts posted in the collection, not only in the campaign: "
+        "accounts that carry many hashtags together post once or twice in each",
+    ),
+    Reference(
         "share_by_clustered_accounts",
         "posts by accounts of any co-action cluster",
         0.05,

@@ -14,7 +14,13 @@ A co-action is two accounts doing the same thing to the same object within a win
   LSH, vectorised with NumPy: `near_duplicate_groups`), reposts excluded.
 
 The edge u -> v has weight = the number of distinct posts of u that have a matching post of v with
-|t_v - t_u| <= T (coordination-network-toolkit's definition; directed). Edges are computed by a
+|t_v - t_u| <= T (coordination-network-toolkit's definition; directed).
+
+Accounts that repost the same posts minutes or hours apart escape a window of seconds. A second,
+longer window (a day by default) catches them under a stricter bar: a pair of accounts is linked
+("repeated co-repost", ...) only when they acted on more of the same objects within a day of each
+other than chance allows (`repeated_co_actions`). Hashtags are left out of it: a community shares
+its hashtags every day. Edges are computed by a
 band join in DuckDB, never a loop over pairs: actions are bucketed by floor(t / T), the other side
 is replicated into the buckets b - 1, b, b + 1, and pairs are joined on (kind, object, bucket) and
 kept when |dt| <= T. Every pair within T shares exactly one (bucket, replica), so each is found once.
@@ -33,6 +39,7 @@ import duckdb
 import igraph
 import numpy as np
 import polars as pl
+from scipy.special import pdtrc
 
 from swell.assessment import Assessment, assess
 from swell.engine import Engine, one_row
@@ -41,6 +48,14 @@ from swell.times import iso
 
 KINDS = ("co-repost", "co-post", "co-link", "co-reply", "co-hashtag", "near-duplicate")
 DEFAULT_KINDS = ("co-repost", "co-post", "co-link", "co-reply")
+REPEATED = "repeated "  # the prefix of the kinds of the longer window's edges ("repeated co-repost", ...)
+REPEAT_WINDOW_S = 86_400.0  # a day: reposting the same post hours apart, posting the same text next morning
+# Chance pairs tolerated per collection and kind: the Bonferroni-corrected level over all pairs of accounts.
+REPEAT_ALPHA = 0.05
+# The pairs an object contributes grow with the square of the accounts acting on it; objects are taken from
+# the least to the most shared while their pairs stay within this many per action (a viral post retweeted by
+# 50,000 accounts would make 1.25 billion pairs, and its sharing is explained by its popularity anyway).
+REPEAT_PAIRS_PER_ACTION = 20
 
 # Python's str.split() white space (Unicode's, and the separators \x1c-\x1f), spelled out so that
 # co-post text matches coordination-network-toolkit's normalisation exactly.
@@ -202,8 +217,11 @@ def co_action_network(
     window_s: float = 60.0,
     min_weight: int = 1,
     evidence_per_edge: int = 3,
+    repeat_window_s: float | None = REPEAT_WINDOW_S,
 ) -> Network:
-    """The co-action network of the posts selected by `where` (SQL over posts; values in `params`)."""
+    """The co-action network of the posts selected by `where` (SQL over posts; values in `params`):
+    co-actions within `window_s`, and pairs that repeat co-actions within `repeat_window_s` beyond
+    chance (`repeated_co_actions`; None leaves them out)."""
     check_kinds(kinds)
     window_us = int(window_s * 1_000_000)
     # What the analyses need of the posts in scope; the texts apart, normalised, for original posts.
@@ -266,13 +284,110 @@ def co_action_network(
         .unnest("samples")
         .filter(pl.int_range(pl.len()).over("kind", "source", "target") < evidence_per_edge)
     )
-    edges = edges.drop("samples")
+    edges = edges.drop("samples").cast({"weight": pl.Int64})
+    repeatable = tuple(kind for kind in kinds if kind != "co-hashtag")
+    if repeat_window_s is not None and repeatable:
+        edges = pl.concat([edges, repeated_co_actions(engine, kinds=repeatable, window_s=repeat_window_s)])
     accounts = engine.frame(
         """SELECT author_id AS account, arg_max(author_handle, t) FILTER (WHERE author_handle IS NOT NULL) AS handle,
                   count(*) AS posts
            FROM scope GROUP BY 1"""
     )
-    return Network(window_s, tuple(kinds), edges.cast({"weight": pl.Int64}), evidence, accounts)
+    return Network(window_s, tuple(kinds), edges, evidence, accounts)
+
+
+def repeated_co_actions(
+    engine: Engine, *, kinds: tuple[str, ...], window_s: float = REPEAT_WINDOW_S, alpha: float = REPEAT_ALPHA
+) -> pl.DataFrame:
+    """Pairs of accounts that acted on more of the same objects, within `window_s` of each other, than
+    chance allows: edges of kind "repeated KIND" (both directions), weight = the objects shared.
+
+    Chance: if accounts chose their objects independently, in proportion to how much they act and how
+    popular each object is, accounts a and b (n_a and n_b actions of N) would share about
+    lambda = n_a * n_b * sum_o c_o (c_o - 1) / N^2 objects (c_o: accounts acting on o); a pair is kept when
+    sharing as many is less likely than `alpha` over the number of pairs of accounts (Poisson tail,
+    Bonferroni). Viral posts raise lambda for everyone, so organic cascades stay below the bar, while a
+    handful of accounts reposting one another's posts all day rises far above it. Chance is reckoned
+    within each community (accounts linked through the objects they share): communities that never
+    meet, such as two languages or two collections in one store, each have their own popular posts.
+    Uses the `actions` table of `co_action_network`."""
+    window_us = int(window_s * 1_000_000)
+    check_kinds(kinds)
+    known = ", ".join(f"'{kind}'" for kind in kinds)  # names of KINDS only: safe to spell out
+    # One action per account and object; objects that more than one account acted on carry their count
+    # `c`, unless they are among the most shared ones past the budget, which are left out altogether.
+    engine.table(
+        "repeat_actions",
+        f"""WITH first AS (
+               SELECT kind, author_id, object, min(t) AS t FROM actions WHERE kind IN ({known})
+               GROUP BY kind, author_id, object),
+           shared AS (
+               SELECT kind, object, c, sum(c * (c - 1) / 2) OVER (PARTITION BY kind ORDER BY c, object) AS pairs
+               FROM (SELECT kind, object, count(*) AS c FROM first GROUP BY kind, object) WHERE c > 1),
+           total AS (SELECT kind, count(*) AS n FROM first GROUP BY kind)
+           SELECT f.kind, f.author_id, f.object, f.t, s.c
+           FROM first f JOIN total USING (kind) LEFT JOIN shared s ON f.kind = s.kind AND f.object = s.object
+           WHERE s.pairs IS NULL OR s.pairs <= $per_action * total.n""",
+        {"per_action": REPEAT_PAIRS_PER_ACTION},
+    )
+    pairs = engine.frame(
+        """WITH a AS (SELECT * FROM repeat_actions WHERE c IS NOT NULL)
+           SELECT a.kind, a.author_id AS source, b.author_id AS target, count(*) AS weight,
+                  min(least(a.t, b.t)) / 1e6 AS first_s, max(greatest(a.t, b.t)) / 1e6 AS last_s
+           FROM a JOIN a AS b
+             ON a.kind = b.kind AND a.object = b.object AND a.author_id < b.author_id AND abs(a.t - b.t) <= $window
+           GROUP BY a.kind, a.author_id, b.author_id HAVING count(*) >= 2""",
+        {"window": window_us},
+    )
+    if pairs.is_empty():
+        return pairs.select("kind", "source", "target", pl.col("weight").cast(pl.Int64), "first_s", "last_s")
+    # Chance, per community: accounts that share no object are communities of their own and never in a pair.
+    shared = _communities(engine.frame("SELECT kind, author_id, object, c FROM repeat_actions WHERE c IS NOT NULL"))
+    activity = engine.frame(
+        """SELECT kind, author_id, count(*) AS n FROM repeat_actions
+           WHERE author_id IN (SELECT author_id FROM repeat_actions WHERE c IS NOT NULL) GROUP BY kind, author_id"""
+    ).join(shared.select("kind", "author_id", "community").unique(), on=["kind", "author_id"])
+    objects = shared.select("kind", "community", "object", "c").unique()
+    chance = (
+        objects.group_by("kind", "community")
+        .agg(pairs=(pl.col("c") * (pl.col("c") - 1)).sum())
+        .join(
+            activity.group_by("kind", "community").agg(n=pl.col("n").sum(), accounts=pl.len()), on=["kind", "community"]
+        )
+        .select("kind", "community", "accounts", concentration=pl.col("pairs") / pl.col("n").cast(pl.Float64) ** 2)
+    )
+    pairs = (
+        pairs.join(activity.rename({"author_id": "source", "n": "n_source"}), on=["kind", "source"])
+        .join(activity.rename({"author_id": "target", "n": "n_target"}), on=["kind", "target", "community"])
+        .join(chance, on=["kind", "community"])
+    )
+    expected = (pairs["n_source"] * pairs["n_target"] * pairs["concentration"]).to_numpy()
+    tail = pdtrc(pairs["weight"].to_numpy() - 1, expected)  # P(X >= weight), X ~ Poisson(expected)
+    bar = alpha / (pairs["accounts"] * (pairs["accounts"] - 1) / 2).to_numpy()
+    kept = pairs.filter(pl.Series(tail < bar)).select(
+        kind=pl.lit(REPEATED) + pl.col("kind"), source="source", target="target",
+        weight=pl.col("weight").cast(pl.Int64), first_s="first_s", last_s="last_s",
+    )  # fmt: skip
+    both = pl.concat([kept, kept.with_columns(source="target", target="source")])
+    return both.sort("kind", "source", "target")
+
+
+def _communities(actions: pl.DataFrame) -> pl.DataFrame:
+    """`actions` (kind, author_id, object) with the community of each: the connected component of
+    the graph of accounts and the objects they act on, per kind."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    def numbered(column: str) -> np.ndarray:  # 0, 1, 2, ... per distinct (kind, value)
+        keys = pl.concat_str("kind", pl.lit("\x00"), column)
+        return actions.select(keys.rank("dense") - 1).to_series().to_numpy().astype(np.int64)
+
+    a, o = numbered("author_id"), numbered("object")
+    n_accounts = int(a.max()) + 1
+    size = n_accounts + int(o.max()) + 1
+    graph = coo_matrix((np.ones(len(a)), (a, n_accounts + o)), shape=(size, size))
+    _, labels = connected_components(graph, directed=False)
+    return actions.with_columns(community=pl.Series(labels[a]))
 
 
 def _normalised_texts(texts: pl.DataFrame) -> pl.DataFrame:
@@ -286,11 +401,12 @@ def _normalised_texts(texts: pl.DataFrame) -> pl.DataFrame:
 class Cluster:
     id: int
     accounts: list[str]
-    weight: int  # sum of undirected edge weights inside the cluster
+    weight: int  # sum of undirected edge weights inside the cluster, co-actions within the window only
     kinds: dict[str, int]  # co-action kind -> directed edges of that kind inside the cluster
     first_s: float | None = None  # first and last co-action inside the cluster (epoch seconds)
     last_s: float | None = None
     samples: list[dict] = field(default_factory=list)  # evidence behind the heaviest edges
+    repeating: int = 0  # accounts with a repeated co-action beyond chance inside the cluster
 
 
 def clusters(
@@ -333,11 +449,14 @@ def clusters(
             Cluster(
                 id=number,
                 accounts=accounts,
-                weight=int(inside.get_column("weight").sum()),
+                weight=int(inside.filter(~pl.col("kind").str.starts_with(REPEATED)).get_column("weight").sum()),
                 kinds=dict(Counter(inside.get_column("kind").to_list())),
                 first_s=_seconds(inside.get_column("first_s").min()),
                 last_s=_seconds(inside.get_column("last_s").max()),
                 samples=samples,
+                repeating=len(
+                    set(inside.filter(pl.col("kind").str.starts_with(REPEATED)).get_column("source").to_list())
+                ),
             )
         )
     return out
@@ -357,6 +476,12 @@ def cluster_strength(cluster: Cluster) -> float:
     return cluster.weight / len(cluster.accounts)
 
 
+def is_coordinated(cluster: Cluster, min_strength: float) -> bool:
+    """A cluster counts as coordinated when its accounts act together `min_strength` times each or
+    more, or when most of them repeat co-actions with one another beyond chance."""
+    return cluster_strength(cluster) >= min_strength or 2 * cluster.repeating > len(cluster.accounts)
+
+
 # --- campaign signals -----------------------------------------------------------------------------
 
 SYNCHRONY_S = 5
@@ -367,7 +492,7 @@ def campaign_signals(engine: Engine, found: list[Cluster], *, min_strength: floa
     accounts of strong clusters produce, how concentrated they are, how much is duplicated text, how
     alike the accounts' ages are, and how synchronised the posting is: the share of posts with another
     account's post within 5 s, against the share expected if the hour's posts arrived at random."""
-    strong = [cluster_strength(c) >= min_strength for c in found]
+    strong = [is_coordinated(c, min_strength) for c in found]
     member = pl.DataFrame(
         {
             "author_id": [a for c in found for a in c.accounts],
@@ -465,7 +590,7 @@ class CoordinationReport:
     def coordinated(self, cluster: Cluster) -> bool:
         """Whether a cluster acts together often enough (`min_strength` co-actions per account) to
         count as coordinated in the signals."""
-        return cluster_strength(cluster) >= self.min_strength
+        return is_coordinated(cluster, self.min_strength)
 
     def assessment(self) -> Assessment:
         """The signals read together: a score from 0 to 1, its level in words, and the evidence."""
@@ -543,6 +668,14 @@ def coordination_report(
     found = sorted(clusters(network, method=method, min_size=min_size), key=lambda c: (-cluster_strength(c), c.id))
     step("measuring the signals")
     signals = campaign_signals(engine, found, min_strength=min_strength)
+    if where != "TRUE":
+        step("looking at what the campaign's accounts do across the collection")
+        signals.update(
+            coordinated_elsewhere(engine, where, params, kinds=kinds, window_s=window_s, min_weight=min_weight,
+                                  method=method, min_size=min_size, min_strength=min_strength)
+        )  # fmt: skip
+    else:  # the whole collection is in scope: its coordinated accounts are the collection's
+        signals["share_by_accounts_coordinated_in_collection"] = signals.get("share_by_coordinated_accounts")
     ids = sorted({s[k] for c in found for s in c.samples for k in ("source_post", "target_post")})
     texts = (
         dict(engine.frame("SELECT post_id, text FROM posts WHERE list_contains(?, post_id)", [ids]).rows())
@@ -550,6 +683,32 @@ def coordination_report(
         else {}
     )
     return CoordinationReport(network, found, signals, min_weight, min_strength, method, texts)
+
+
+def coordinated_elsewhere(engine: Engine, where: str, params: list | None, *, min_strength: float, method: str,
+                          min_size: int, **network) -> dict:  # fmt: skip
+    """How much of the selected posts come from accounts that are coordinated across the collection:
+    the co-action network of every post of the selection's accounts, its coordinated clusters, and
+    the share of the selection's posts by their accounts. Hashtag games and campaigns spread over
+    many hashtags show here: each hashtag alone holds a post or two per account, while the same
+    accounts repost one another all month."""
+    accounts_where = f"author_id IN (SELECT author_id FROM posts WHERE {where})"
+    found = clusters(co_action_network(engine, where=accounts_where, params=params, **network), method=method,
+                     min_size=min_size)  # fmt: skip
+    coordinated = [a for c in found if is_coordinated(c, min_strength) for a in c.accounts]
+    engine.register(
+        "coordinated_in_collection", pl.DataFrame({"author_id": coordinated}, schema={"author_id": pl.String})
+    )
+    total, by_coordinated = one_row(
+        engine,
+        f"""SELECT count(*), count(*) FILTER (WHERE author_id IN (SELECT author_id FROM coordinated_in_collection))
+            FROM posts WHERE {where}""",
+        params,
+    )
+    return {
+        "accounts_coordinated_in_collection": len(coordinated),
+        "share_by_accounts_coordinated_in_collection": (by_coordinated or 0) / total if total else None,
+    }
 
 
 def label_purity(report: CoordinationReport, labels: dict[str, str]) -> dict:
