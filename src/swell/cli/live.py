@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from swell.cli.options import CONTEXT, TIME, bucket_option, db_option, options, quiet_option
+from swell.cli.options import CONTEXT, TIME, bucket_option, db_option, flush_option, options, quiet_option
 
 # What every live stream takes: how batches are committed, when to stop, the trends shown.
 stream_options = options(
@@ -15,14 +15,7 @@ stream_options = options(
     click.option(
         "--batch", "batch_posts", type=int, default=20_000, show_default=True, help="Posts per commit to the store."
     ),
-    click.option(
-        "--flush",
-        "batch_seconds",
-        type=float,
-        default=2.0,
-        show_default=True,
-        help="Seconds after which a batch is committed, however small.",
-    ),
+    flush_option,
     click.option("--exit-when-idle", type=float, help="Stop after this many seconds without an event (for replays)."),
     click.option(
         "--until",

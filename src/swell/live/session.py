@@ -35,6 +35,15 @@ def watch_live(start: Start, options: LiveOptions, *, bucket_min: float = 5.0, o
         if on_update is not None:
             on_update(options.stats, trends)
 
+    until_signalled(start, update, every_s)
+    return options.stats, trends
+
+
+def until_signalled(start: Callable[[asyncio.Event], Coroutine[Any, Any, Any]], tick: Callable[[], None],
+                    every_s: float = 1.0) -> None:  # fmt: skip
+    """Run `start(stop)` in an event loop to its end; Ctrl-C and SIGTERM set `stop`. `tick` is called
+    every `every_s` seconds and once at the end, however it ends."""
+
     async def run() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -43,11 +52,10 @@ def watch_live(start: Start, options: LiveOptions, *, bucket_min: float = 5.0, o
         task = asyncio.create_task(start(stop))
         while not task.done():
             await asyncio.wait({task}, timeout=every_s)
-            update()
+            tick()
         await task
 
     try:
         asyncio.run(run())
     finally:
-        update()
-    return options.stats, trends
+        tick()

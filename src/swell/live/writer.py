@@ -56,6 +56,7 @@ class LiveBatch:
     rejects: list[bytes] = field(default_factory=list)
     cursor: int | None = None
     gaps: list[tuple[str, int, int, str]] = field(default_factory=list)  # committed with the posts
+    slices: list[tuple] = field(default_factory=list)  # `swell collect`'s progress, committed with the posts
     # Posts the filters kept, so that their reposts are kept too (in memory: after a restart, reposts
     # of posts kept before it are not recognised).
     kept: set[str] = field(default_factory=set)
@@ -97,8 +98,8 @@ class LiveBatch:
     def handed_off(self) -> LiveBatch:
         """This batch's content, leaving this object empty for the next."""
         taken = LiveBatch(self.stream, self.hashtags, self.langs, self.stats, self.posts, self.deletions, self.rejects)
-        taken.cursor, taken.gaps = self.cursor, self.gaps
-        self.posts, self.deletions, self.rejects, self.gaps = [], [], [], []
+        taken.cursor, taken.gaps, taken.slices = self.cursor, self.gaps, self.slices
+        self.posts, self.deletions, self.rejects, self.gaps, self.slices = [], [], [], [], []
         return taken
 
 
@@ -147,7 +148,9 @@ class BatchWriter:
                 out.write(b"\n".join(batch.rejects) + b"\n")
         with Store(self.db) as store:
             cursor = (batch.stream, batch.cursor) if batch.cursor is not None else None
-            batch.stats.new += store.append(records, batch.deletions, cursor=cursor, gaps=batch.gaps)
+            batch.stats.new += store.append(
+                records, batch.deletions, cursor=cursor, gaps=batch.gaps, slices=batch.slices
+            )
         stats = batch.stats
         stats.posts += records.num_rows
         stats.deletions += len(batch.deletions)

@@ -1,0 +1,197 @@
+"""Local stand-ins for the services `swell collect` pages through, for tests and benchmarks (served by
+`swell.live.replay.serving`, as the live replays are):
+
+- `SearchAppView`: Bluesky's `app.bsky.feed.searchPosts` over a file of PostViews, newest first,
+  with `q` (required, as on the AppView), `tag`, `since`, `until`, `limit` (at most 100) and an
+  offset `cursor`, and the AppView's cap: no cursor past `cap` results of one query;
+- `MastodonInstance`: `/api/v1/timelines/tag/:hashtag` (`max_id`, `min_id`, `limit` at most 40)
+  over statuses with this instance's local ids; `MastodonInstance.sharing` makes two instances that
+  know some of the same statuses, under ids of their own, as federated instances do.
+
+Both misbehave on purpose, reproducibly (`Misbehaviour`, seeded): 429 with `Retry-After` (in
+seconds or as an HTTP date) or `ratelimit-reset`, 503, a connection dropped halfway through the
+body, or every request refused with one 4xx.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import random
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import orjson
+
+from swell.normalise import normalize_hashtag
+from swell.readers.bluesky import post_view_to_post
+from swell.times import parse_iso_time
+
+
+class Dropped(Exception):
+    """Raised halfway through a body: the server closes the connection, as a failing one does."""
+
+
+@dataclass
+class Misbehaviour:
+    """Each request fails with these chances (never two in a row, so every page comes at the second
+    try at the latest), or, with `refuse`, every request is answered with that status."""
+
+    rate_limited: float = 0.0
+    server_errors: float = 0.0
+    dropped: float = 0.0
+    retry_after_s: int = 0  # what a 429 asks for
+    refuse: int | None = None
+    seed: int = 0
+    # For tests that must stop a collection at a known point: requests after the first `hold_after`
+    # wait until `release` is set.
+    hold_after: int | None = None
+    release: threading.Event = field(default_factory=threading.Event)
+    requests: int = field(default=0, init=False)
+    failures: Counter = field(default_factory=Counter, init=False)
+    _failed_last: bool = field(default=False, init=False)
+    _rng: random.Random = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._rng = random.Random(self.seed)
+
+    async def respond(self, body):
+        from starlette.responses import JSONResponse, Response, StreamingResponse
+
+        self.requests += 1
+        if self.hold_after is not None and self.requests > self.hold_after:
+            await asyncio.to_thread(self.release.wait)
+        if self.refuse is not None:
+            said = {"error": "AuthMissing", "message": "Authentication Required"}
+            return JSONResponse(said, status_code=self.refuse)
+        draw = self._rng.random()
+        kind = None
+        if not self._failed_last:
+            for name, chance in (("429", self.rate_limited), ("5xx", self.server_errors), ("dropped", self.dropped)):
+                if draw < chance:
+                    kind = name
+                    break
+                draw -= chance
+        self._failed_last = kind is not None
+        if kind is None:
+            return Response(orjson.dumps(body), media_type="application/json")
+        self.failures[kind] += 1
+        if kind == "5xx":
+            return JSONResponse({"error": "InternalServerError"}, status_code=503)
+        if kind == "dropped":
+            data = orjson.dumps(body)
+
+            async def half():
+                yield data[: len(data) // 2]
+                raise Dropped("the connection is dropped on purpose")
+
+            return StreamingResponse(half(), media_type="application/json")
+        # The three ways a service says how long to wait, in turn.
+        way = self.failures["429"] % 3
+        if way == 0:
+            headers = {"Retry-After": str(self.retry_after_s)}
+        elif way == 1:
+            headers = {"Retry-After": email.utils.formatdate(time.time() + self.retry_after_s, usegmt=True)}
+        else:
+            headers = {"ratelimit-reset": str(int(time.time()) + self.retry_after_s), "ratelimit-remaining": "0"}
+        return JSONResponse({"error": "RateLimitExceeded"}, status_code=429, headers=headers)
+
+
+def _lines(path: Path) -> list[dict]:
+    return [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
+
+
+@dataclass
+class SearchAppView:
+    views: list[dict]
+    cap: int = 10_000
+    misbehaviour: Misbehaviour = field(default_factory=Misbehaviour)
+    indexed: list[tuple[int, frozenset[str], dict]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        # a post's time as the AppView sorts it (never later than it was indexed), as the reader takes it
+        posts = [(post_view_to_post(v, "search"), v) for v in self.views]
+        self.indexed = sorted(((p.created_at, frozenset(p.hashtags), v) for p, v in posts), key=lambda e: -e[0])
+
+    @classmethod
+    def from_file(cls, path: Path, **options) -> SearchAppView:
+        return cls(_lines(path), **options)
+
+    async def search(self, request):
+        from starlette.responses import JSONResponse
+
+        q = request.query_params
+        if not q.get("q"):
+            return JSONResponse({"error": "InvalidRequest", "message": 'Params must have the property "q"'}, 400)
+        tags = {normalize_hashtag(t) for t in q.getlist("tag")}
+        since = parse_iso_time(q["since"]) if "since" in q else None
+        until = parse_iso_time(q["until"]) if "until" in q else None
+        matching = [
+            view
+            for at, hashtags, view in self.indexed
+            if tags <= hashtags and (since is None or at >= since) and (until is None or at < until)
+        ]
+        offset, limit = int(q.get("cursor") or 0), min(int(q.get("limit") or 25), 100)
+        end = min(offset + limit, len(matching), self.cap)
+        body: dict = {"posts": matching[offset:end], "hitsTotal": len(matching)}
+        if end < min(len(matching), self.cap):
+            body["cursor"] = str(end)
+        return await self.misbehaviour.respond(body)
+
+    def app(self):
+        from starlette.applications import Starlette
+        from starlette.routing import Route
+
+        return Starlette(routes=[Route("/xrpc/app.bsky.feed.searchPosts", self.search)])
+
+
+@dataclass
+class MastodonInstance:
+    statuses: list[dict]  # with this instance's local ids
+    misbehaviour: Misbehaviour = field(default_factory=Misbehaviour)
+
+    def __post_init__(self) -> None:
+        self.statuses = sorted(self.statuses, key=lambda s: -int(s["id"]))  # newest first, as timelines are
+
+    @staticmethod
+    def sharing(
+        path: Path, seed: int = 0, misbehaviour: Misbehaviour | None = None
+    ) -> tuple[MastodonInstance, MastodonInstance]:
+        """Two instances over a file of statuses: the first knows three in four of them, under their
+        ids in the file; the second knows three in four too (half of all the statuses are on both),
+        under ids of its own: snowflakes of their time, as an instance makes for a status that
+        reaches it from another. Each misbehaves as `misbehaviour` says, seeded apart."""
+        rng = random.Random(seed)
+        first, second = [], []
+        for status in _lines(path):
+            draw = rng.random()
+            if draw < 0.75:
+                first.append(status)
+            if draw >= 0.25:
+                ms = parse_iso_time(status["created_at"]) // 1_000
+                second.append({**status, "id": str((ms << 16) + rng.getrandbits(16))})
+        m = misbehaviour or Misbehaviour()  # `replace` shares its `release` between the two
+        one, two = replace(m, seed=m.seed + 1), replace(m, seed=m.seed + 2)
+        return MastodonInstance(first, one), MastodonInstance(second, two)
+
+    async def tag(self, request):
+        tag = normalize_hashtag(request.path_params["tag"])
+        q = request.query_params
+        max_id, min_id = int(q.get("max_id") or 2**63), int(q.get("min_id") or q.get("since_id") or 0)
+        limit = min(int(q.get("limit") or 20), 40)
+        page = [
+            s
+            for s in self.statuses
+            if min_id < int(s["id"]) < max_id and tag in {normalize_hashtag(t["name"]) for t in s.get("tags") or ()}
+        ]
+        page = page[-limit:] if "min_id" in q else page[:limit]  # min_id: the oldest after it, as Mastodon pages
+        return await self.misbehaviour.respond(page)
+
+    def app(self):
+        from starlette.applications import Starlette
+        from starlette.routing import Route
+
+        return Starlette(routes=[Route("/api/v1/timelines/tag/{tag}", self.tag)])
