@@ -16,6 +16,7 @@ body, or every request refused with one 4xx.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import email.utils
 import random
 import threading
@@ -109,12 +110,20 @@ class SearchAppView:
     views: list[dict]
     cap: int = 10_000
     misbehaviour: Misbehaviour = field(default_factory=Misbehaviour)
-    indexed: list[tuple[int, frozenset[str], dict]] = field(init=False)
+    # per hashtag, its posts' times (negated: newest first, for bisect) and the posts
+    by_tag: dict[str, tuple[list[int], list[dict]]] = field(init=False)
 
     def __post_init__(self) -> None:
         # a post's time as the AppView sorts it (never later than it was indexed), as the reader takes it
-        posts = [(post_view_to_post(v, "search"), v) for v in self.views]
-        self.indexed = sorted(((p.created_at, frozenset(p.hashtags), v) for p, v in posts), key=lambda e: -e[0])
+        tagged: dict[str, list[tuple[int, dict]]] = {}
+        for view in self.views:
+            post = post_view_to_post(view, "search")
+            for tag in set(post.hashtags):
+                tagged.setdefault(tag, []).append((-post.created_at, view))
+        self.by_tag = {}
+        for tag, posts in tagged.items():
+            posts.sort(key=lambda e: e[0])
+            self.by_tag[tag] = ([t for t, _ in posts], [v for _, v in posts])
 
     @classmethod
     def from_file(cls, path: Path, **options) -> SearchAppView:
@@ -126,18 +135,18 @@ class SearchAppView:
         q = request.query_params
         if not q.get("q"):
             return JSONResponse({"error": "InvalidRequest", "message": 'Params must have the property "q"'}, 400)
-        tags = {normalize_hashtag(t) for t in q.getlist("tag")}
-        since = parse_iso_time(q["since"]) if "since" in q else None
-        until = parse_iso_time(q["until"]) if "until" in q else None
-        matching = [
-            view
-            for at, hashtags, view in self.indexed
-            if tags <= hashtags and (since is None or at >= since) and (until is None or at < until)
-        ]
+        tags = [normalize_hashtag(t) for t in q.getlist("tag")]
+        if len(tags) != 1:
+            return JSONResponse({"error": "InvalidRequest", "message": "this stand-in takes one tag"}, 400)
+        times, views = self.by_tag.get(tags[0], ([], []))
+        # newest first: from the first post before `until` to the last at or after `since`
+        first = bisect.bisect_right(times, -parse_iso_time(q["until"])) if "until" in q else 0
+        last = bisect.bisect_right(times, -parse_iso_time(q["since"])) if "since" in q else len(times)
+        hits = max(0, last - first)
         offset, limit = int(q.get("cursor") or 0), min(int(q.get("limit") or 25), 100)
-        end = min(offset + limit, len(matching), self.cap)
-        body: dict = {"posts": matching[offset:end], "hitsTotal": len(matching)}
-        if end < min(len(matching), self.cap):
+        end = min(offset + limit, hits, self.cap)
+        body: dict = {"posts": views[first + offset : first + end], "hitsTotal": hits}
+        if end < min(hits, self.cap):
             body["cursor"] = str(end)
         return await self.misbehaviour.respond(body)
 
@@ -154,7 +163,15 @@ class MastodonInstance:
     misbehaviour: Misbehaviour = field(default_factory=Misbehaviour)
 
     def __post_init__(self) -> None:
-        self.statuses = sorted(self.statuses, key=lambda s: -int(s["id"]))  # newest first, as timelines are
+        # per hashtag, its statuses' ids (negated: newest first, for bisect) and the statuses
+        tagged: dict[str, list[tuple[int, dict]]] = {}
+        for status in self.statuses:
+            for tag in {normalize_hashtag(t["name"]) for t in status.get("tags") or ()}:
+                tagged.setdefault(tag, []).append((-int(status["id"]), status))
+        self.by_tag: dict[str, tuple[list[int], list[dict]]] = {}
+        for tag, statuses in tagged.items():
+            statuses.sort(key=lambda e: e[0])
+            self.by_tag[tag] = ([i for i, _ in statuses], [s for _, s in statuses])
 
     @staticmethod
     def sharing(
@@ -182,12 +199,11 @@ class MastodonInstance:
         q = request.query_params
         max_id, min_id = int(q.get("max_id") or 2**63), int(q.get("min_id") or q.get("since_id") or 0)
         limit = min(int(q.get("limit") or 20), 40)
-        page = [
-            s
-            for s in self.statuses
-            if min_id < int(s["id"]) < max_id and tag in {normalize_hashtag(t["name"]) for t in s.get("tags") or ()}
-        ]
-        page = page[-limit:] if "min_id" in q else page[:limit]  # min_id: the oldest after it, as Mastodon pages
+        ids, statuses = self.by_tag.get(tag, ([], []))
+        newer, older = bisect.bisect_right(ids, -max_id), bisect.bisect_left(ids, -min_id)
+        # min_id: the oldest statuses after it, as Mastodon pages forward; else the newest before max_id
+        start, end = (max(newer, older - limit), older) if "min_id" in q else (newer, min(older, newer + limit))
+        page = statuses[start:end]
         return await self.misbehaviour.respond(page)
 
     def app(self):
