@@ -112,6 +112,7 @@ class SearchAppView:
     misbehaviour: Misbehaviour = field(default_factory=Misbehaviour)
     # per hashtag, its posts' times (negated: newest first, for bisect) and the posts
     by_tag: dict[str, tuple[list[int], list[dict]]] = field(init=False)
+    asked: list[str] = field(default_factory=list, init=False)  # the URLs requested, in order
 
     def __post_init__(self) -> None:
         # a post's time as the AppView sorts it (never later than it was indexed), as the reader takes it
@@ -132,6 +133,7 @@ class SearchAppView:
     async def search(self, request):
         from starlette.responses import JSONResponse
 
+        self.asked.append(str(request.url))
         q = request.query_params
         if not q.get("q"):
             return JSONResponse({"error": "InvalidRequest", "message": 'Params must have the property "q"'}, 400)
@@ -161,6 +163,7 @@ class SearchAppView:
 class MastodonInstance:
     statuses: list[dict]  # with this instance's local ids
     misbehaviour: Misbehaviour = field(default_factory=Misbehaviour)
+    asked: list[str] = field(default_factory=list, init=False)  # the URLs requested, in order
 
     def __post_init__(self) -> None:
         # per hashtag, its statuses' ids (negated: newest first, for bisect) and the statuses
@@ -195,6 +198,7 @@ class MastodonInstance:
         return MastodonInstance(first, one), MastodonInstance(second, two)
 
     async def tag(self, request):
+        self.asked.append(str(request.url))
         tag = normalize_hashtag(request.path_params["tag"])
         q = request.query_params
         max_id, min_id = int(q.get("max_id") or 2**63), int(q.get("min_id") or q.get("since_id") or 0)
