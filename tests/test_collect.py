@@ -23,8 +23,8 @@ from swell.collect import BlueskyCollect, CollectRefused, MastodonCollect, Polit
 from swell.collect.bluesky import LOOKBACK_MARGIN_S
 from swell.collect.polite import rate_limit_wait_s
 from swell.live.archives import MastodonInstance, Misbehaviour, SearchAppView
-from swell.live.replay import Replay, serving
-from swell.simulate import write_jetstream
+from swell.live.replay import MastodonReplay, Replay, serving
+from swell.simulate import write_jetstream, write_mastodon
 from swell.store import Store
 from swell.times import parse_iso_time, us_to_datetime
 from test_live import simulated_file, started, stored_ids
@@ -216,3 +216,24 @@ def test_rate_limit_waits_as_each_service_says_them():
     assert rate_limit_wait_s(httpx.Headers({"X-RateLimit-Reset": reset}), now) == 45  # Mastodon
     assert rate_limit_wait_s(httpx.Headers({"Retry-After": "soon"}), now) is None
     assert rate_limit_wait_s(httpx.Headers({}), now) is None
+
+
+def test_watch_mastodon_on_two_instances_stores_each_status_once(tmp_path):
+    """`swell watch mastodon` on two instances at once (each a replay of the same statuses, as two
+    instances that both know them): every status once, a cursor per instance."""
+    path, expected, until_us = simulated_file(tmp_path, write_mastodon, 100, 600, seed=8)
+    db = tmp_path / "two.duckdb"
+    with (
+        serving(MastodonReplay.from_file(path, rate=5_000)) as one,
+        serving(MastodonReplay.from_file(path, rate=5_000)) as two,
+    ):
+        until = us_to_datetime(until_us).isoformat()
+        cmd = [sys.executable, "-m", "swell", "watch", "mastodon", one, two, "--db", str(db), "--until", until,
+               "--flush", "0.2"]  # fmt: skip
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        refused = subprocess.run([*cmd, "--token", "s3cret"], capture_output=True, text=True)
+    exactly_once(db, expected)
+    cursors = rows(db, "SELECT stream FROM live_cursors ORDER BY stream")
+    assert [c["stream"] for c in cursors] == sorted(f"mastodon:{u}/api/v1/streaming/public" for u in (one, two))
+    assert refused.returncode == 2 and "a token is for one instance" in refused.stderr

@@ -22,6 +22,7 @@ from urllib.parse import quote
 from swell.collect.pages import CollectOptions, Collector, CollectStats, run, until_stopped
 from swell.collect.polite import CollectRefused
 from swell.collect.slices import Slice, stored_slices, uncovered
+from swell.live.session import together
 from swell.readers import mastodon
 from swell.readers.base import RECORD_ERRORS, reason_for
 from swell.times import parse_iso_time
@@ -56,16 +57,7 @@ async def collect_mastodon_async(options: MastodonCollect, stop: asyncio.Event) 
             if todo:
                 jobs.append(_instance(options, collector, instance, todo))
         # One instance refusing stops the others too (their pages so far are committed).
-        await until_stopped(_all(jobs), stop)
-
-
-async def _all(jobs: list) -> None:
-    try:
-        async with asyncio.TaskGroup() as group:
-            for job in jobs:
-                group.create_task(job)
-    except ExceptionGroup as failed:  # the first refusal, as it is, for the command's one-line error
-        raise failed.exceptions[0] from None
+        await until_stopped(together(jobs), stop)
 
 
 async def _instance(options: MastodonCollect, collector: Collector, instance: str, slices: list[Slice]) -> None:

@@ -39,6 +39,17 @@ def watch_live(start: Start, options: LiveOptions, *, bucket_min: float = 5.0, o
     return options.stats, trends
 
 
+async def together(jobs: list[Coroutine[Any, Any, Any]]) -> None:
+    """Run the jobs at once; the first to fail stops the others, and its error is raised as it is
+    (not in an ExceptionGroup), so that a refusal is the command's one-line error."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            for job in jobs:
+                group.create_task(job)
+    except ExceptionGroup as failed:
+        raise failed.exceptions[0] from None
+
+
 def until_signalled(start: Callable[[asyncio.Event], Coroutine[Any, Any, Any]], tick: Callable[[], None],
                     every_s: float = 1.0) -> None:  # fmt: skip
     """Run `start(stop)` in an event loop to its end; Ctrl-C and SIGTERM set `stop`. `tick` is called

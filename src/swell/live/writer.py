@@ -11,6 +11,7 @@ the server. Nothing is dropped: a server that gives up on a slow client is resum
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -142,6 +143,12 @@ class BatchWriter:
             await asyncio.to_thread(self._commit, batch)
 
     def _commit(self, batch: LiveBatch) -> None:
+        # Several writers of one process (`swell watch mastodon` on several instances) take turns at
+        # the store, as DuckDB admits one writer: two transactions storing one status would conflict.
+        with _store_lock(self.db):
+            self._commit_now(batch)
+
+    def _commit_now(self, batch: LiveBatch) -> None:
         records = posts_to_batch_or_reject(batch.posts, batch.reject_post)
         if batch.rejects:  # before the commit: a crash in between repeats a reject, never loses one
             with rejects_path(self.db).open("ab") as out:
@@ -158,6 +165,15 @@ class BatchWriter:
         stats.cursor = batch.cursor
         if self.on_commit:
             self.on_commit(records)
+
+
+_STORE_LOCKS: dict[Path, threading.Lock] = {}
+_STORE_LOCKS_LOCK = threading.Lock()
+
+
+def _store_lock(db: Path) -> threading.Lock:
+    with _STORE_LOCKS_LOCK:
+        return _STORE_LOCKS.setdefault(db.resolve(), threading.Lock())
 
 
 def committed_cursor(db: Path, stream: str) -> int | None:
