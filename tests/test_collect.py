@@ -18,6 +18,7 @@ import httpx
 import orjson
 import pytest
 
+import swell
 from conftest import DATA, ingest, rows
 from swell.collect import BlueskyCollect, CollectRefused, MastodonCollect, Politeness, collect_bluesky, collect_mastodon
 from swell.collect.bluesky import LOOKBACK_MARGIN_S
@@ -79,6 +80,7 @@ def test_search_is_sliced_under_its_cap_and_every_post_stored_once_through_failu
     assert server.misbehaviour.failures == todo.politeness.retries
     assert min(server.misbehaviour.failures[k] for k in ("429", "5xx", "dropped")) >= 1
     assert stats.new == len(expected) and "no reposts" in " ".join(stats.notes)
+    assert server.agents == {f"swell/{swell.__version__} (swell collect; hashtag campaign research)"}
 
 
 def test_within_the_lookback_jetstream_gives_posts_and_reposts_of_them(tmp_path):
@@ -178,7 +180,8 @@ def test_sigkill_mid_collection_then_the_same_command_finishes_with_each_status_
         assert again.returncode == 0, again.stderr
         exactly_once(db, expected)
         asked = first.misbehaviour.requests + second.misbehaviour.requests
-        assert subprocess.run(cmd, capture_output=True, text=True).returncode == 0
+        collect_mastodon(MastodonCollect(db=db, hashtag="ichbinhanna", since_us=since, until_us=parse_iso_time(until),
+                                         instances=(one, two)))  # fmt: skip
         assert first.misbehaviour.requests + second.misbehaviour.requests == asked
     assert "collected" in again.stderr
 
@@ -197,11 +200,13 @@ def test_a_refusal_is_one_clear_line_and_exit_1_with_what_was_read_kept(tmp_path
     db = tmp_path / "refused.duckdb"
     with serving(server) as url:
         cmd = [sys.executable, "-m", "swell", "collect", "bluesky", "rstats", "--since", "2024-01-01", "--until",
-               "2025-01-01", "--service", url, "--lookback", "0", "--db", str(db)]  # fmt: skip
+               "2025-01-01", "--service", url, "--lookback", "0", "--db", str(db),
+               "--user-agent", "study (me@example.org)"]  # fmt: skip
         done = subprocess.run(cmd, capture_output=True, text=True)
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert f"error: {url}/xrpc/app.bsky.feed.searchPosts: 403 Forbidden" in done.stderr
     assert "Authentication Required" in done.stderr and server.misbehaviour.requests == 1
+    assert server.agents == {"study (me@example.org)"}
     with pytest.raises(CollectRefused, match="404"), serving(server) as url:
         todo = MastodonCollect(db=db, hashtag="rstats", since_us=SINCE, instances=(url,))
         collect_mastodon(todo)  # not a Mastodon instance

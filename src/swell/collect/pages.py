@@ -117,7 +117,12 @@ def run(work: Work, options: CollectOptions, every_s: float = 1.0) -> CollectSta
         if options.on_progress is not None:
             options.on_progress(options.stats)
 
-    until_signalled(work, progress, every_s)
+    async def noted(stop: asyncio.Event) -> None:
+        await work(stop)
+        if stop.is_set():
+            options.stats.notes.append("stopped before the end: the same command goes on from where it was")
+
+    until_signalled(noted, progress, every_s)
     return options.stats
 
 

@@ -113,6 +113,7 @@ class SearchAppView:
     # per hashtag, its posts' times (negated: newest first, for bisect) and the posts
     by_tag: dict[str, tuple[list[int], list[dict]]] = field(init=False)
     asked: list[str] = field(default_factory=list, init=False)  # the URLs requested, in order
+    agents: set[str] = field(default_factory=set, init=False)  # the User-Agents they came with
 
     def __post_init__(self) -> None:
         # a post's time as the AppView sorts it (never later than it was indexed), as the reader takes it
@@ -134,6 +135,7 @@ class SearchAppView:
         from starlette.responses import JSONResponse
 
         self.asked.append(str(request.url))
+        self.agents.add(request.headers.get("user-agent", ""))
         q = request.query_params
         if not q.get("q"):
             return JSONResponse({"error": "InvalidRequest", "message": 'Params must have the property "q"'}, 400)
@@ -164,6 +166,7 @@ class MastodonInstance:
     statuses: list[dict]  # with this instance's local ids
     misbehaviour: Misbehaviour = field(default_factory=Misbehaviour)
     asked: list[str] = field(default_factory=list, init=False)  # the URLs requested, in order
+    agents: set[str] = field(default_factory=set, init=False)  # the User-Agents they came with
 
     def __post_init__(self) -> None:
         # per hashtag, its statuses' ids (negated: newest first, for bisect) and the statuses
@@ -199,6 +202,7 @@ class MastodonInstance:
 
     async def tag(self, request):
         self.asked.append(str(request.url))
+        self.agents.add(request.headers.get("user-agent", ""))
         tag = normalize_hashtag(request.path_params["tag"])
         q = request.query_params
         max_id, min_id = int(q.get("max_id") or 2**63), int(q.get("min_id") or q.get("since_id") or 0)

@@ -8,14 +8,16 @@ import asyncio
 import signal
 from collections.abc import Callable, Coroutine
 from queue import SimpleQueue
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from swell.live.connector import LiveOptions
 from swell.live.writer import LiveStats
-from swell.trends import TrendStream, live_trend_stream
+
+if TYPE_CHECKING:  # the trends (polars) are imported by the watch that shows them, not by collect
+    from swell.trends import TrendStream
 
 Start = Callable[[asyncio.Event], Coroutine[Any, Any, LiveStats]]  # a connector's watch, stopped by the event
-Update = Callable[[LiveStats, TrendStream], None]
+Update = Callable[[LiveStats, "TrendStream"], None]
 
 
 def watch_live(start: Start, options: LiveOptions, *, bucket_min: float = 5.0, on_update: Update | None = None,
@@ -25,6 +27,8 @@ def watch_live(start: Start, options: LiveOptions, *, bucket_min: float = 5.0, o
     batch it commits is fed to a trend stream (`live_trend_stream(bucket_min)`, as `swell trends`); `on_update`
     is called with the counts and the trends every `every_s` seconds and once at the end. Raises
     StreamRefused when the stream cannot be had at all."""
+    from swell.trends import live_trend_stream
+
     committed: SimpleQueue = SimpleQueue()
     options.on_commit = committed.put  # called in the writer's thread; drained here, in the loop's
     trends = live_trend_stream(bucket_min)
