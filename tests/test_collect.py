@@ -168,12 +168,7 @@ def test_sigkill_mid_collection_then_the_same_command_finishes_with_each_status_
     with serving(first) as one, serving(second) as two:
         cmd = [sys.executable, "-m", "swell", "collect", "mastodon", "#IchBinHanna", "--instance", one, "--instance",
                two, "--since", "2025-01-01", "--until", until, "--db", str(db), "--flush", "0"]  # fmt: skip
-        with started(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as running:
-            while not _committed_pages(db):
-                assert running.poll() is None, running.stderr.read()
-                time.sleep(0.05)  # a poll, not a deadline: the store is the collector's only sign
-            os.kill(running.pid, signal.SIGKILL)
-            running.wait()
+        killed_after_first_commits(cmd, db)
         assert 0 < len(stored_ids(db)) < len(expected)
         hold.release.set()
         again = subprocess.run(cmd, capture_output=True, text=True)
@@ -184,6 +179,37 @@ def test_sigkill_mid_collection_then_the_same_command_finishes_with_each_status_
                                          instances=(one, two)))  # fmt: skip
         assert first.misbehaviour.requests + second.misbehaviour.requests == asked
     assert "collected" in again.stderr
+
+
+def test_sigkill_mid_search_then_the_same_command_resumes_from_the_committed_cursor(tmp_path):
+    """Search killed mid-way (the stand-in holds its fourth request), then run again: each post once,
+    and the second run does not ask again for the slice finished before the kill."""
+    expected = expected_ids(tmp_path, POSTS, "rstats")
+    hold = Misbehaviour(hold_after=3)
+    server = SearchAppView.from_file(POSTS, cap=30, misbehaviour=hold)
+    db = tmp_path / "killed.duckdb"
+    with serving(server) as url:
+        cmd = [sys.executable, "-m", "swell", "collect", "bluesky", "#rstats", "--since", "2024-01-01", "--until",
+               "2025-07-04T08:00", "--service", url, "--lookback", "0", "--db", str(db), "--flush", "0"]  # fmt: skip
+        killed_after_first_commits(cmd, db)
+        committed = rows(db, "SELECT done FROM collect_slices")
+        assert 0 < len(stored_ids(db)) < len(expected) and any(c["done"] for c in committed)
+        hold.release.set()
+        again = subprocess.run(cmd, capture_output=True, text=True)
+        assert again.returncode == 0, again.stderr
+    exactly_once(db, expected)
+    first_pages = [u for u in server.asked if "cursor=" not in u][:1]  # asked once: the run before the kill
+    assert len([u for u in server.asked if u in first_pages]) == 1
+
+
+def killed_after_first_commits(cmd: list, db: Path) -> None:
+    """Start the command, wait for its first committed page, then SIGKILL it."""
+    with started(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as running:
+        while not _committed_pages(db):
+            assert running.poll() is None, running.stderr.read()
+            time.sleep(0.05)  # a poll, not a deadline: the store is the collector's only sign
+        os.kill(running.pid, signal.SIGKILL)
+        running.wait()
 
 
 def _committed_pages(db: Path) -> int:

@@ -95,6 +95,8 @@ def _tag(hashtag: str) -> str:
 def _collect(run, todo, user_agent: str | None, quiet: bool, what: str) -> None:
     """Run the collection with its progress on standard error: redrawn in place on a terminal,
     printed once at the end elsewhere (and not at all with --quiet)."""
+    if todo.until_us is not None and todo.until_us <= todo.since_us:
+        raise click.BadParameter("--until must be after --since", param_hint="--until")
     from rich.live import Live
     from rich.table import Table
 

@@ -6,9 +6,10 @@
   posts under the slice's own key, so a resumed collection goes on from there.
 - Before it: `app.bsky.feed.searchPosts` on the AppView (`q`, `tag`, `since`, `until`,
   `sort=latest`, `limit=100`, `cursor`). Search gives at most about 10,000 results for one query;
-  a slice whose paging ends at that cap is followed by the slice from its start to the oldest post
-  it reached (as medialab/minet does, PR 1018), until a slice ends under the cap. Search gives no
-  reposts: co-reposts before the lookback are not seen (said in `stats.notes`).
+  a slice whose paging ends at that cap (or short of the `hitsTotal` the AppView gives) is followed
+  by the slice from its start to the oldest post it reached (as medialab/minet does, PR 1018),
+  until a slice ends under the cap. Search gives no reposts: co-reposts before the lookback are not
+  seen (said in `stats.notes`).
 
 Both go through the file readers (`swell.readers.bluesky`, `swell.readers.jetstream`).
 """
@@ -103,15 +104,19 @@ async def _search(options: BlueskyCollect, collector: Collector, slices: list[Sl
                 follow = []
                 if s.cursor is None or not posts:
                     s.done = True
-                    follow = _after_cap(options, s)
+                    hits = body.get("hitsTotal")
+                    follow = _after_cap(options, s, hits if type(hits) is int else None)
                 await collector.add(page, [s, *follow], source)
                 slices[:0] = follow
 
 
-def _after_cap(options: BlueskyCollect, s: Slice) -> list[Slice]:
+def _after_cap(options: BlueskyCollect, s: Slice, hits: int | None) -> list[Slice]:
     """The slice that goes on where a capped one stopped: from its start to the oldest post reached
-    (its millisecond included: `until` is exclusive, and a post of that millisecond may be left)."""
-    if s.fetched < options.cap or s.reached_us is None:
+    (its millisecond included: `until` is exclusive, and a post of that millisecond may be left).
+    A slice is capped when its paging ended at the cap, or before the number of hits the service
+    said it has (`hitsTotal`, where it says: a service's cap need not be the one expected)."""
+    capped = s.fetched >= options.cap or (hits is not None and hits > s.fetched)
+    if not capped or s.reached_us is None:
         return []
     until = (s.reached_us // 1_000 + 1) * 1_000
     if until >= s.until_us:  # the whole cap within one millisecond: slicing cannot go on
