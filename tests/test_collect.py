@@ -26,7 +26,7 @@ from swell.collect.polite import rate_limit_wait_s
 from swell.live.archives import MastodonInstance, Misbehaviour, SearchAppView
 from swell.live.replay import MastodonReplay, Replay, serving
 from swell.simulate import write_jetstream, write_mastodon
-from swell.store import Store
+from swell.store import Store, rejects_path
 from swell.times import parse_iso_time, us_to_datetime
 from test_live import simulated_file, started, stored_ids
 
@@ -268,3 +268,27 @@ def test_watch_mastodon_on_two_instances_stores_each_status_once(tmp_path):
     cursors = rows(db, "SELECT stream FROM live_cursors ORDER BY stream")
     assert [c["stream"] for c in cursors] == sorted(f"mastodon:{u}/api/v1/streaming/public" for u in (one, two))
     assert refused.returncode == 2 and "a token is for one instance" in refused.stderr
+
+
+def test_a_malformed_status_is_set_aside_with_its_instance_and_the_rest_stored(tmp_path):
+    """Hostile data: a status without content and one whose account is a string, among real ones."""
+    lines = STATUSES.read_bytes().splitlines()[:30]
+    spoiled = [orjson.loads(line) for line in lines]
+    del spoiled[3]["content"]
+    spoiled[7]["account"] = "not an account \x1b[31m"
+    path = tmp_path / "spoiled.jsonl"
+    path.write_bytes(b"\n".join(orjson.dumps(s) for s in spoiled) + b"\n")
+    good = tmp_path / "good.jsonl"
+    good.write_bytes(b"\n".join(orjson.dumps(s) for i, s in enumerate(spoiled) if i not in (3, 7)) + b"\n")
+    since, until = parse_iso_time("2024-01-01T00:00:00Z"), parse_iso_time("2026-01-01T00:00:00Z")
+    expected = expected_ids(tmp_path, good, "ichbinhanna", since, until)
+    db = tmp_path / "spoiled.duckdb"
+    with serving(MastodonInstance([orjson.loads(line) for line in path.read_bytes().splitlines()])) as url:
+        todo = MastodonCollect(db=db, hashtag="ichbinhanna", since_us=since, until_us=until, instances=(url,))
+        stats = collect_mastodon(todo)
+    exactly_once(db, expected)
+    rejected = [orjson.loads(line) for line in rejects_path(db).read_bytes().splitlines()]
+    assert stats.rejected == len(rejected) == 2
+    reasons = sorted(r["reason"] for r in rejected)
+    assert reasons[0].startswith("bad value (") and reasons[1] == "status has no content"
+    assert all(r["at"].startswith(f"mastodon:{url} id=") for r in rejected)
