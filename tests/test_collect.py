@@ -18,8 +18,8 @@ import httpx
 import orjson
 import pytest
 
-import swell
-from conftest import DATA, ingest, rows
+from conftest import DATA, ingest, rows, swell
+from swell import __version__
 from swell.collect import BlueskyCollect, CollectRefused, MastodonCollect, Politeness, collect_bluesky, collect_mastodon
 from swell.collect.bluesky import LOOKBACK_MARGIN_S
 from swell.collect.polite import rate_limit_wait_s
@@ -80,7 +80,7 @@ def test_search_is_sliced_under_its_cap_and_every_post_stored_once_through_failu
     assert server.misbehaviour.failures == todo.politeness.retries
     assert min(server.misbehaviour.failures[k] for k in ("429", "5xx", "dropped")) >= 1
     assert stats.new == len(expected) and "no reposts" in " ".join(stats.notes)
-    assert server.agents == {f"swell/{swell.__version__} (swell collect; hashtag campaign research)"}
+    assert server.agents == {f"swell/{__version__} (swell collect; hashtag campaign research)"}
 
 
 def test_within_the_lookback_jetstream_gives_posts_and_reposts_of_them(tmp_path):
@@ -171,14 +171,12 @@ def test_sigkill_mid_collection_then_the_same_command_finishes_with_each_status_
         killed_after_first_commits(cmd, db)
         assert 0 < len(stored_ids(db)) < len(expected)
         hold.release.set()
-        again = subprocess.run(cmd, capture_output=True, text=True)
-        assert again.returncode == 0, again.stderr
+        swell(*cmd[3:])  # the same command again (in this process: it is not killed)
         exactly_once(db, expected)
         asked = first.misbehaviour.requests + second.misbehaviour.requests
         collect_mastodon(MastodonCollect(db=db, hashtag="ichbinhanna", since_us=since, until_us=parse_iso_time(until),
                                          instances=(one, two)))  # fmt: skip
         assert first.misbehaviour.requests + second.misbehaviour.requests == asked
-    assert "collected" in again.stderr
 
 
 def test_sigkill_mid_search_then_the_same_command_resumes_from_the_committed_cursor(tmp_path):
@@ -195,8 +193,7 @@ def test_sigkill_mid_search_then_the_same_command_resumes_from_the_committed_cur
         committed = rows(db, "SELECT done FROM collect_slices")
         assert 0 < len(stored_ids(db)) < len(expected) and any(c["done"] for c in committed)
         hold.release.set()
-        again = subprocess.run(cmd, capture_output=True, text=True)
-        assert again.returncode == 0, again.stderr
+        swell(*cmd[3:])  # the same command again (in this process: it is not killed)
     exactly_once(db, expected)
     first_pages = [u for u in server.asked if "cursor=" not in u][:1]  # asked once: the run before the kill
     assert len([u for u in server.asked if u in first_pages]) == 1
