@@ -229,6 +229,7 @@ def test_a_refusal_is_one_clear_line_and_exit_1_with_what_was_read_kept(tmp_path
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert f"error: {url}/xrpc/app.bsky.feed.searchPosts: 403 Forbidden" in done.stderr
     assert "Authentication Required" in done.stderr and server.misbehaviour.requests == 1
+    assert "\ncollected 0 posts (0 new) in 0 pages" in done.stderr  # the summary on a line of its own
     assert server.agents == {"study (me@example.org)"}
     with pytest.raises(CollectRefused, match="404"), serving(server) as url:
         todo = MastodonCollect(db=db, hashtag="rstats", since_us=SINCE, instances=(url,))

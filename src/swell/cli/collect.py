@@ -138,4 +138,6 @@ def _collect(run, todo, user_agent: str | None, quiet: bool, what: str) -> None:
                 run(todo)
     finally:
         if not quiet:
+            if not stderr.is_terminal:  # rich leaves the last table of a non-terminal without its newline
+                stderr.print()
             summary()

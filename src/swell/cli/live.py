@@ -139,6 +139,8 @@ def _watch(start, live, bucket_min: float, quiet: bool) -> None:
     with Live(console=stderr, auto_refresh=False) as screen:
         stats, _ = watch_live(start, live, bucket_min=bucket_min,
                               on_update=lambda s, t: screen.update(view(s, t), refresh=True))  # fmt: skip
+    if not stderr.is_terminal:  # rich leaves the last table of a non-terminal without its newline
+        stderr.print()
     stderr.print(
         f"stopped: {stats.posts:,} posts committed ({stats.new:,} new), {stats.deletions:,} deletions, "
         f"{stats.rejected:,} frames set aside, {stats.connections:,} connection(s)"
