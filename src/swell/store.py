@@ -73,6 +73,20 @@ CREATE TABLE IF NOT EXISTS gaps (
     reason VARCHAR,
     PRIMARY KEY (stream, missing_from)
 );
+-- Where `swell collect` got in each slice of time it asked a source for (`swell.collect.slices`),
+-- committed with the posts of that slice: a resumed collection skips what is done and goes on from
+-- the cursor of what is not.
+CREATE TABLE IF NOT EXISTS collect_slices (
+    source VARCHAR,
+    query VARCHAR,
+    slice_from BIGINT,
+    slice_until BIGINT,
+    cursor VARCHAR,
+    fetched BIGINT,
+    reached_us BIGINT,
+    done BOOLEAN,
+    PRIMARY KEY (source, query, slice_from, slice_until)
+);
 """
 
 
@@ -195,9 +209,11 @@ class Store(PostWriter):
         cursor: tuple[str, int] | None = None,
         platforms: Counter[str] | None = None,
         gaps: Sequence[tuple[str, int, int, str]] = (),
+        slices: Sequence[tuple] = (),
     ) -> int:
         """Store a batch of posts (and deletions, and file progress or a live stream's cursor and the
-        gaps it noticed) in one transaction.
+        gaps it noticed, or the progress of `swell collect`'s slices as `collect_slices` rows) in one
+        transaction.
 
         Returns how many posts were new; the rest were already stored (or came twice in the batch).
         With `platforms`, the new ones are also counted per platform in it.
@@ -227,6 +243,9 @@ class Store(PostWriter):
                     "INSERT OR IGNORE INTO gaps VALUES (?, make_timestamptz(?), make_timestamptz(?), ?)",
                     [list(g) for g in gaps],
                 )
+            if slices:
+                con.executemany("INSERT OR REPLACE INTO collect_slices VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                                [list(s) for s in slices])  # fmt: skip
             if cursor is not None:
                 con.execute(  # never backwards, whatever order batches come in
                     """INSERT INTO live_cursors VALUES (?, ?)
@@ -253,6 +272,10 @@ class Store(PostWriter):
         """The cursor committed last for a live stream, or None."""
         row = one(self.con, "SELECT cursor FROM live_cursors WHERE stream = ?", [stream])
         return row[0] if row else None
+
+    def collect_slices(self, query: str) -> list[tuple]:
+        """The `collect_slices` rows of a query, in the table's column order."""
+        return self.con.execute("SELECT * FROM collect_slices WHERE query = ? ORDER BY slice_from", [query]).fetchall()
 
     # --- reading ----------------------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 """The `swell` command: options parsed, the library called, what it returns printed.
 
 Each command lives in the module of its kind (`store`: ingest, info, export; `trends`; `campaign`:
-campaign, report; `coordination`; `simulate`; `live`: watch, replay, serve) and is imported only
+campaign, report; `coordination`; `simulate`; `collect`; `live`: watch, replay, serve) and is imported only
 when it is used, with the library modules it needs, so that `swell --help` and the first line of
 every command come fast. Options shared by several commands are declared once, in `options`.
 
@@ -29,6 +29,7 @@ COMMANDS = {
     "campaign": "campaign",
     "report": "campaign",
     "coordination": "coordination",
+    "collect": "collect",
     "watch": "live",
     "serve": "live",
     "replay": "live",

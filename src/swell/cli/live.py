@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from swell.cli.options import CONTEXT, TIME, bucket_option, db_option, options, quiet_option
+from swell.cli.options import CONTEXT, TIME, bucket_option, db_option, flush_option, options, quiet_option
 
 # What every live stream takes: how batches are committed, when to stop, the trends shown.
 stream_options = options(
@@ -15,14 +15,7 @@ stream_options = options(
     click.option(
         "--batch", "batch_posts", type=int, default=20_000, show_default=True, help="Posts per commit to the store."
     ),
-    click.option(
-        "--flush",
-        "batch_seconds",
-        type=float,
-        default=2.0,
-        show_default=True,
-        help="Seconds after which a batch is committed, however small.",
-    ),
+    flush_option,
     click.option("--exit-when-idle", type=float, help="Stop after this many seconds without an event (for replays)."),
     click.option(
         "--until",
@@ -81,8 +74,8 @@ def jetstream(url, db, collections, hashtags, langs, batch_posts, batch_seconds,
     _watch(lambda stop: connect(db, live, stop), live, bucket_min, quiet)
 
 
-@watch.command("mastodon", short_help="A Mastodon instance's streaming API, caught up from its timelines.")
-@click.argument("url")
+@watch.command("mastodon", short_help="Mastodon instances' streaming API, caught up from their timelines.")
+@click.argument("url", nargs=-1, required=True)
 @db_option
 @click.option("--token", envvar="MASTODON_TOKEN", help="An access token, where the instance asks for one.")
 @click.option("--hashtag", help="The hashtag's stream (and timeline) instead of the public one.")
@@ -90,22 +83,26 @@ def jetstream(url, db, collections, hashtags, langs, batch_posts, batch_seconds,
 @stream_options
 def mastodon(url, db, token, hashtag, local, langs, batch_posts, batch_seconds, exit_when_idle, until_us, bucket_min,
              quiet):  # fmt: skip
-    """A Mastodon instance's streaming API at URL (https://instance.example; `swell replay` serves one
-    locally). After every connection it catches up from the instance's timeline since the newest
-    status read, which is stored with the posts: a drop or a restart loses nothing.
+    """The streaming API of a Mastodon instance at URL (https://instance.example; `swell replay` serves
+    one locally), or of several at once. After every connection it catches up from the instance's
+    timeline since the newest status read, which is stored with the posts: a drop or a restart loses
+    nothing. A status that several instances deliver is stored once.
 
     \b
     Examples:
-      swell watch mastodon https://mastodon.social --hashtag FreeThePress
+      swell watch mastodon https://mastodon.social https://fosstodon.org --hashtag FreeThePress
       swell watch mastodon https://fosstodon.org --local --lang en
     """
-    from swell.live.mastodon import MastodonOptions
-    from swell.live.mastodon import watch as connect
+    from swell.live.mastodon import MastodonOptions, watch_many
 
-    live = MastodonOptions(url=url, token=token, hashtag=hashtag.lstrip("#") if hashtag else None, local=local,
-                           langs=frozenset(langs), batch_posts=batch_posts, batch_seconds=batch_seconds,
+    urls = list(url)
+    if token and len(urls) > 1:  # a token is one instance's: it must not be sent to the others
+        raise click.BadParameter("a token is for one instance; watch that one alone", param_hint="--token")
+    # `url`: the title shown; each instance is watched at its own
+    live = MastodonOptions(url=", ".join(urls), token=token, hashtag=hashtag.lstrip("#") if hashtag else None,
+                           local=local, langs=frozenset(langs), batch_posts=batch_posts, batch_seconds=batch_seconds,
                            exit_when_idle_s=exit_when_idle, until_us=until_us)  # fmt: skip
-    _watch(lambda stop: connect(db, live, stop), live, bucket_min, quiet)
+    _watch(lambda stop: watch_many(db, live, urls, stop), live, bucket_min, quiet)
 
 
 def _watch(start, live, bucket_min: float, quiet: bool) -> None:
@@ -142,6 +139,8 @@ def _watch(start, live, bucket_min: float, quiet: bool) -> None:
     with Live(console=stderr, auto_refresh=False) as screen:
         stats, _ = watch_live(start, live, bucket_min=bucket_min,
                               on_update=lambda s, t: screen.update(view(s, t), refresh=True))  # fmt: skip
+    if not stderr.is_terminal:  # rich leaves the last table of a non-terminal without its newline
+        stderr.print()
     stderr.print(
         f"stopped: {stats.posts:,} posts committed ({stats.new:,} new), {stats.deletions:,} deletions, "
         f"{stats.rejected:,} frames set aside, {stats.connections:,} connection(s)"

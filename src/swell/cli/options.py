@@ -46,6 +46,16 @@ class Time(click.ParamType):
 
 TIME = Time()
 
+# How often what a live stream or a collection has read is committed.
+flush_option = click.option(
+    "--flush",
+    "batch_seconds",
+    type=float,
+    default=2.0,
+    show_default=True,
+    help="Seconds after which what is read is committed, however little (0: at once).",
+)
+
 db_option = click.option(
     "--db",
     type=click.Path(dir_okay=False, path_type=Path),

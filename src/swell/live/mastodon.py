@@ -13,15 +13,17 @@ recorded as deletions of the instance's local id.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
 import orjson
+import pyarrow as pa
 from httpx_sse import SSEError, aconnect_sse
 
 from swell.errors import StreamRefused
 from swell.live.connector import Connector, LiveOptions
+from swell.live.session import together
 from swell.live.writer import LiveStats
 from swell.normalise import normalize_hashtag
 from swell.readers import mastodon
@@ -40,6 +42,25 @@ class MastodonOptions(LiveOptions):
 
 async def watch(db: Path, options: MastodonOptions, stop: asyncio.Event) -> LiveStats:
     return await MastodonConnector(options, stop).watch(db)
+
+
+async def watch_many(db: Path, options: MastodonOptions, urls: list[str], stop: asyncio.Event) -> LiveStats:
+    """`watch` on several instances at once, one connector (and cursor) each, sharing `options`
+    (but its url) and its stats. A status that two instances deliver is stored once (posts are keyed
+    by uri) and given to `options.on_commit` once, so that trends count it once."""
+    seen: set[str] = set()
+    forward = options.on_commit
+
+    def once(records: pa.RecordBatch) -> None:  # in the writers' threads, which take turns
+        ids = records.column("post_id").to_pylist()
+        fresh = [i not in seen for i in ids]
+        seen.update(ids)
+        if forward is not None:
+            forward(records.filter(pa.array(fresh, pa.bool_())))
+
+    each = [replace(options, url=url, on_commit=once) for url in dict.fromkeys(urls)]
+    await together([MastodonConnector(o, stop).watch(db) for o in each])  # a refusal of one stops all
+    return options.stats
 
 
 class MastodonConnector(Connector):

@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 from urllib.parse import parse_qs, urlsplit
 
 import orjson
@@ -254,11 +255,17 @@ def _host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
+class HttpReplay(Protocol):
+    """A replay served over HTTP: `MastodonReplay`, and the archives of `swell.live.archives`."""
+
+    def app(self): ...
+
+
 @contextlib.contextmanager
-def serving(replay: Replay | MastodonReplay, host: str = "127.0.0.1") -> Iterator[str]:
+def serving(replay: Replay | HttpReplay, host: str = "127.0.0.1") -> Iterator[str]:
     """Serve in a thread of this process on a free port, for tests and benchmarks; yields the URL
-    (ws://HOST:PORT/subscribe for Jetstream, http://HOST:PORT for Mastodon)."""
-    if isinstance(replay, MastodonReplay):
+    (ws://HOST:PORT/subscribe for Jetstream, http://HOST:PORT for the others)."""
+    if not isinstance(replay, Replay):
         with _serving_http(replay.app(), host) as url:
             yield url
         return

@@ -8,14 +8,16 @@ import asyncio
 import signal
 from collections.abc import Callable, Coroutine
 from queue import SimpleQueue
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from swell.live.connector import LiveOptions
 from swell.live.writer import LiveStats
-from swell.trends import TrendStream, live_trend_stream
+
+if TYPE_CHECKING:  # the trends (polars) are imported by the watch that shows them, not by collect
+    from swell.trends import TrendStream
 
 Start = Callable[[asyncio.Event], Coroutine[Any, Any, LiveStats]]  # a connector's watch, stopped by the event
-Update = Callable[[LiveStats, TrendStream], None]
+Update = Callable[[LiveStats, "TrendStream"], None]
 
 
 def watch_live(start: Start, options: LiveOptions, *, bucket_min: float = 5.0, on_update: Update | None = None,
@@ -25,6 +27,8 @@ def watch_live(start: Start, options: LiveOptions, *, bucket_min: float = 5.0, o
     batch it commits is fed to a trend stream (`live_trend_stream(bucket_min)`, as `swell trends`); `on_update`
     is called with the counts and the trends every `every_s` seconds and once at the end. Raises
     StreamRefused when the stream cannot be had at all."""
+    from swell.trends import live_trend_stream
+
     committed: SimpleQueue = SimpleQueue()
     options.on_commit = committed.put  # called in the writer's thread; drained here, in the loop's
     trends = live_trend_stream(bucket_min)
@@ -35,6 +39,26 @@ def watch_live(start: Start, options: LiveOptions, *, bucket_min: float = 5.0, o
         if on_update is not None:
             on_update(options.stats, trends)
 
+    until_signalled(start, update, every_s)
+    return options.stats, trends
+
+
+async def together(jobs: list[Coroutine[Any, Any, Any]]) -> None:
+    """Run the jobs at once; the first to fail stops the others, and its error is raised as it is
+    (not in an ExceptionGroup), so that a refusal is the command's one-line error."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            for job in jobs:
+                group.create_task(job)
+    except ExceptionGroup as failed:
+        raise failed.exceptions[0] from None
+
+
+def until_signalled(start: Callable[[asyncio.Event], Coroutine[Any, Any, Any]], tick: Callable[[], None],
+                    every_s: float = 1.0) -> None:  # fmt: skip
+    """Run `start(stop)` in an event loop to its end; Ctrl-C and SIGTERM set `stop`. `tick` is called
+    every `every_s` seconds and once at the end, however it ends."""
+
     async def run() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -43,11 +67,10 @@ def watch_live(start: Start, options: LiveOptions, *, bucket_min: float = 5.0, o
         task = asyncio.create_task(start(stop))
         while not task.done():
             await asyncio.wait({task}, timeout=every_s)
-            update()
+            tick()
         await task
 
     try:
         asyncio.run(run())
     finally:
-        update()
-    return options.stats, trends
+        tick()

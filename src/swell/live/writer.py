@@ -11,6 +11,7 @@ the server. Nothing is dropped: a server that gives up on a slow client is resum
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -56,6 +57,7 @@ class LiveBatch:
     rejects: list[bytes] = field(default_factory=list)
     cursor: int | None = None
     gaps: list[tuple[str, int, int, str]] = field(default_factory=list)  # committed with the posts
+    slices: list[tuple] = field(default_factory=list)  # `swell collect`'s progress, committed with the posts
     # Posts the filters kept, so that their reposts are kept too (in memory: after a restart, reposts
     # of posts kept before it are not recognised).
     kept: set[str] = field(default_factory=set)
@@ -97,8 +99,8 @@ class LiveBatch:
     def handed_off(self) -> LiveBatch:
         """This batch's content, leaving this object empty for the next."""
         taken = LiveBatch(self.stream, self.hashtags, self.langs, self.stats, self.posts, self.deletions, self.rejects)
-        taken.cursor, taken.gaps = self.cursor, self.gaps
-        self.posts, self.deletions, self.rejects, self.gaps = [], [], [], []
+        taken.cursor, taken.gaps, taken.slices = self.cursor, self.gaps, self.slices
+        self.posts, self.deletions, self.rejects, self.gaps, self.slices = [], [], [], [], []
         return taken
 
 
@@ -141,13 +143,21 @@ class BatchWriter:
             await asyncio.to_thread(self._commit, batch)
 
     def _commit(self, batch: LiveBatch) -> None:
+        # Several writers of one process (`swell watch mastodon` on several instances) take turns at
+        # the store, as DuckDB admits one writer: two transactions storing one status would conflict.
+        with _store_lock(self.db):
+            self._commit_now(batch)
+
+    def _commit_now(self, batch: LiveBatch) -> None:
         records = posts_to_batch_or_reject(batch.posts, batch.reject_post)
         if batch.rejects:  # before the commit: a crash in between repeats a reject, never loses one
             with rejects_path(self.db).open("ab") as out:
                 out.write(b"\n".join(batch.rejects) + b"\n")
         with Store(self.db) as store:
             cursor = (batch.stream, batch.cursor) if batch.cursor is not None else None
-            batch.stats.new += store.append(records, batch.deletions, cursor=cursor, gaps=batch.gaps)
+            batch.stats.new += store.append(
+                records, batch.deletions, cursor=cursor, gaps=batch.gaps, slices=batch.slices
+            )
         stats = batch.stats
         stats.posts += records.num_rows
         stats.deletions += len(batch.deletions)
@@ -155,6 +165,15 @@ class BatchWriter:
         stats.cursor = batch.cursor
         if self.on_commit:
             self.on_commit(records)
+
+
+_STORE_LOCKS: dict[Path, threading.Lock] = {}
+_STORE_LOCKS_LOCK = threading.Lock()
+
+
+def _store_lock(db: Path) -> threading.Lock:
+    with _STORE_LOCKS_LOCK:
+        return _STORE_LOCKS.setdefault(db.resolve(), threading.Lock())
 
 
 def committed_cursor(db: Path, stream: str) -> int | None:

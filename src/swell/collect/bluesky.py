@@ -1,0 +1,162 @@
+"""The past of a Bluesky hashtag, from public services that need no account.
+
+- Within Jetstream's lookback (36 hours; `lookback_s`): Jetstream replayed from a timestamp cursor
+  by the live connector (`swell.live.jetstream`), posts and reposts (so co-reposts are seen), no
+  result cap, stopped at the first event at or after `until`. Its cursor is committed with the
+  posts under the slice's own key, so a resumed collection goes on from there.
+- Before it: `app.bsky.feed.searchPosts` on the AppView (`q`, `tag`, `since`, `until`,
+  `sort=latest`, `limit=100`, `cursor`). Search gives at most about 10,000 results for one query;
+  a slice whose paging ends at that cap (or short of the `hitsTotal` the AppView gives) is followed
+  by the slice from its start to the oldest post it reached (as medialab/minet does, PR 1018),
+  until a slice ends under the cap. Search gives no reposts: co-reposts before the lookback are not
+  seen (said in `stats.notes`).
+
+Both go through the file readers (`swell.readers.bluesky`, `swell.readers.jetstream`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+from swell.collect.pages import CollectOptions, Collector, CollectStats, run, until_stopped
+from swell.collect.polite import CollectRefused
+from swell.collect.slices import Slice, stored_slices, uncovered
+from swell.live.jetstream import DEFAULT_URL as JETSTREAM_URL
+from swell.live.jetstream import JetstreamConnector, JetstreamOptions, stream_key
+from swell.model import posts_to_batch
+from swell.readers import bluesky
+from swell.store import Store
+from swell.times import us_to_datetime
+
+DEFAULT_SERVICE = "https://public.api.bsky.app"
+SEARCH = "/xrpc/app.bsky.feed.searchPosts"
+SEARCH_CAP = 10_000  # results searchPosts pages through for one query
+LOOKBACK_S = 36 * 3_600  # what Jetstream keeps
+# Of the lookback, this much is left to search: a cursor at its very edge could be moved forward
+# by the time the connection is made.
+LOOKBACK_MARGIN_S = 3_600
+
+
+@dataclass
+class BlueskyCollect(CollectOptions):
+    service: str = DEFAULT_SERVICE
+    jetstream: str = JETSTREAM_URL
+    cap: int = SEARCH_CAP
+    lookback_s: float = LOOKBACK_S
+    page_size: int = 100
+
+
+def collect_bluesky(options: BlueskyCollect) -> CollectStats:
+    """Collect the hashtag's posts from `since_us` to `until_us` (now, if None) into `options.db`:
+    what an earlier run left unfinished first, then what no earlier run covers. Raises
+    `CollectRefused` when a service refuses (the posts read until then are committed)."""
+    return run(lambda stop: collect_bluesky_async(options, stop), options)
+
+
+async def collect_bluesky_async(options: BlueskyCollect, stop: asyncio.Event) -> None:
+    until = options.fix_until()
+    search_source, jetstream_source = f"bluesky-search:{options.service.rstrip('/')}", stream_key(options.jetstream)
+    boundary = int((time.time() - options.lookback_s + LOOKBACK_MARGIN_S) * 1_000_000)
+    earlier = [s for s in stored_slices(options.db, options.hashtag) if s.source in (search_source, jetstream_source)]
+    todo = [s for s in earlier if not s.done]
+    for start, end in uncovered(options.since_us, until, earlier):
+        if start < boundary:
+            todo.append(Slice(search_source, options.hashtag, start, min(end, boundary)))
+        if end > boundary:
+            todo.append(Slice(jetstream_source, options.hashtag, max(start, boundary), end))
+    searching = [s for s in todo if s.source == search_source]
+    if searching:
+        options.stats.notes.append(
+            f"searchPosts gives no reposts: before {us_to_datetime(boundary):%Y-%m-%d %H:%M} UTC "
+            "(Jetstream's lookback) co-reposts are not seen"
+        )
+        async with Collector(options) as collector:
+            await until_stopped(_search(options, collector, searching, search_source), stop)
+    for s in todo:
+        if s.source == jetstream_source and not stop.is_set():
+            await _replay(options, s, stop)
+
+
+async def _search(options: BlueskyCollect, collector: Collector, slices: list[Slice], source: str) -> None:
+    politeness = options.politeness
+    async with politeness.client(options.service.rstrip("/")) as client:
+        while slices:
+            s = slices.pop(0)
+            while not s.done:
+                params: dict[str, str | int] = {"q": f"#{options.hashtag}", "tag": options.hashtag, "sort": "latest"}
+                params |= {"limit": options.page_size, "since": _iso_ms(s.since_us), "until": _iso_ms(s.until_us)}
+                if s.cursor:
+                    params["cursor"] = s.cursor
+                body = await politeness.get_json(client, SEARCH, params)
+                posts = body.get("posts") if isinstance(body, dict) else None
+                if not isinstance(posts, list):
+                    raise CollectRefused(f"{options.service}{SEARCH}: the answer is not a searchPosts page (no posts)")
+                page = collector.page()
+                if posts:
+                    bluesky.parse({"posts": posts}, f"{source} #{options.hashtag}", page)
+                cursor = body.get("cursor")
+                s.cursor = cursor if isinstance(cursor, str) and cursor else None
+                s.fetched += len(posts)
+                s.reached_us = min([p.created_at for p in page.posts] + ([s.reached_us] if s.reached_us else []),
+                                   default=None)  # fmt: skip
+                follow = []
+                if s.cursor is None or not posts:
+                    s.done = True
+                    hits = body.get("hitsTotal")
+                    follow = _after_cap(options, s, hits if type(hits) is int else None)
+                await collector.add(page, [s, *follow], source)
+                slices[:0] = follow
+
+
+def _after_cap(options: BlueskyCollect, s: Slice, hits: int | None) -> list[Slice]:
+    """The slice that goes on where a capped one stopped: from its start to the oldest post reached
+    (its millisecond included: `until` is exclusive, and a post of that millisecond may be left).
+    A slice is capped when its paging ended at the cap, or before the number of hits the service
+    said it has (`hitsTotal`, where it says: a service's cap need not be the one expected)."""
+    capped = s.fetched >= options.cap or (hits is not None and hits > s.fetched)
+    if not capped or s.reached_us is None:
+        return []
+    until = (s.reached_us // 1_000 + 1) * 1_000
+    if until >= s.until_us:  # the whole cap within one millisecond: slicing cannot go on
+        options.stats.notes.append(
+            f"more than {options.cap:,} results within the millisecond {_iso_ms(s.reached_us)}: some may be missing"
+        )
+        return []
+    return [Slice(s.source, s.query, s.since_us, until)]
+
+
+def _iso_ms(us: int) -> str:
+    return us_to_datetime(us).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+class _SliceConnector(JetstreamConnector):
+    """The Jetstream connector with its cursor stored under the slice's key, not the stream's."""
+
+    def __init__(self, options: JetstreamOptions, stop: asyncio.Event, key: str):
+        self.slice_key = key
+        super().__init__(options, stop)
+
+    @property
+    def key(self) -> str:
+        return self.slice_key
+
+
+async def _replay(options: BlueskyCollect, s: Slice, stop: asyncio.Event) -> None:
+    """One Jetstream slice: its cursor starts at its `since` (stored with the slice, unless a run
+    before has gone further) and the connector stops at its `until`."""
+    key = f"collect:{s.source}#{s.query}@{s.since_us}-{s.until_us}"
+    with Store(options.db) as store:  # a cursor is never moved back: a resumed slice keeps its own
+        store.append(posts_to_batch([]), cursor=(key, s.since_us), slices=[s.row()])
+    live = JetstreamOptions(url=options.jetstream, hashtags=frozenset({options.hashtag}), until_us=s.until_us,
+                            batch_posts=options.batch_posts, batch_seconds=options.batch_seconds,
+                            stats=options.stats)  # fmt: skip
+    connector = _SliceConnector(live, stop, key)
+    await connector.watch(options.db)
+    if connector.reached_until:
+        s.done = True
+        options.stats.slices_done += 1
+        with Store(options.db) as store:
+            store.append(posts_to_batch([]), slices=[s.row()])
+    options.stats.reached_us[s.source] = options.stats.cursor or s.since_us

@@ -1,0 +1,134 @@
+"""Asking a public service for pages, politely: one User-Agent that names swell, the waits a service
+asks for, backoff when it is failing, and a clear stop when it says no.
+
+- 429: wait as long as `Retry-After` says (seconds or an HTTP date), or until `ratelimit-reset`
+  (Bluesky: seconds since 1970) or `X-RateLimit-Reset` (Mastodon: an ISO time), then ask again;
+- 5xx, a dropped connection, a page cut short: ask again after an exponential wait with jitter
+  (tenacity's `wait_random_exponential`), so that many clients do not come back at once;
+- any other 4xx: no retry will change it: `CollectRefused`, with the URL and what the server said.
+
+After `attempts` tries the last failure is a `CollectRefused` too, saying how often it was tried.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import orjson
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+
+from swell import __version__
+from swell.errors import SwellError
+from swell.times import parse_iso_time
+
+DEFAULT_USER_AGENT = f"swell/{__version__} (swell collect; hashtag campaign research)"
+BODY_SHOWN = 300  # characters of a refusal's body quoted in the error
+
+
+class CollectRefused(SwellError):
+    """A service refused a request in a way that asking again will not change (a 4xx other than 429,
+    or failures past the number of attempts)."""
+
+
+class _Retry(Exception):
+    """A failure worth another try; `wait_s` is the wait the server asked for, if it said."""
+
+    def __init__(self, what: str, wait_s: float | None = None):
+        super().__init__(what)
+        self.wait_s = wait_s
+
+
+@dataclass
+class Politeness:
+    user_agent: str = DEFAULT_USER_AGENT
+    attempts: int = 8  # tries of one page before giving up
+    backoff_s: tuple[float, float] = (1.0, 120.0)  # the first and the longest wait after a 5xx or a drop
+    longest_asked_s: float = 3_600.0  # a rate limit asking for longer than this stops the collection
+    timeout_s: float = 30.0
+    retries: Counter = field(default_factory=Counter)  # "429", "5xx", "dropped": how often each was met
+
+    def client(self, base_url: str = "") -> httpx.AsyncClient:
+        headers = {"User-Agent": self.user_agent, "Accept": "application/json"}
+        return httpx.AsyncClient(base_url=base_url, headers=headers, timeout=self.timeout_s)
+
+    async def get_json(self, client: httpx.AsyncClient, url: str, params: dict[str, Any]) -> Any:
+        """The JSON body of GET url?params, asked again as the failures above say."""
+        backoff = wait_random_exponential(multiplier=self.backoff_s[0], max=self.backoff_s[1])
+
+        def wait(state: RetryCallState) -> float:
+            failure = state.outcome.exception() if state.outcome else None
+            if isinstance(failure, _Retry) and failure.wait_s is not None:
+                return failure.wait_s
+            return backoff(state)
+
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type((_Retry, httpx.TransportError)),
+            wait=wait,
+            stop=stop_after_attempt(self.attempts),
+            before_sleep=self._count,
+            reraise=True,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    return await self._get(client, url, params)
+        except (_Retry, httpx.TransportError) as exc:
+            raise CollectRefused(f"{_where(client, url)}: gave up after {self.attempts} attempts ({exc})") from exc
+        raise AssertionError("unreachable: tenacity either returns or raises")
+
+    async def _get(self, client: httpx.AsyncClient, url: str, params: dict[str, Any]) -> Any:
+        response = await client.get(url, params=params)
+        status = response.status_code
+        if status == 429:
+            asked = rate_limit_wait_s(response.headers, time.time())
+            if asked is not None and asked > self.longest_asked_s:
+                raise CollectRefused(f"{_where(client, url)}: rate limited for {asked:,.0f} s; run the command later")
+            raise _Retry("429 rate limited", asked)
+        if status >= 500:
+            raise _Retry(f"{status} {response.reason_phrase}")
+        if status >= 400:
+            said = response.text[:BODY_SHOWN]
+            raise CollectRefused(f"{_where(client, url)}: {status} {response.reason_phrase}: {said}")
+        try:
+            return orjson.loads(response.content)
+        except orjson.JSONDecodeError as exc:  # a page cut short by a proxy or a failing server
+            raise _Retry(f"not JSON ({exc})") from exc
+
+    def _count(self, state: RetryCallState) -> None:
+        failure = state.outcome.exception() if state.outcome else None
+        what = str(failure)
+        if isinstance(failure, httpx.TransportError) or what.startswith("not JSON"):
+            self.retries["dropped"] += 1
+        else:
+            self.retries["429" if what.startswith("429") else "5xx"] += 1
+
+
+def rate_limit_wait_s(headers: httpx.Headers, now_s: float) -> float | None:
+    """The seconds a 429 asks the client to wait: `Retry-After` (seconds, or an HTTP date), else the
+    reset time of Bluesky's `ratelimit-reset` (seconds since 1970) or Mastodon's `X-RateLimit-Reset`
+    (ISO 8601); None when it says nothing usable (then the backoff decides)."""
+    after = headers.get("retry-after")
+    if after:
+        if after.strip().isdigit():
+            return float(after)
+        try:
+            return max(0.0, email.utils.parsedate_to_datetime(after).timestamp() - now_s)
+        except (TypeError, ValueError):
+            pass
+    reset = headers.get("ratelimit-reset") or headers.get("x-ratelimit-reset")
+    if reset:
+        try:
+            at = float(reset) if reset.strip().replace(".", "", 1).isdigit() else parse_iso_time(reset) / 1e6
+        except ValueError:
+            return None
+        return max(0.0, at - now_s)
+    return None
+
+
+def _where(client: httpx.AsyncClient, url: str) -> str:
+    return f"{client.base_url}{url}" if not url.startswith("http") else url
