@@ -144,7 +144,7 @@ class PostWriter(Protocol):
         batch: pa.RecordBatch,
         deletions: Sequence[tuple[str, int | None, str]] = (),
         progress: FileProgress | None = None,
-        cursor: tuple[str, int] | None = None,
+        cursor: tuple[str, int] | Sequence[tuple[str, int]] | None = None,
         platforms: Counter[str] | None = None,
         gaps: Sequence[tuple[str, int, int, str]] = (),
     ) -> int:
@@ -192,7 +192,7 @@ class Store(PostWriter):
         batch: pa.RecordBatch,
         deletions: Sequence[tuple[str, int | None, str]] = (),
         progress: FileProgress | None = None,
-        cursor: tuple[str, int] | None = None,
+        cursor: tuple[str, int] | Sequence[tuple[str, int]] | None = None,
         platforms: Counter[str] | None = None,
         gaps: Sequence[tuple[str, int, int, str]] = (),
     ) -> int:
@@ -227,11 +227,13 @@ class Store(PostWriter):
                     "INSERT OR IGNORE INTO gaps VALUES (?, make_timestamptz(?), make_timestamptz(?), ?)",
                     [list(g) for g in gaps],
                 )
-            if cursor is not None:
-                con.execute(  # never backwards, whatever order batches come in
+            # (stream, cursor), or several: a stream whose cursor is not a time also stores the time reached
+            cursors = [cursor] if isinstance(cursor, tuple) else cursor or []
+            if cursors:
+                con.executemany(  # never backwards, whatever order batches come in
                     """INSERT INTO live_cursors VALUES (?, ?)
                        ON CONFLICT (stream) DO UPDATE SET cursor = greatest(cursor, excluded.cursor)""",
-                    list(cursor),
+                    [list(c) for c in cursors],
                 )
             con.commit()
         except BaseException:

@@ -24,6 +24,7 @@ from swell.rejects import reject_line
 from swell.store import Store, rejects_path
 
 RAW_KEPT_BYTES = 10_000  # of a rejected frame, kept in the rejects file
+SEEN_SUFFIX = "#time_us"  # the stream's time reached is stored under its key + this, beside its cursor
 
 
 @dataclass
@@ -55,6 +56,9 @@ class LiveBatch:
     deletions: list[tuple[str, int | None, str]] = field(default_factory=list)
     rejects: list[bytes] = field(default_factory=list)
     cursor: int | None = None
+    # A stream whose cursor is not a time (Jetstream v2's seq): the newest event's time read, which
+    # dates a gap when the server no longer has the cursor; committed beside it.
+    seen_us: int | None = None
     gaps: list[tuple[str, int, int, str]] = field(default_factory=list)  # committed with the posts
     # Posts the filters kept, so that their reposts are kept too (in memory: after a restart, reposts
     # of posts kept before it are not recognised).
@@ -97,7 +101,7 @@ class LiveBatch:
     def handed_off(self) -> LiveBatch:
         """This batch's content, leaving this object empty for the next."""
         taken = LiveBatch(self.stream, self.hashtags, self.langs, self.stats, self.posts, self.deletions, self.rejects)
-        taken.cursor, taken.gaps = self.cursor, self.gaps
+        taken.cursor, taken.seen_us, taken.gaps = self.cursor, self.seen_us, self.gaps
         self.posts, self.deletions, self.rejects, self.gaps = [], [], [], []
         return taken
 
@@ -146,8 +150,10 @@ class BatchWriter:
             with rejects_path(self.db).open("ab") as out:
                 out.write(b"\n".join(batch.rejects) + b"\n")
         with Store(self.db) as store:
-            cursor = (batch.stream, batch.cursor) if batch.cursor is not None else None
-            batch.stats.new += store.append(records, batch.deletions, cursor=cursor, gaps=batch.gaps)
+            cursors = [(batch.stream, batch.cursor)] if batch.cursor is not None else []
+            if batch.seen_us is not None:
+                cursors.append((batch.stream + SEEN_SUFFIX, batch.seen_us))
+            batch.stats.new += store.append(records, batch.deletions, cursor=cursors, gaps=batch.gaps)
         stats = batch.stats
         stats.posts += records.num_rows
         stats.deletions += len(batch.deletions)
