@@ -129,7 +129,9 @@ def test_replay_honours_cursor_and_collections(stream):
     path, _, _ = stream
     replay = Replay.from_file(path)
     middle = replay.times[len(replay.times) // 2]
-    with serving(replay) as url, connect(f"{url}?wantedCollections=app.bsky.feed.repost&cursor={middle}") as ws:
+    # max_queue=None: the client reads all the server sends, so that its close frame is read at once
+    with serving(replay) as url, connect(f"{url}?wantedCollections=app.bsky.feed.repost&cursor={middle}",
+                                         max_queue=None) as ws:  # fmt: skip
         events = [json.loads(ws.recv()) for _ in range(50)]
     assert all(e["time_us"] >= middle for e in events)
     assert {e["commit"]["collection"] for e in events} == {"app.bsky.feed.repost"}

@@ -166,8 +166,12 @@ class JetstreamConnector(Connector):
                 self.connected()
                 ticking = asyncio.create_task(self.clock(ws.close))
                 try:
-                    while not self.done():
+                    while True:  # until the connection closes: when done, the clock closes it
                         frame = await ws.recv(decode=False)
+                        if self.done():
+                            # Closing: what still comes is read and dropped (the cursor resumes it), or
+                            # the server's close frame waits behind it until close() times out.
+                            continue
                         self.received()
                         self.take(frame)
                         if len(self.batch.posts) >= self.options.batch_posts:
