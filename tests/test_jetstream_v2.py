@@ -6,6 +6,7 @@ restarted, and resumed after the server has forgotten the cursor."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -16,12 +17,13 @@ from pathlib import Path
 import httpx
 import orjson
 import pytest
+import zstandard
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from conftest import DATA, ingest, rows
 from swell.live import jetstream_wire as wire
-from swell.live.jetstream import stream_key, time_key
+from swell.live.jetstream import JetstreamOptions, stream_key, time_key, watch
 from swell.live.replay import Replay, serving
 from swell.simulate import write_jetstream
 from swell.store import Store, rejects_path
@@ -115,6 +117,32 @@ def test_v2_sigkill_mid_stream_then_restart_loses_nothing(stream, tmp_path):
     ids = stored_ids(db)
     assert len(ids) == len(set(ids)) and set(ids) == expected
     assert replay.connections == 2  # the restart resumed from the seq committed, not from the start
+
+
+def test_a_dictionary_retrained_mid_watch_is_fetched_by_the_id_the_refusal_names(stream, tmp_path):
+    """The server retrains its dictionary while the watcher is connected: the next connection, with
+    the old id, is refused (UnknownZstdDictionary, naming the new id), which is fetched; nothing lost."""
+    path, expected, until_us = stream
+    replay = Replay.from_file(path, hold_at=100, drop_every=200)  # held before the first drop
+    samples = replay.v2_frames[::4]
+    retrained = zstandard.train_dictionary(16_384, samples, dict_id=20_261_201)
+    db = tmp_path / "retrained.duckdb"
+
+    async def watch_across_the_retraining(url: str) -> JetstreamOptions:
+        opts = JetstreamOptions(url=url, compress=True, until_us=until_us, batch_seconds=0.2, backoff_s=(0.05, 0.5))
+        watching = asyncio.create_task(watch(db, opts, asyncio.Event()))
+        while opts.stats.frames < 100:  # the first connection, compressed with the first dictionary, is held
+            await asyncio.sleep(0.01)
+        replay.retrain(retrained)
+        replay.release.set()
+        await watching
+        return opts
+
+    with serving(replay) as url:
+        opts = asyncio.run(watch_across_the_retraining(v2(url)))
+    ids = stored_ids(db)
+    assert len(ids) == len(set(ids)) and set(ids) == expected and opts.stats.rejected == 0
+    assert replay.handshakes > opts.stats.connections >= 2  # the old id was refused, then the new one taken
 
 
 def _kept(path: Path, tmp: Path, keep) -> set[str]:

@@ -193,11 +193,14 @@ class JetstreamConnector(Connector):
             raise ConnectionError(f"HTTP {status}")
         error, message = wire.xrpc_error(body)
         named = wire.last_number(message)
-        if self.v2 and error == "CursorTooOld" and named is not None:
-            if self.batch.seen_us is not None:
-                reason = f"the server no longer has the events after the cursor (CursorTooOld: {visible(message)})"
-                self.suspect = (self.batch.seen_us, reason, 0)
-            self.batch.cursor = named  # its oldest event: resume from there
+        if self.v2 and error == "CursorTooOld":
+            if named is not None and named > (self.batch.cursor or 0):  # the oldest seq it has: resume there
+                if self.batch.seen_us is not None:
+                    reason = f"the server no longer has the events after the cursor (CursorTooOld: {visible(message)})"
+                    self.suspect = (self.batch.seen_us, reason, 0)
+                self.batch.cursor = named
+            else:  # a message without the floor: resume from the time reached, which the server moves (#info)
+                self.batch.cursor = None
             raise ConnectionError("CursorTooOld")
         if self.v2 and error == "UnknownZstdDictionary" and named is not None and named != self.dictionary_id:
             self.dictionary_id = named  # retrained: the current one, fetched on the way back

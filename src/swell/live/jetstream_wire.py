@@ -20,6 +20,7 @@ from functools import cache
 from importlib import resources
 from urllib.parse import urlsplit, urlunsplit
 
+import orjson
 import zstandard
 
 from swell.readers.base import BadRecord, require_str
@@ -105,8 +106,6 @@ def v1_event(payload: dict) -> tuple[int, dict]:
 
 def xrpc_error(body: bytes) -> tuple[str, str]:
     """The error name and message of an XRPC error envelope (or of whatever a server sent instead)."""
-    import orjson
-
     try:
         envelope = orjson.loads(body)
     except orjson.JSONDecodeError:

@@ -139,6 +139,12 @@ class Replay:
         current = zstandard.ZstdCompressor(dict_data=self.dictionary)
         return {False: [legacy.compress(f) for f in self.frames], True: [current.compress(f) for f in self.v2_frames]}
 
+    def retrain(self, dictionary: zstandard.ZstdCompressionDict) -> None:
+        """Serve another v2 dictionary from now on (to new connections), as Jetstream does after
+        retraining: the old id is refused with UnknownZstdDictionary."""
+        self.dictionary = dictionary
+        self.__dict__.pop("compressed", None)
+
     def _oldest(self) -> int:
         return bisect.bisect_left(self.times, self.kept_from_us or 0)
 
