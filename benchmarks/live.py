@@ -9,7 +9,10 @@ defaults: 20,000 posts or 2 s per commit), into a fresh store:
 1. as fast as they go, over each endpoint (v1 `/subscribe`, v2 `subscribeEvents`) with and without
    zstd (`--compress`): the sustained rate, from the watcher's start until the store's committed
    cursor reaches the last event; the peer is v1 uncompressed in the same run;
-2. over v1 uncompressed at --rate events/s (the target, several times the Bluesky firehose): every second this process
+2. the connector's own CPU time per event (decompressing, decoding, reading into posts; no socket,
+   no store), best of 3 over the first 60,000 events: the part of the difference between the
+   variants that is swell's, measured without the noise of a shared machine;
+3. over v1 uncompressed at --rate events/s (the target, several times the Bluesky firehose): every second this process
    reads the committed cursor (as `swell trends --follow --interval 1` would look at the store) and
    takes the delay since the replay server sent that event: how stale the store is for `swell trends`
    and `swell serve`, before their own polling interval. Median and maximum.
@@ -54,7 +57,39 @@ def committed(db: Path, key: str) -> int | None:
         return None
 
 
+# endpoint variants: (v2, compress)
 VARIANTS = {"v1": (False, False), "v1 zstd": (False, True), "v2": (True, False), "v2 zstd": (True, True)}
+
+
+def decode_cost(path: Path, events: int = 60_000) -> dict[str, float]:
+    """µs of CPU per event in `JetstreamConnector.take`, per variant (best of 3)."""
+    import asyncio
+
+    import zstandard
+
+    from swell.live import jetstream_wire as wire
+    from swell.live.jetstream import JetstreamConnector, JetstreamOptions
+    from swell.live.replay import Replay
+
+    replay = Replay.from_file(path)
+    costs = {}
+    for name, (v2, compress) in VARIANTS.items():
+        url = "ws://127.0.0.1" + (wire.V2_PATH if v2 else wire.V1_PATH)
+        connector = JetstreamConnector(JetstreamOptions(url=url, compress=compress), asyncio.Event())
+        frames = (replay.compressed[v2] if compress else replay.v2_frames if v2 else replay.frames)[:events]
+        if compress:  # as its session() would, with the dictionary the replay server compresses with
+            dictionary = replay.dictionary if v2 else wire.packaged_dictionary(wire.LEGACY_DICTIONARY)
+            connector.decompressor = zstandard.ZstdDecompressor(dict_data=dictionary)
+        times = []
+        for _ in range(3):
+            connector.batch.posts.clear()
+            started = time.process_time()
+            for frame in frames:
+                connector.take(frame)
+            times.append((time.process_time() - started) / len(frames) * 1e6)
+        assert connector.batch.stats.rejected == 0
+        costs[name] = min(times)
+    return costs
 
 
 def run(path: Path, rate: float, v2: bool = False, compress: bool = False) -> dict:
@@ -96,6 +131,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     path = prepare(args.posts)
+    for name, cost in decode_cost(path).items():
+        print(f"{name:8} the connector's CPU: {cost:.1f} µs an event", flush=True)
     fastest: dict[str, list[float]] = {name: [] for name in VARIANTS}
     ratios: dict[str, list[float]] = {name: [] for name in VARIANTS}
     delays, finals, sizes = [], [], {}

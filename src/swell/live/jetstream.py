@@ -179,6 +179,11 @@ class JetstreamConnector(Connector):
                 except ConnectionClosed:
                     if not self.done():
                         raise  # the server closed: reconnect
+                except BaseException:
+                    # Failing (the store, an error frame): no closing handshake, whose answer would wait
+                    # behind the frames still coming until close() timed out.
+                    ws.transport.abort()
+                    raise
                 finally:
                     ticking.cancel()
         except InvalidURI as exc:
