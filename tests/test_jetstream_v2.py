@@ -197,7 +197,8 @@ def test_v1_then_v2_on_a_server_that_keeps_everything_is_seamless(stream, tmp_pa
 @pytest.mark.parametrize(
     ("query", "options", "said"),
     [
-        ("", {"drop_every": 50, "error_frame": "InternalMeltdown"}, "ended the stream: InternalMeltdown on purpose"),
+        # the server's words are data: an escape sequence in them is shown, not obeyed
+        ("", {"drop_every": 50, "error_frame": "Meltdown\x1b[2J"}, "ended the stream: Meltdown\\x1b[2J on purpose"),
         ("?wantedCollections=app.bsky.feed.post", {}, "InvalidRequest wantedCollections is a v1 parameter"),
     ],
 )
@@ -253,3 +254,24 @@ def test_replay_speaks_v2_as_the_lexicon_says(stream):
         assert current.content == (Path(wire.__file__).parent / "dictionaries" / wire.V2_DICTIONARY).read_bytes()
         missing = httpx.get(f"{http}{wire.DICTIONARY_PATH}?id=7")
         assert missing.status_code == 404 and missing.json()["error"] == "DictionaryNotFound"
+
+
+def test_swell_replay_serves_v2_with_a_lookback_floor(stream, tmp_path):
+    """The command: v2's URL printed beside v1's; --kept-from makes a seq cursor older than the floor a
+    CursorTooOld refusal naming the oldest seq, and an older time an #info OutdatedCursor first frame."""
+    path, _, _ = stream
+    replay = Replay.from_file(path)
+    kept_from = replay.times[100]
+    cmd = [sys.executable, "-m", "swell", "replay", str(path), "--port", "0"]
+    with started([*cmd, "--kept-from", us_to_datetime(kept_from).isoformat()], stderr=subprocess.PIPE) as server:
+        url = server.stderr.readline().split(" on ")[-1].strip()
+        v2_url = server.stderr.readline().split(" on ")[-1].strip()
+        assert v2_url == v2(url)
+        with pytest.raises(InvalidStatus) as refused:
+            connect(f"{v2_url}?cursor=5")
+        body = orjson.loads(refused.value.response.body)
+        assert body["error"] == "CursorTooOld" and body["message"].endswith(f"oldest seq {101}")
+        with connect(f"{v2_url}?cursor={replay.times[0]}", max_queue=None) as ws:
+            info, first = (json.loads(ws.recv())["payload"] for _ in range(2))
+        assert info["name"] == "OutdatedCursor" and first["seq"] == 101
+        assert wire.v1_event(first)[1]["time_us"] == kept_from
