@@ -72,11 +72,13 @@ def test_real_events_through_either_endpoint_compressed_or_not(real, endpoint, c
     assert len(expected) == 10 and rows(db, f"SELECT {COLUMNS} FROM posts ORDER BY post_id") == expected
     assert opts.stats.rejected == 0 and opts.stats.connections == 1
     last_post = max(replay.times[:-1])
+    last_seq = 5_000 + len(replay.times) - 2
     with Store(db, read_only=True) as store:
-        if endpoint == "v1":  # a time: the newest event read
+        if endpoint == "v1":  # a time, and the seq reached beside it (the events' `cursor`)
             assert store.live_cursor(stream_key(url)) == last_post
+            assert store.live_cursor(stream_key(url) + "#seq") == last_seq
         else:  # a seq, and the time it reached beside it
-            assert store.live_cursor(stream_key(url)) == 5_000 + len(replay.times) - 2
+            assert store.live_cursor(stream_key(url)) == last_seq
             assert store.live_cursor(time_key(url)) == last_post
 
 
@@ -116,7 +118,8 @@ def test_v2_sigkill_mid_stream_then_restart_loses_nothing(stream, tmp_path):
         assert second.returncode == 0, second.stderr
     ids = stored_ids(db)
     assert len(ids) == len(set(ids)) and set(ids) == expected
-    assert replay.connections == 2  # the restart resumed from the seq committed, not from the start
+    with Store(db, read_only=True) as store:  # the restart resumed from the seq committed before the kill
+        assert replay.cursors[0] is None and 0 < replay.cursors[1] <= store.live_cursor(stream_key(v2(url)))
 
 
 def test_a_dictionary_retrained_mid_watch_is_fetched_by_the_id_the_refusal_names(stream, tmp_path):

@@ -1,8 +1,9 @@
 """Bluesky's Jetstream, live, over either of its endpoints (chosen by the URL's path):
 
-- v1, `wss://HOST/subscribe?wantedCollections=...&cursor=TIME_US`: the cursor committed is the
-  highest `time_us` read (a v1 event's `cursor`, its sequence number on a v2 server, is not used: a
-  time works on every server, and only a time shows a silently clamped resume);
+- v1, `wss://HOST/subscribe?wantedCollections=...&cursor=N`: the cursor committed is the highest
+  `time_us` read, and beside it (`STREAM#seq`) the highest `cursor` field read, the event's sequence
+  number on a Jetstream v2 server, from which it resumes when it has one (exact, where a time is not
+  after Jetstream imports timestamps); the time shows a silently clamped resume;
 - v2, `wss://HOST/xrpc/network.bsky.jetstream.subscribeEvents?collections=...&cursor=SEQ`: the cursor
   committed is the highest `seq` read, and beside it (`time_key`) the highest time read, which dates
   the gap when the server has forgotten the seq.
@@ -56,7 +57,7 @@ from swell.errors import StreamRefused
 from swell.escapes import visible
 from swell.live import jetstream_wire as wire
 from swell.live.connector import Connector, LiveOptions
-from swell.live.writer import SEEN_SUFFIX, LiveStats, committed_cursor
+from swell.live.writer import SEEN_SUFFIX, SEQ_SUFFIX, LiveStats, committed_cursor
 from swell.readers import jetstream
 from swell.readers.base import RECORD_ERRORS, reason_for
 
@@ -137,6 +138,8 @@ class JetstreamConnector(Connector):
             self.batch.seen_us = await asyncio.to_thread(committed_cursor, db, time_key(self.options.url))
             if self.batch.seen_us is None:
                 self.batch.seen_us = await asyncio.to_thread(committed_cursor, db, stream_key(v1))
+        else:  # the seq reached, committed beside the time
+            self.batch.seq = await asyncio.to_thread(committed_cursor, db, self.key + SEQ_SUFFIX)
         return await super().watch(db)
 
     def _resume_from(self) -> int | None:
@@ -145,7 +148,7 @@ class JetstreamConnector(Connector):
         if not self.v2:
             reason = "the stream resumed later than the cursor asked for (older than the server keeps)"
             self.suspect = None if cursor is None else (cursor, reason, GAP_TOLERANCE_S * 1_000_000)
-            return cursor
+            return self.batch.seq if self.batch.seq is not None else cursor
         # v2 says when it moves a cursor (a refusal, or an #info frame), and `suspect` is set then.
         return cursor if cursor is not None else self.batch.seen_us
 
@@ -252,8 +255,10 @@ class JetstreamConnector(Connector):
             self._take_v2(event, frame, where)
         elif not isinstance(event, dict) or not jetstream.matches(event):
             batch.reject("not a Jetstream event (no did, time_us and kind)", frame, where)
-        elif self._read(event, frame, where) and (batch.cursor is None or event["time_us"] > batch.cursor):
-            batch.cursor = event["time_us"]
+        elif self._read(event, frame, where):
+            batch.cursor = max(event["time_us"], batch.cursor or 0)
+            if type(seq := event.get("cursor")) is int and 0 <= seq < wire.TIME_CURSOR_FROM:
+                batch.seq = max(seq, batch.seq or 0)
 
     def _take_v2(self, frame_object, frame: bytes, where: str) -> None:
         batch = self.batch

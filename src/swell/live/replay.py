@@ -98,12 +98,14 @@ class Replay:
     release: threading.Event = field(default_factory=threading.Event)
     connections: int = field(default=0, init=False)
     handshakes: int = field(default=0, init=False)
+    cursors: list[int | None] = field(default_factory=list, init=False)  # asked for by each connection
     sent: int = field(default=0, init=False)
     sent_at: dict[int, float] = field(default_factory=dict, init=False)  # time_us -> monotonic time sent
     plans: dict[ServerConnection, Plan] = field(default_factory=dict, init=False)
 
     @classmethod
-    def from_file(cls, path: Path, first_seq: int = 1, **options) -> Replay:
+    def from_file(cls, path: Path, first_seq: int = 1, legacy: bool = False, **options) -> Replay:
+        """`legacy`: v1 events as Jetstream v1 sent them, without their `cursor` (seq)."""
         events = []
         for line in path.read_bytes().splitlines():
             if line.strip():
@@ -112,7 +114,7 @@ class Replay:
         events.sort(key=lambda e: e[0])
         return cls(
             # the event as it is in the file, with its `cursor` first
-            frames=[b'{"cursor":%d,%s' % (first_seq + i, e[2][1:]) for i, e in enumerate(events)],
+            frames=[e[2] if legacy else b'{"cursor":%d,%s' % (first_seq + i, e[2][1:]) for i, e in enumerate(events)],
             times=[e[0] for e in events],
             collections=[(e[1].get("commit") or {}).get("collection") for e in events],
             kinds=[e[1]["kind"] for e in events],
@@ -217,6 +219,7 @@ class Replay:
             return _xrpc_error(connection, refused, "RateLimitExceeded" if refused == 429 else "", "on purpose")
         try:
             self.plans[connection] = self._plan(parts.path, query)
+            self.cursors.append(int(query["cursor"][0]) if "cursor" in query else None)
         except (Refusal, ValueError) as exc:
             error, message = (exc.error, exc.message) if isinstance(exc, Refusal) else ("InvalidRequest", str(exc))
             return _xrpc_error(connection, 400, error, message)

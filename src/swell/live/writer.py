@@ -24,7 +24,10 @@ from swell.rejects import reject_line
 from swell.store import Store, rejects_path
 
 RAW_KEPT_BYTES = 10_000  # of a rejected frame, kept in the rejects file
-SEEN_SUFFIX = "#time_us"  # the stream's time reached is stored under its key + this, beside its cursor
+# Positions a stream commits beside its cursor, under its key + these: the time reached by a stream
+# whose cursor is a seq (Jetstream v2), the seq reached by one whose cursor is a time (Jetstream v1,
+# on a server that numbers its events).
+SEEN_SUFFIX, SEQ_SUFFIX = "#time_us", "#seq"
 
 
 @dataclass
@@ -59,6 +62,7 @@ class LiveBatch:
     # A stream whose cursor is not a time (Jetstream v2's seq): the newest event's time read, which
     # dates a gap when the server no longer has the cursor; committed beside it.
     seen_us: int | None = None
+    seq: int | None = None  # and of a stream whose cursor is a time: the seq read, where events carry one
     gaps: list[tuple[str, int, int, str]] = field(default_factory=list)  # committed with the posts
     # Posts the filters kept, so that their reposts are kept too (in memory: after a restart, reposts
     # of posts kept before it are not recognised).
@@ -101,7 +105,7 @@ class LiveBatch:
     def handed_off(self) -> LiveBatch:
         """This batch's content, leaving this object empty for the next."""
         taken = LiveBatch(self.stream, self.hashtags, self.langs, self.stats, self.posts, self.deletions, self.rejects)
-        taken.cursor, taken.seen_us, taken.gaps = self.cursor, self.seen_us, self.gaps
+        taken.cursor, taken.seen_us, taken.seq, taken.gaps = self.cursor, self.seen_us, self.seq, self.gaps
         self.posts, self.deletions, self.rejects, self.gaps = [], [], [], []
         return taken
 
@@ -151,8 +155,9 @@ class BatchWriter:
                 out.write(b"\n".join(batch.rejects) + b"\n")
         with Store(self.db) as store:
             cursors = [(batch.stream, batch.cursor)] if batch.cursor is not None else []
-            if batch.seen_us is not None:
-                cursors.append((batch.stream + SEEN_SUFFIX, batch.seen_us))
+            for suffix, position in ((SEEN_SUFFIX, batch.seen_us), (SEQ_SUFFIX, batch.seq)):
+                if position is not None:
+                    cursors.append((batch.stream + suffix, position))
             batch.stats.new += store.append(records, batch.deletions, cursor=cursors, gaps=batch.gaps)
         stats = batch.stats
         stats.posts += records.num_rows
