@@ -94,6 +94,8 @@ def test_drops_and_malformed_frames_lose_nothing_and_store_nothing_twice(stream,
     assert len(ids) == len(set(ids)) and set(ids) == expected
     stats = opts.stats
     assert stats.connections >= 5  # it was dropped again and again, and came back each time
+    # resumed each time from the seq of the last event read (its `cursor`), which this server gives
+    assert replay.cursors[0] is None and all(0 < c < 10**15 for c in replay.cursors[1:])
     assert stats.new == len(expected)
     # every malformed frame was counted and set aside, with a reason, and the connection stayed up
     bad = replay.sent // 500
@@ -129,7 +131,9 @@ def test_replay_honours_cursor_and_collections(stream):
     path, _, _ = stream
     replay = Replay.from_file(path)
     middle = replay.times[len(replay.times) // 2]
-    with serving(replay) as url, connect(f"{url}?wantedCollections=app.bsky.feed.repost&cursor={middle}") as ws:
+    # max_queue=None: the client reads all the server sends, so that its close frame is read at once
+    with serving(replay) as url, connect(f"{url}?wantedCollections=app.bsky.feed.repost&cursor={middle}",
+                                         max_queue=None) as ws:  # fmt: skip
         events = [json.loads(ws.recv()) for _ in range(50)]
     assert all(e["time_us"] >= middle for e in events)
     assert {e["commit"]["collection"] for e in events} == {"app.bsky.feed.repost"}
@@ -354,12 +358,15 @@ def test_a_store_that_cannot_be_written_stops_the_watcher_with_its_error(stream,
             asyncio.run(watch(db, opts, asyncio.Event()))
 
 
-def test_a_cursor_older_than_the_server_keeps_is_a_gap_said_and_stored(stream, tmp_path):
+@pytest.mark.parametrize("legacy", [False, True], ids=["seq", "legacy"])
+def test_a_cursor_older_than_the_server_keeps_is_a_gap_said_and_stored(stream, legacy, tmp_path):
     """Jetstream moves a cursor older than its lookback to the oldest event it has, without a word:
     the watcher stopped at 01:00 and resumed after the server had forgotten everything before 02:00.
-    The hour in between is missing: a gap in the stats and in the store, with the posts around it."""
+    The hour in between is missing: a gap in the stats and in the store, with the posts around it.
+    The watcher resumes from the seq of the last event read where the server gives one (Jetstream v2
+    does), from its time where it does not (legacy Jetstream v1)."""
     path, _, until_us = stream
-    replay = Replay.from_file(path)
+    replay = Replay.from_file(path, legacy=legacy)
     db = tmp_path / "gap.duckdb"
     stop_us = replay.times[0] + 3_600_000_000  # an hour into the stream
     kept_from = stop_us + 3_600_000_000
@@ -370,6 +377,7 @@ def test_a_cursor_older_than_the_server_keeps_is_a_gap_said_and_stored(stream, t
         replay.kept_from_us = kept_from  # meanwhile, the server forgot the hour after the cursor
         opts = run_watch(db, url, until_us)
     first = next(t for t in replay.times if t >= kept_from)
+    assert replay.cursors[-1] == asked if legacy else replay.cursors[-1] < 10**15  # a time, or a seq
     assert opts.stats.gaps == [(asked, first)]
     gaps = rows(db, "SELECT stream, epoch_us(missing_from) AS f, epoch_us(missing_until) AS u FROM gaps")
     assert [(g["f"], g["u"]) for g in gaps] == [(asked, first)] and gaps[0]["stream"] == stream_key(url)

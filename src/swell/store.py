@@ -158,7 +158,7 @@ class PostWriter(Protocol):
         batch: pa.RecordBatch,
         deletions: Sequence[tuple[str, int | None, str]] = (),
         progress: FileProgress | None = None,
-        cursor: tuple[str, int] | None = None,
+        cursor: tuple[str, int] | Sequence[tuple[str, int]] | None = None,
         platforms: Counter[str] | None = None,
         gaps: Sequence[tuple[str, int, int, str]] = (),
     ) -> int:
@@ -206,7 +206,7 @@ class Store(PostWriter):
         batch: pa.RecordBatch,
         deletions: Sequence[tuple[str, int | None, str]] = (),
         progress: FileProgress | None = None,
-        cursor: tuple[str, int] | None = None,
+        cursor: tuple[str, int] | Sequence[tuple[str, int]] | None = None,
         platforms: Counter[str] | None = None,
         gaps: Sequence[tuple[str, int, int, str]] = (),
         slices: Sequence[tuple] = (),
@@ -246,11 +246,13 @@ class Store(PostWriter):
             if slices:
                 con.executemany("INSERT OR REPLACE INTO collect_slices VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                                 [list(s) for s in slices])  # fmt: skip
-            if cursor is not None:
-                con.execute(  # never backwards, whatever order batches come in
+            # (stream, cursor), or several: a stream whose cursor is not a time also stores the time reached
+            cursors = [cursor] if isinstance(cursor, tuple) else cursor or []
+            if cursors:
+                con.executemany(  # never backwards, whatever order batches come in
                     """INSERT INTO live_cursors VALUES (?, ?)
                        ON CONFLICT (stream) DO UPDATE SET cursor = greatest(cursor, excluded.cursor)""",
-                    list(cursor),
+                    [list(c) for c in cursors],
                 )
             con.commit()
         except BaseException:

@@ -42,25 +42,34 @@ def watch() -> None:
     """
 
 
-@watch.command("jetstream", short_help="Bluesky's Jetstream, resumed from its cursor after any drop.")
+@watch.command("jetstream", short_help="Bluesky's Jetstream (v1 or v2), resumed from its cursor after any drop.")
 @click.argument("url", default="wss://jetstream2.us-east.bsky.network/subscribe")
 @db_option
 @click.option(
     "--collection",
     "collections",
     multiple=True,
-    help="Jetstream collections to ask for; repeatable. Default: posts and reposts.",
+    help="Jetstream collections to ask for (v2 also takes PREFIX.*); repeatable. Default: posts and reposts.",
 )
 @click.option("--hashtag", "hashtags", multiple=True, help="Keep only posts with this hashtag (and reposts of them).")
+@click.option(
+    "--compress/--no-compress",
+    default=False,
+    show_default=True,
+    help="zstd-compressed frames (about a third of the bytes, more CPU).",
+)
 @stream_options
-def jetstream(url, db, collections, hashtags, langs, batch_posts, batch_seconds, exit_when_idle, until_us,
+def jetstream(url, db, collections, hashtags, compress, langs, batch_posts, batch_seconds, exit_when_idle, until_us,
               bucket_min, quiet):  # fmt: skip
-    """Bluesky's Jetstream at URL (a WebSocket; `swell replay` serves one locally). Reconnects on any
-    drop and resumes from the cursor stored with the posts, across a restart of swell too.
+    """Bluesky's Jetstream at URL (a WebSocket; `swell replay` serves one locally): the v1 endpoint
+    (.../subscribe) or the v2 one (.../xrpc/network.bsky.jetstream.subscribeEvents), told by the path.
+    Reconnects on any drop and resumes from the cursor stored with the posts (v1: a time, v2: a seq),
+    across a restart of swell too. A resume the server no longer has is a gap: said, and stored.
 
     \b
     Examples:
       swell watch jetstream
+      swell watch jetstream wss://jetstream2.us-east.bsky.network/xrpc/network.bsky.jetstream.subscribeEvents --compress
       swell watch jetstream ws://127.0.0.1:6008/subscribe --until 2024-03-01T12:00
     """
     from swell.live.jetstream import DEFAULT_COLLECTIONS, JetstreamOptions
@@ -69,6 +78,7 @@ def jetstream(url, db, collections, hashtags, langs, batch_posts, batch_seconds,
 
     live = JetstreamOptions(url=url, collections=tuple(collections) or DEFAULT_COLLECTIONS,
                             hashtags=frozenset(normalize_hashtag(h) for h in hashtags), langs=frozenset(langs),
+                            compress=compress,
                             batch_posts=batch_posts, batch_seconds=batch_seconds, exit_when_idle_s=exit_when_idle,
                             until_us=until_us)  # fmt: skip
     _watch(lambda stop: connect(db, live, stop), live, bucket_min, quiet)
@@ -148,7 +158,8 @@ def _watch(start, live, bucket_min: float, quiet: bool) -> None:
     if stats.gaps:
         stderr.print(
             f"warning: the stream did not deliver {_gaps(stats.gaps)}: the cursor was older than the server keeps; "
-            "those posts are missing (recorded in the store's gaps table)"
+            "those posts are missing (recorded in the store's gaps table)",
+            soft_wrap=True,
         )
 
 
@@ -196,27 +207,47 @@ def serve(db, host, port, token, interval, bucket_min, history):
 @click.option("--rate", type=float, default=0.0, help="Events per second (default: as fast as the client reads).")
 @click.option("--drop-every", type=int, default=0, help="Close each connection after about this many events (tests).")
 @click.option("--bad-frames", type=int, default=0, help="Every this many events, also send a malformed one (tests).")
+@click.option(
+    "--refuse-every", type=int, default=0, help="Jetstream: refuse every this many connections, 429 and 503 in turn."
+)
+@click.option(
+    "--kept-from",
+    "kept_from_us",
+    type=TIME,
+    help="Jetstream: forget the events before this time (as its lookback does); older cursors are moved.",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="The same seed drops and spoils the same way.")
-def replay(file, host, port, rate, drop_every, bad_frames, seed):
+def replay(file, host, port, rate, drop_every, bad_frames, refuse_every, kept_from_us, seed):
     """Serve FILE as a live source. Jetstream events (`swell simulate --format jetstream`) go out over a
-    WebSocket as Jetstream sends them, ws://HOST:PORT/subscribe, honouring `cursor` and
-    `wantedCollections`. Mastodon statuses (`--format mastodon`) are published at --rate a second
-    (default 1,000) as an instance's streaming API and timelines at http://HOST:PORT.
+    WebSocket as Jetstream v2 sends them at both its endpoints: v1 at ws://HOST:PORT/subscribe
+    (`cursor`, `wantedCollections`, `compress`), v2 at
+    ws://HOST:PORT/xrpc/network.bsky.jetstream.subscribeEvents (`cursor`, `kinds`, `dids`,
+    `collections`, `zstdDictionary`; getZstdDictionary beside it). Mastodon statuses (`--format
+    mastodon`) are published at --rate a second (default 1,000) as an instance's streaming API and
+    timelines at http://HOST:PORT.
 
     \b
     Examples:
       swell simulate js.jsonl --format jetstream && swell replay js.jsonl
       swell replay statuses.jsonl --rate 500 --drop-every 200 --port 0
     """
+    from swell.live.jetstream_wire import V1_PATH, V2_PATH
     from swell.live.replay import Replay, load, run
     from swell.terminal import stderr
 
     try:
-        served = load(file, drop_every=drop_every, bad_frames=bad_frames, rate=rate, seed=seed)
+        served = load(file, drop_every=drop_every, bad_frames=bad_frames, rate=rate, seed=seed,
+                      refuse_every=refuse_every, kept_from_us=kept_from_us)  # fmt: skip
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="FILE") from exc
     if isinstance(served, Replay):
         what = f"serving {len(served.frames):,} Jetstream events"
     else:
         what = f"publishing {len(served.statuses):,} Mastodon statuses"
-    run(served, host, port, lambda address: stderr.print(f"{what} on {address}", soft_wrap=True))
+
+    def ready(address: str) -> None:
+        stderr.print(f"{what} on {address}", soft_wrap=True)
+        if isinstance(served, Replay):  # the first line names v1's URL (scripts read it); v2's beside it
+            stderr.print(f"  and v2 on {address.replace(V1_PATH, V2_PATH)}", soft_wrap=True)
+
+    run(served, host, port, ready)

@@ -1,15 +1,28 @@
-"""`swell replay`: play a file of Jetstream events over a local WebSocket, as Jetstream does, or
-a file of Mastodon statuses as an instance's streaming API and timelines (`MastodonReplay`).
+"""`swell replay`: play a file of Jetstream events over a local WebSocket, as Jetstream (v2) does at
+both its endpoints, or a file of Mastodon statuses as an instance's streaming API and timelines
+(`MastodonReplay`).
 
-`GET /subscribe?wantedCollections=...&cursor=TIME_US` (WebSocket) sends the file's events with
-`time_us >= cursor` (all of them without a cursor), in time order, restricted to the wanted
-collections (identity and account events always pass, as on Jetstream). For tests and demos the
-server can misbehave on purpose, reproducibly (seeded):
+The file's events, in time order, are numbered from `first_seq` (their `seq`, the v2 cursor):
 
-- `drop_every`: close each connection after a random number of events (1 to 2 x drop_every),
-  as a network or server failure would;
+- `GET /subscribe?wantedCollections=...&cursor=N[&compress=true]` (WebSocket, v1): each event as it
+  is in the file with its `cursor` (seq) added, from the cursor on (a seq below 10^15, a time in µs
+  from there; all events without one), restricted to the wanted collections (identity and account
+  events always pass, as on Jetstream); with `compress=true`, zstd frames (the legacy dictionary);
+- `GET /xrpc/network.bsky.jetstream.subscribeEvents?collections=...&kinds=...&dids=...&cursor=N
+  [&zstdDictionary=ID]` (WebSocket, v2, `xrpc.v1.json` framing), with the lexicon's refusals before
+  the upgrade (v1 parameter names, unknown kinds, a collections filter that cannot apply, an unknown
+  dictionary id, a seq cursor older than the server keeps: `CursorTooOld`, naming the oldest seq);
+- `GET /xrpc/network.bsky.jetstream.getZstdDictionary[?id=ID]`: the v2 dictionary.
+
+`kept_from_us` is Jetstream's lookback: events before it are gone; an older cursor is moved to it,
+silently on v1, and on v2 a time cursor with a first `#info OutdatedCursor` frame. For tests and demos
+the server misbehaves on purpose, reproducibly (seeded):
+
+- `drop_every`: close each connection after a random number of events (1 to 2 x drop_every), as a
+  network or server failure would; on v2 with `error_frame`, after that terminal error frame;
 - `bad_frames`: every that many events, also send a malformed frame (before the event): bad JSON,
-  an event of an unknown collection, or a frame of 2 MB.
+  an event of an unknown collection, or a frame of 2 MB;
+- `refuse_every`: refuse every that many handshakes, with 429 (a rate limit) and 503 in turn.
 
 Events are sent as fast as the client takes them, or at `rate` events per second. For tests that
 must stop the stream at a known point, `hold_at` makes every connection wait before that event
@@ -21,32 +34,63 @@ from __future__ import annotations
 import asyncio
 import bisect
 import contextlib
+import dataclasses
 import queue
 import random
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import parse_qs, urlsplit
 
 import orjson
+import zstandard
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+from websockets.typing import Subprotocol
+
+from swell.live import jetstream_wire as wire
 
 HUGE_FRAME_BYTES = 2_000_000
+
+
+class Refusal(Exception):
+    """A handshake refused with an XRPC error envelope (HTTP 400)."""
+
+    def __init__(self, error: str, message: str):
+        super().__init__(message)
+        self.error, self.message = error, message
+
+
+@dataclass
+class Plan:
+    """What one connection is sent: its frames (compressed or not) from `start`, those `wanted`."""
+
+    v2: bool
+    start: int
+    wanted: Callable[[int], bool]
+    compressor: zstandard.ZstdCompressor | None = None
+    info: bytes | None = None  # a first frame (v2's #info OutdatedCursor)
 
 
 @dataclass
 class Replay:
     """The events of a file, in time order, and how to misbehave."""
 
-    frames: list[bytes]
+    frames: list[bytes]  # as the v1 endpoint sends them
     times: list[int]
     collections: list[str | None]
+    kinds: list[str]
+    dids: list[str]
+    first_seq: int = 1
     drop_every: int = 0
     bad_frames: int = 0
+    refuse_every: int = 0
+    error_frame: str | None = None  # v2: the terminal error frame sent before a drop (e.g. ConsumerTooSlow)
     rate: float = 0.0  # events per second; 0: as fast as the client reads
     seed: int = 0
     hold_at: int | None = None  # the index of the event to wait at until `release` is set
@@ -54,66 +98,178 @@ class Replay:
     kept_from_us: int | None = None
     release: threading.Event = field(default_factory=threading.Event)
     connections: int = field(default=0, init=False)
+    handshakes: int = field(default=0, init=False)
+    cursors: list[int | None] = field(default_factory=list, init=False)  # asked for by each connection
     sent: int = field(default=0, init=False)
     sent_at: dict[int, float] = field(default_factory=dict, init=False)  # time_us -> monotonic time sent
+    plans: dict[ServerConnection, Plan] = field(default_factory=dict, init=False)
 
     @classmethod
-    def from_file(cls, path: Path, **options) -> Replay:
+    def from_file(cls, path: Path, first_seq: int = 1, legacy: bool = False, **options) -> Replay:
+        """`legacy`: v1 events as Jetstream v1 sent them, without their `cursor` (seq)."""
         events = []
         for line in path.read_bytes().splitlines():
             if line.strip():
                 event = orjson.loads(line)
-                events.append((event["time_us"], (event.get("commit") or {}).get("collection"), line))
+                events.append((event["time_us"], event, line.strip()))
         events.sort(key=lambda e: e[0])
         return cls(
-            frames=[e[2] for e in events], times=[e[0] for e in events], collections=[e[1] for e in events], **options
+            # the event as it is in the file, with its `cursor` first
+            frames=[e[2] if legacy else b'{"cursor":%d,%s' % (first_seq + i, e[2][1:]) for i, e in enumerate(events)],
+            times=[e[0] for e in events],
+            collections=[(e[1].get("commit") or {}).get("collection") for e in events],
+            kinds=[e[1]["kind"] for e in events],
+            dids=[e[1]["did"] for e in events],
+            first_seq=first_seq,
+            **options,
         )
 
-    def _bad_frame(self, n: int) -> bytes:
+    @cached_property
+    def v2_frames(self) -> list[bytes]:
+        first = self.first_seq
+        return [orjson.dumps(wire.v2_message(orjson.loads(frame), first + i)) for i, frame in enumerate(self.frames)]
+
+    @cached_property
+    def dictionary(self) -> zstandard.ZstdCompressionDict:
+        """The v2 dictionary this server serves as its current one."""
+        return wire.packaged_dictionary(wire.V2_DICTIONARY)
+
+    @cached_property
+    def compressed(self) -> dict[bool, list[bytes]]:
+        """Every frame compressed once (v1: legacy dictionary; v2: the current one), as Jetstream
+        compresses each event once for all its clients."""
+        legacy = zstandard.ZstdCompressor(dict_data=wire.packaged_dictionary(wire.LEGACY_DICTIONARY))
+        current = zstandard.ZstdCompressor(dict_data=self.dictionary)
+        return {False: [legacy.compress(f) for f in self.frames], True: [current.compress(f) for f in self.v2_frames]}
+
+    def retrain(self, dictionary: zstandard.ZstdCompressionDict) -> None:
+        """Serve another v2 dictionary from now on (to new connections), as Jetstream does after
+        retraining: the old id is refused with UnknownZstdDictionary."""
+        self.dictionary = dictionary
+        self.__dict__.pop("compressed", None)
+
+    def _oldest(self) -> int:
+        return bisect.bisect_left(self.times, self.kept_from_us or 0)
+
+    def _start(self, cursor: int, v2: bool) -> tuple[int, bytes | None]:
+        """Where a cursor starts, and v2's OutdatedCursor frame when it was moved; Refusal when v2 has
+        forgotten the seq."""
+        oldest = self._oldest()
+        if cursor >= wire.TIME_CURSOR_FROM:
+            start = bisect.bisect_left(self.times, cursor)
+            if start >= oldest or not v2:
+                return max(start, oldest), None
+            said = f"cursor is older than the retention floor; resumed from seq {self.first_seq + oldest}"
+            info = {"$type": wire.MESSAGE_PREFIX + "info", "name": "OutdatedCursor", "message": said}
+            return oldest, orjson.dumps({"$type": "message", "payload": info})
+        start = max(cursor - self.first_seq, 0)
+        if start < oldest and v2:
+            floor = self.first_seq + oldest
+            raise Refusal("CursorTooOld", f"cursor {cursor} is below the retention floor; oldest seq {floor}")
+        return max(start, oldest), None
+
+    def _plan(self, path: str, query: dict[str, list[str]]) -> Plan:
+        v2 = path == wire.V2_PATH
+        cursor = query.get("cursor", [None])[0]
+        if not v2:
+            asked = {c for value in query.get("wantedCollections", []) for c in value.split(",") if c}
+            start, _ = self._start(int(cursor), False) if cursor else (self._oldest(), None)
+            legacy = wire.packaged_dictionary(wire.LEGACY_DICTIONARY)
+            compressor = zstandard.ZstdCompressor(dict_data=legacy) if query.get("compress") == ["true"] else None
+            return Plan(False, start, lambda i: not asked or self.collections[i] in asked or self.kinds[i] != "commit",
+                        compressor)  # fmt: skip
+        for old, new in (("wantedCollections", "collections"), ("wantedDids", "dids")):
+            if old in query:
+                raise Refusal("InvalidRequest", f"{old} is a v1 parameter: use {new}")
+        kinds, dids, collections = (set(query.get(name, [])) for name in ("kinds", "dids", "collections"))
+        if unknown := kinds - set(wire.KINDS):
+            raise Refusal("InvalidRequest", f"unknown kinds: {sorted(unknown)}")
+        if collections and kinds and "commit" not in kinds:
+            raise Refusal("InvalidRequest", "collections filters commits, which kinds leaves out")
+        dictionary = query.get("zstdDictionary", [None])[0]
+        if dictionary is not None and dictionary != str(self.dictionary.dict_id()):
+            current = self.dictionary.dict_id()
+            raise Refusal("UnknownZstdDictionary", f"unknown dictionary; the current one is {current}")
+        start, info = self._start(int(cursor), True) if cursor else (self._oldest(), None)
+        prefixes = tuple(c[:-1] for c in collections if c.endswith(".*"))
+
+        def wanted(i: int) -> bool:
+            if (kinds and self.kinds[i] not in kinds) or (dids and self.dids[i] not in dids):
+                return False
+            collection = self.collections[i]
+            return not collections or self.kinds[i] != "commit" or collection in collections or (
+                collection is not None and collection.startswith(prefixes))  # fmt: skip
+
+        return Plan(True, start, wanted, zstandard.ZstdCompressor(dict_data=self.dictionary) if dictionary else None,
+                    info)  # fmt: skip
+
+    def handshake(self, connection: ServerConnection, request: Request) -> Response | None:
+        """Before the upgrade: the dictionary, the refusals, and the plan of the connection."""
+        parts = urlsplit(request.path)
+        query = parse_qs(parts.query)
+        if parts.path == wire.DICTIONARY_PATH:
+            wanted = query.get("id", [str(self.dictionary.dict_id())])[0]
+            if wanted != str(self.dictionary.dict_id()):
+                return _xrpc_error(connection, 404, "DictionaryNotFound", f"no dictionary {wanted}")
+            return _response(connection, 200, self.dictionary.as_bytes(), "application/octet-stream")
+        if parts.path not in (wire.V1_PATH, wire.V2_PATH):
+            return _xrpc_error(connection, 404, "NotFound", f"the endpoints are {wire.V1_PATH} and {wire.V2_PATH}")
+        self.handshakes += 1
+        if self.refuse_every and self.handshakes % self.refuse_every == 0:
+            refused = 429 if self.handshakes // self.refuse_every % 2 else 503
+            return _xrpc_error(connection, refused, "RateLimitExceeded" if refused == 429 else "", "on purpose")
+        try:
+            self.plans[connection] = self._plan(parts.path, query)
+            self.cursors.append(int(query["cursor"][0]) if "cursor" in query else None)
+        except (Refusal, ValueError) as exc:
+            error, message = (exc.error, exc.message) if isinstance(exc, Refusal) else ("InvalidRequest", str(exc))
+            return _xrpc_error(connection, 400, error, message)
+        return None
+
+    def _bad_frame(self, n: int, v2: bool) -> bytes:
         kind = n % 3
         if kind == 0:
             return b'{"did": "did:plc:broken", "time_us": 1, "kind": "commit", "commit": {'  # cut short
         if kind == 1:
-            return orjson.dumps(
-                {
-                    "did": "did:plc:x",
-                    "time_us": 1,
-                    "kind": "commit",
-                    "commit": {"collection": "app.example.unknown", "operation": "create", "rkey": "x"},
-                }
-            )
+            unknown = {"did": "did:plc:x", "time_us": 1_000_000, "kind": "commit",
+                       "commit": {"collection": "app.example.unknown", "operation": "create", "rkey": "x"}}  # fmt: skip
+            return orjson.dumps(wire.v2_message(unknown, 0) if v2 else unknown)
         return b'{"junk": "' + b"x" * HUGE_FRAME_BYTES + b'"}'
 
     async def serve(self, websocket: ServerConnection) -> None:
-        parts = urlsplit(websocket.request.path if websocket.request else "/")
-        if parts.path != "/subscribe":
-            await websocket.close(code=1008, reason="the endpoint is /subscribe")
-            return
+        plan = self.plans.pop(websocket)
         self.connections += 1
-        query = parse_qs(parts.query)
-        wanted = {c for value in query.get("wantedCollections", []) for c in value.split(",") if c}
-        cursor = query.get("cursor", [None])[0]
-        oldest = self.kept_from_us or 0
-        start = bisect.bisect_left(self.times, max(int(cursor), oldest) if cursor else oldest)
+        frames = self.v2_frames if plan.v2 else self.frames
+        compressed = self.compressed[plan.v2] if plan.compressor else None
+
+        async def send(frame: bytes, i: int | None = None) -> None:
+            if plan.compressor is None:
+                await websocket.send(frame, text=True)  # Jetstream sends text messages ...
+            else:  # ... or binary ones, each a zstd frame
+                await websocket.send(compressed[i] if compressed and i is not None else plan.compressor.compress(frame))
+
         rng = random.Random(f"{self.seed}:{self.connections}")
         drop_after = rng.randint(self.drop_every, 2 * self.drop_every) if self.drop_every else None
         sent_here = 0
         started = time.monotonic()
         try:
-            for i in range(start, len(self.frames)):
-                collection = self.collections[i]
-                if wanted and collection is not None and collection not in wanted:
+            if plan.info:
+                await send(plan.info)
+            for i in range(plan.start, len(frames)):
+                if not plan.wanted(i):
                     continue
                 if self.hold_at is not None and i >= self.hold_at and not self.release.is_set():
                     await asyncio.to_thread(self.release.wait)
                 n = self.sent + 1
                 if self.bad_frames and n % self.bad_frames == 0:  # before the event: read by whoever reads it
-                    await websocket.send(self._bad_frame(n // self.bad_frames), text=True)
-                await websocket.send(self.frames[i], text=True)  # Jetstream sends text messages
+                    await websocket.send(self._bad_frame(n // self.bad_frames, plan.v2), text=True)
+                await send(frames[i], i)
                 self.sent_at[self.times[i]] = time.monotonic()  # for measuring delays downstream
                 self.sent = n
                 sent_here += 1
                 if drop_after is not None and sent_here >= drop_after:
+                    if plan.v2 and self.error_frame:
+                        await send(orjson.dumps({"$type": "error", "error": self.error_frame, "message": "on purpose"}))
                     await websocket.close(code=1011)  # as a failing server would
                     return
                 if self.rate:  # on schedule: event n goes at start + n / rate, never ahead of it
@@ -127,8 +283,26 @@ class Replay:
             return  # the client went away
 
 
+def _response(connection: ServerConnection, status: int, body: bytes, content_type: str) -> Response:
+    response = connection.respond(status, "")
+    del response.headers["Content-Type"], response.headers["Content-Length"]
+    response.headers["Content-Type"] = content_type
+    response.headers["Content-Length"] = str(len(body))
+    return dataclasses.replace(response, body=body)
+
+
+def _xrpc_error(connection: ServerConnection, status: int, error: str, message: str) -> Response:
+    return _response(connection, status, orjson.dumps({"error": error, "message": message}), "application/json")
+
+
+def _subprotocol(connection: ServerConnection, offered) -> Subprotocol | None:
+    """xrpc.v1.json when the client asks for it (v2 frames are the same without)."""
+    return Subprotocol(wire.SUBPROTOCOL) if wire.SUBPROTOCOL in offered else None
+
+
 async def _serve(replay: Replay, host: str, port: int, started: Callable[[int], None] | None = None) -> None:
-    async with serve(replay.serve, host, port, max_size=2**20) as server:
+    async with serve(replay.serve, host, port, max_size=2**20, process_request=replay.handshake,
+                     select_subprotocol=_subprotocol) as server:  # fmt: skip
         if started:
             started(server.sockets[0].getsockname()[1])
         await server.serve_forever()

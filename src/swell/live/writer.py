@@ -25,6 +25,10 @@ from swell.rejects import reject_line
 from swell.store import Store, rejects_path
 
 RAW_KEPT_BYTES = 10_000  # of a rejected frame, kept in the rejects file
+# Positions a stream commits beside its cursor, under its key + these: the time reached by a stream
+# whose cursor is a seq (Jetstream v2), the seq reached by one whose cursor is a time (Jetstream v1,
+# on a server that numbers its events).
+SEEN_SUFFIX, SEQ_SUFFIX = "#time_us", "#seq"
 
 
 @dataclass
@@ -56,6 +60,10 @@ class LiveBatch:
     deletions: list[tuple[str, int | None, str]] = field(default_factory=list)
     rejects: list[bytes] = field(default_factory=list)
     cursor: int | None = None
+    # A stream whose cursor is not a time (Jetstream v2's seq): the newest event's time read, which
+    # dates a gap when the server no longer has the cursor; committed beside it.
+    seen_us: int | None = None
+    seq: int | None = None  # and of a stream whose cursor is a time: the seq read, where events carry one
     gaps: list[tuple[str, int, int, str]] = field(default_factory=list)  # committed with the posts
     slices: list[tuple] = field(default_factory=list)  # `swell collect`'s progress, committed with the posts
     # Posts the filters kept, so that their reposts are kept too (in memory: after a restart, reposts
@@ -99,7 +107,8 @@ class LiveBatch:
     def handed_off(self) -> LiveBatch:
         """This batch's content, leaving this object empty for the next."""
         taken = LiveBatch(self.stream, self.hashtags, self.langs, self.stats, self.posts, self.deletions, self.rejects)
-        taken.cursor, taken.gaps, taken.slices = self.cursor, self.gaps, self.slices
+        taken.cursor, taken.seen_us, taken.seq = self.cursor, self.seen_us, self.seq
+        taken.gaps, taken.slices = self.gaps, self.slices
         self.posts, self.deletions, self.rejects, self.gaps, self.slices = [], [], [], [], []
         return taken
 
@@ -154,9 +163,12 @@ class BatchWriter:
             with rejects_path(self.db).open("ab") as out:
                 out.write(b"\n".join(batch.rejects) + b"\n")
         with Store(self.db) as store:
-            cursor = (batch.stream, batch.cursor) if batch.cursor is not None else None
+            cursors = [(batch.stream, batch.cursor)] if batch.cursor is not None else []
+            for suffix, position in ((SEEN_SUFFIX, batch.seen_us), (SEQ_SUFFIX, batch.seq)):
+                if position is not None:
+                    cursors.append((batch.stream + suffix, position))
             batch.stats.new += store.append(
-                records, batch.deletions, cursor=cursor, gaps=batch.gaps, slices=batch.slices
+                records, batch.deletions, cursor=cursors, gaps=batch.gaps, slices=batch.slices
             )
         stats = batch.stats
         stats.posts += records.num_rows
