@@ -103,7 +103,9 @@ def test_within_the_lookback_jetstream_gives_posts_and_reposts_of_them(tmp_path)
     with serving(replay) as url:
         todo = BlueskyCollect(db=db, hashtag="blast", since_us=since, until_us=until_us, jetstream=url,
                               lookback_s=10**10, batch_seconds=0.2)  # fmt: skip
+        todo.politeness.user_agent = "study (me@example.org)"
         stats = collect_bluesky(todo)
+    assert replay.agents == {"study (me@example.org)"}  # Jetstream is told who asks, as search is
     exactly_once(db, {r["post_id"] for r in wanted})
     assert len(rows(db, "SELECT * FROM posts WHERE kind = 'repost'")) > 50
     assert stats.connections >= 2 and stats.notes == []

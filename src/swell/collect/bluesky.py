@@ -151,7 +151,7 @@ async def _replay(options: BlueskyCollect, s: Slice, stop: asyncio.Event) -> Non
         store.append(posts_to_batch([]), cursor=(key, s.since_us), slices=[s.row()])
     live = JetstreamOptions(url=options.jetstream, hashtags=frozenset({options.hashtag}), until_us=s.until_us,
                             batch_posts=options.batch_posts, batch_seconds=options.batch_seconds,
-                            stats=options.stats)  # fmt: skip
+                            stats=options.stats, user_agent=options.politeness.user_agent)  # fmt: skip
     connector = _SliceConnector(live, stop, key)
     await connector.watch(options.db)
     if connector.reached_until:

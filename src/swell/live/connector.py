@@ -12,8 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from swell import __version__
 from swell.errors import StreamRefused
 from swell.live.writer import BatchWriter, LiveBatch, LiveStats, committed_cursor
+
+# What swell says it is to every service it connects to (`swell collect` adds what it does).
+USER_AGENT = f"swell/{__version__} (hashtag campaign research)"
 
 
 @dataclass
@@ -28,6 +32,7 @@ class LiveOptions:
     exit_when_idle_s: float | None = None  # stop after this long without an event (replays, tests)
     until_us: int | None = None  # stop at the first event at or after this time (µs); it is not stored
     on_commit: Callable | None = None  # called in the writer thread with each committed Arrow batch
+    user_agent: str = USER_AGENT
     stats: LiveStats = field(default_factory=LiveStats)
 
 

@@ -165,7 +165,7 @@ class JetstreamConnector(Connector):
         try:
             # No permessage-deflate: Jetstream does not offer it, and on a local replay it only costs CPU.
             async with connect(url, max_size=None, open_timeout=10, ping_interval=20, compression=None,
-                               subprotocols=protocols) as ws:  # fmt: skip
+                               subprotocols=protocols, user_agent_header=self.options.user_agent) as ws:  # fmt: skip
                 self.connected()
                 ticking = asyncio.create_task(self.clock(ws.close))
                 try:
@@ -219,7 +219,7 @@ class JetstreamConnector(Connector):
         """The id of the server's current v2 dictionary, fetched (once: an id never changes its bytes)."""
         if self.dictionary_id is not None and self.dictionary_id in self.dictionaries:
             return self.dictionary_id
-        async with httpx.AsyncClient(timeout=30) as client:
+        async with httpx.AsyncClient(timeout=30, headers={"User-Agent": self.options.user_agent}) as client:
             response = await client.get(wire.dictionary_url(self.options.url, self.dictionary_id))
         if response.status_code == 429 or response.status_code >= 500:
             raise ConnectionError(f"{response.url}: HTTP {response.status_code}")

@@ -96,7 +96,9 @@ class MastodonConnector(Connector):
 
     async def _session(self) -> None:
         path, params, timeline, timeline_params = self._stream()
-        headers = {"Authorization": f"Bearer {self.options.token}"} if self.options.token else {}
+        headers = {"User-Agent": self.options.user_agent}
+        if self.options.token:
+            headers["Authorization"] = f"Bearer {self.options.token}"
         timeout = httpx.Timeout(10.0, read=None)  # the stream is quiet at times; heartbeats come every 15 s
         async with (
             httpx.AsyncClient(base_url=self.options.url, headers=headers, timeout=timeout) as client,

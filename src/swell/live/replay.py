@@ -100,6 +100,7 @@ class Replay:
     connections: int = field(default=0, init=False)
     handshakes: int = field(default=0, init=False)
     cursors: list[int | None] = field(default_factory=list, init=False)  # asked for by each connection
+    agents: set[str] = field(default_factory=set, init=False)  # the User-Agents of the handshakes
     sent: int = field(default=0, init=False)
     sent_at: dict[int, float] = field(default_factory=dict, init=False)  # time_us -> monotonic time sent
     plans: dict[ServerConnection, Plan] = field(default_factory=dict, init=False)
@@ -215,6 +216,7 @@ class Replay:
         if parts.path not in (wire.V1_PATH, wire.V2_PATH):
             return _xrpc_error(connection, 404, "NotFound", f"the endpoints are {wire.V1_PATH} and {wire.V2_PATH}")
         self.handshakes += 1
+        self.agents.add(request.headers.get("User-Agent", ""))
         if self.refuse_every and self.handshakes % self.refuse_every == 0:
             refused = 429 if self.handshakes // self.refuse_every % 2 else 503
             return _xrpc_error(connection, refused, "RateLimitExceeded" if refused == 429 else "", "on purpose")
