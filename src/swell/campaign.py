@@ -27,6 +27,7 @@ from swell.times import iso
 from swell.trends import TrendStream, default_scales, scale_label, trends_over_store
 
 _US_PER_MIN = 60_000_000
+TREND_HISTORY_DAYS = 7  # the trend detectors' history before a campaign: a week of the day scale
 # Timeline resolutions, in minutes: the finest that keeps the timeline under MAX_POINTS points.
 RESOLUTIONS = (1, 5, 15, 60, 360, 1440)
 MAX_POINTS = 1500
@@ -114,7 +115,7 @@ def analyse(engine: Engine, q: CampaignQuery, on_step: Step | None = None) -> di
     figures: dict[str, Any] = {**report, "totals": _totals(engine), "first_post": _first_post(engine)}
     figures["peak_minute"] = _peak_minute(engine)
     step("detecting trends")
-    figures["trend"] = _trend(engine, q, tags, start_us)
+    figures["trend"] = _trend(engine, q, tags, start_us, (min(start_us, first_us), last_us))
     step("counting the timeline, the accounts and the posts")
     figures |= {
         "timeline": _timeline(engine, q.timeline_step(first_us, last_us), first_us, last_us),
@@ -170,16 +171,26 @@ def _peak_minute(engine) -> dict:
     return row
 
 
-def _trend(engine: Engine, q: CampaignQuery, tags: list[str], start_us: int) -> dict:
+def _trend(engine: Engine, q: CampaignQuery, tags: list[str], start_us: int, span: tuple[int, int]) -> dict:
     """When the campaign's hashtags trended, by the same detector and scales as `swell trends` over
     the same range of the store: the first episode to be detected that was still trending after the
-    start (the planned time, else the first post).
+    start (the planned time, else the first post). Without --since and --until, the range is the
+    campaign's `span` (from the start or first post to the last post) and the `TREND_HISTORY_DAYS`
+    before it (the detectors' baselines), not the whole store:
+    a store of years of sparse samples would otherwise score every 5-minute bucket of those years.
 
     The time to trend is from the start to the detection: the end of the bucket that fired first,
     when someone watching live would have known (negative when it trended before the planned start).
     The rise began earlier, at the first post of the first bucket of the rise; that is reported too,
     not counted as the time to trend."""
-    stream = trends_over_store(engine, q.trend_stream(), q.selection)
+    stream = q.trend_stream()
+    day_us = 1440 * _US_PER_MIN
+    around = Selection(
+        q.since_us if q.since_us is not None else span[0] - TREND_HISTORY_DAYS * day_us,
+        q.until_us if q.until_us is not None else span[1] + day_us,  # the campaign's day bucket closes
+        q.platform,
+    )
+    trends_over_store(engine, stream, around)
     episodes = sorted((t for t in stream.episodes() if t.hashtag in tags), key=lambda t: (t.detected_us, t.hashtag))
     trended = next((t for t in episodes if t.last_us > start_us), None)
     found: dict[str, Any] = dict.fromkeys(
