@@ -692,9 +692,10 @@ def coordinated_elsewhere(engine: Engine, where: str, params: list | None, *, mi
     the share of the selection's posts by their accounts. Hashtag games and campaigns spread over
     many hashtags show here: each hashtag alone holds a post or two per account, while the same
     accounts repost one another all month."""
-    accounts_where = f"author_id IN (SELECT author_id FROM posts WHERE {where})"
-    found = clusters(co_action_network(engine, where=accounts_where, params=params, **network), method=method,
-                     min_size=min_size)  # fmt: skip
+    # The accounts once, rather than their selection again in each query of the network.
+    engine.table("campaign_accounts", f"SELECT DISTINCT author_id FROM posts WHERE {where}", params)
+    accounts_where = "author_id IN (SELECT author_id FROM campaign_accounts)"
+    found = clusters(co_action_network(engine, where=accounts_where, **network), method=method, min_size=min_size)
     coordinated = [a for c in found if is_coordinated(c, min_strength) for a in c.accounts]
     engine.register(
         "coordinated_in_collection", pl.DataFrame({"author_id": coordinated}, schema={"author_id": pl.String})
