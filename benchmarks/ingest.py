@@ -57,6 +57,7 @@ _DUCKDB_READ = """
 import duckdb, sys
 con = duckdb.connect()
 con.execute("SET threads = 1")
+con.execute("SET enable_progress_bar = false")
 query = "SELECT * FROM read_json(?, format = 'newline_delimited', columns = {columns})"
 reader = con.sql(query, params=[sys.argv[1]]).to_arrow_reader(100_000)
 print(sum(batch.num_rows for batch in reader))
