@@ -8,8 +8,10 @@ reason. Batches are committed with the file's progress, so a killed ingest resum
 from __future__ import annotations
 
 import gc
-import multiprocessing
 import os
+import pickle
+import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -44,6 +46,9 @@ BATCH_SIZE = 50_000
 # A file this big is worth a reading process of its own (starting one costs about 0.1 s; a file of
 # 64 MiB takes seconds to parse).
 OWN_PROCESS_FROM = 64 << 20
+# DuckDB's share of an ingest's memory (batches of 50,000 posts are well under it): with Python, the
+# libraries and the batches in flight, an ingest stays under 1 GiB whatever the size of its files.
+INGEST_DUCKDB_MIB = 256
 
 
 @dataclass
@@ -228,20 +233,28 @@ class Ingest:
         """Read and parse a file in a process of its own (`_read_in_child`), which hands each batch
         here to be stored: parsing and storing then run at once, on two cores. The batches come in
         file order and are committed here with the file's progress, as in this process."""
-        here, there = _PROCESSES.Pipe(duplex=False)
         job = _Job(path, name, progress, self.fmt, self.mapping, self.batch_size, self.force,
                    self.store.rejects_path, self.on_reject is not None)  # fmt: skip
-        child = _PROCESSES.Process(target=_read_in_child, args=(there, job), daemon=True)
-        child.start()
-        there.close()
+        read_end, write_end = os.pipe()
+        # A fresh interpreter, not multiprocessing: forking a process that holds DuckDB's threads is
+        # unsafe, and multiprocessing's other ways import the caller's main script again.
+        child = subprocess.Popen(
+            [sys.executable, "-c", f"from swell.ingest import _read_in_child; _read_in_child({write_end})"],
+            stdin=subprocess.PIPE,
+            pass_fds=(write_end,),
+        )
+        os.close(write_end)
+        here = Connection(read_end, writable=False)
+        assert child.stdin is not None
+        with child.stdin:
+            child.stdin.write(pickle.dumps(job))
         new, platforms = 0, Counter[str]()
         try:
             while True:
                 try:
                     kind, *got = here.recv()
                 except EOFError:
-                    child.join()
-                    raise OSError(f"{name}: the process reading it stopped (exit code {child.exitcode})") from None
+                    raise OSError(f"{name}: the process reading it stopped (exit code {child.wait()})") from None
                 if kind == "batch":
                     batch, deletions, kept = got
                     new += self.store.append(batch, deletions, kept, platforms=platforms)
@@ -257,13 +270,7 @@ class Ingest:
                     return summary
         finally:
             here.close()
-            child.join()
-
-
-# A fork server started before any store is open: a reading process is forked from it, never from
-# a process holding a DuckDB connection and its threads.
-_PROCESSES = multiprocessing.get_context("forkserver")
-_PROCESSES.set_forkserver_preload(["swell.ingest"])
+            child.wait()
 
 
 @dataclass
@@ -300,8 +307,11 @@ class _Relay(PostWriter):
         return 0  # what was new is counted where it was stored
 
 
-def _read_in_child(conn: Connection, job: _Job) -> None:
-    """A reading process: `Ingest.ingest_file` with the store on the other end of `conn`."""
+def _read_in_child(fd: int) -> None:
+    """A reading process: `Ingest.ingest_file` of the job on standard input, with the store at the
+    other end of the pipe `fd`."""
+    job = pickle.loads(sys.stdin.buffer.read())
+    conn = Connection(fd, readable=False)
     relay = _Relay(conn, job)
     try:
         summary = Ingest(
@@ -597,6 +607,7 @@ def ingest_files(
     # With a second core, a big file is parsed in a process of its own while this one stores.
     own_process_from = OWN_PROCESS_FROM if len(os.sched_getaffinity(0)) > 1 else None
     with Store(db) as store:
+        store.cap_memory(INGEST_DUCKDB_MIB)
         job = Ingest(store, fmt=fmt, mapping=mapping, batch_size=batch_size, force=force,
                      on_reject=on_reject, on_progress=on_progress, own_process_from=own_process_from)  # fmt: skip
         for path in inputs:
