@@ -30,7 +30,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from v1_corpus import write_corpus
 
 HERE = Path(__file__).parent
-PINNED = ["taskset", "-c", "0", "/usr/bin/time", "-f", "%M"]  # GNU time writes the peak RSS (KiB) last
+# GNU time writes the peak RSS (KiB) and the CPU seconds (user, system) last
+PINNED = ["taskset", "-c", "0", "/usr/bin/time", "-f", "%M %U %S"]
 
 # The fields swell keeps of a v1.1 status (`swell.readers.twitter_v1.Status`), as DuckDB types.
 _ENTITIES = (
@@ -77,17 +78,21 @@ def raw_parse_rate(path: Path) -> float:
     return n / (time.perf_counter() - started)
 
 
-def pinned(cmd: list[str], n: int) -> tuple[float, float, str]:
-    """(items/s, peak RSS in MiB, standard output) of a command run on CPU 0, process start to exit."""
+def pinned(label: str, cmd: list[str], n: int) -> tuple[float, float, str]:
+    """(items/s, peak RSS in MiB, standard output) of a command run on CPU 0, process start to exit.
+    Also prints its CPU time per item, which other load on the machine disturbs less than the rate."""
     started = time.perf_counter()
     done = subprocess.run(PINNED + cmd, check=True, capture_output=True, text=True)
     elapsed = time.perf_counter() - started
-    return n / elapsed, int(done.stderr.split()[-1]) / 1024, done.stdout
+    peak, user, system = done.stderr.split()[-3:]
+    print(f"  ({label}: {(float(user) + float(system)) / n * 1e6:.1f} CPU µs an item)", flush=True)
+    return n / elapsed, int(peak) / 1024, done.stdout
 
 
 def duckdb_read(path: Path, n: int) -> tuple[float, float]:
     columns = "{" + ", ".join(f"'{name}': '{kind}'" for name, kind in _STATUS.items()) + "}"
-    rate, peak, out = pinned([sys.executable, "-c", _DUCKDB_READ.format(columns=columns), str(path)], n)
+    script = _DUCKDB_READ.format(columns=columns)
+    rate, peak, out = pinned("DuckDB read_json", [sys.executable, "-c", script, str(path)], n)
     assert int(out) == n, f"DuckDB read {out.strip()} rows of {n:,}"
     return rate, peak
 
@@ -96,7 +101,7 @@ def swell_ingest(path: Path, n: int) -> tuple[float, float]:
     """(posts/s, peak RSS in MiB) of one `swell ingest` into a fresh store, on one core."""
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "bench.duckdb"
-        rate, peak, _ = pinned([sys.executable, "-m", "swell", "ingest", "--db", str(db), str(path)], n)
+        rate, peak, _ = pinned("swell ingest", [sys.executable, "-m", "swell", "ingest", "--db", str(db), str(path)], n)
         return rate, peak
 
 
