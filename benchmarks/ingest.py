@@ -1,14 +1,12 @@
 """Ingest throughput and peak memory, against orjson and DuckDB's JSON reader in the same run.
 
-    python benchmarks/ingest.py [--posts 1000000 3000000] [--runs 3] [--two-cores]
+    python benchmarks/ingest.py [--posts 1000000 3000000] [--runs 3]
 
 For each corpus size, in each run, on one core (every process pinned to CPU 0):
 - `orjson.loads` of every line: the limit for any per-line JSON reader in Python;
 - DuckDB `read_json` of the file with an explicit `columns=` of the fields swell keeps, one thread,
   every batch fetched as Arrow (a vectorised reader in C++, with nothing stored);
 - `swell ingest` end to end (process start to exit, file -> DuckDB store with its primary key);
-- with --two-cores, `swell ingest` again on CPUs 0 and 1 (a big file is parsed in a process of its
-  own while the first stores); its peak memory is summed over its processes.
 Posts/s, the peak resident memory of each child process (GNU time), and swell's ratio to each peer.
 Medians over --runs; the machine is shared and noisy, so read ratios rather than absolute rates.
 """
@@ -105,55 +103,21 @@ def swell_ingest(path: Path, n: int) -> tuple[float, float]:
         return rate, peak
 
 
-def _tree_rss(pid: int) -> int:
-    """Resident bytes of a process and all its descendants (swell's reading process is one)."""
-    total, todo = 0, [pid]
-    while todo:
-        proc = Path("/proc") / str(todo.pop())
-        try:
-            status = (proc / "status").read_text()
-            total += int(status.split("VmRSS:")[1].split()[0]) * 1024 if "VmRSS:" in status else 0
-            for task in (proc / "task").iterdir():
-                todo.extend(int(child) for child in (task / "children").read_text().split())
-        except (FileNotFoundError, ProcessLookupError):
-            continue  # gone meanwhile
-    return total
-
-
-def swell_ingest_two_cores(path: Path, n: int) -> tuple[float, float]:
-    """(posts/s, peak RSS in MiB, summed over its processes, sampled every 50 ms) of one `swell ingest`
-    on both cores: a big file is parsed in a process of its own while the first stores."""
-    with tempfile.TemporaryDirectory() as tmp:
-        db = Path(tmp) / "bench.duckdb"
-        cmd = ["taskset", "-c", "0,1", sys.executable, "-m", "swell", "ingest", "--db", str(db), str(path)]
-        started = time.perf_counter()
-        child, peak = subprocess.Popen(cmd, stdout=subprocess.DEVNULL), 0
-        while child.poll() is None:
-            peak = max(peak, _tree_rss(child.pid))
-            time.sleep(0.05)
-        elapsed = time.perf_counter() - started
-        assert child.returncode == 0
-        return n / elapsed, peak / 2**20
-
-
-def bench(posts: int, runs: int, two_cores: bool) -> None:
+def bench(posts: int, runs: int) -> None:
     path = HERE / "data" / f"v1-{posts}.jsonl"
     if not path.exists():
         print(f"writing {posts:,} v1.1 tweets to {path} ...", flush=True)
         write_corpus(path, posts)
     size = path.stat().st_size
     print(f"corpus: {path} ({size / 2**20:,.0f} MiB, {size / posts:,.0f} bytes/post)", flush=True)
-    raw, duck, swell, two = [], [], [], []
+    raw, duck, swell = [], [], []
     for run in range(1, runs + 1):
         raw.append(raw_parse_rate(path))
         duck.append(duckdb_read(path, posts))
         swell.append(swell_ingest(path, posts))
-        if two_cores:
-            two.append(swell_ingest_two_cores(path, posts))
         print(
             f"run {run}: orjson.loads {raw[-1]:,.0f} lines/s; DuckDB read_json {duck[-1][0]:,.0f} posts/s "
-            f"({duck[-1][1]:,.0f} MiB); swell ingest {swell[-1][0]:,.0f} posts/s ({swell[-1][1]:,.0f} MiB)"
-            + (f"; on two cores {two[-1][0]:,.0f} posts/s ({two[-1][1]:,.0f} MiB)" if two else ""),
+            f"({duck[-1][1]:,.0f} MiB); swell ingest {swell[-1][0]:,.0f} posts/s ({swell[-1][1]:,.0f} MiB)",
             flush=True,
         )
     raw_m = statistics.median(raw)
@@ -163,23 +127,17 @@ def bench(posts: int, runs: int, two_cores: bool) -> None:
     print(f"  orjson.loads of every line:   {raw_m:,.0f} lines/s")
     print(f"  DuckDB read_json, one thread: {duck_m:,.0f} posts/s, peak {max(p for _, p in duck):,.0f} MiB")
     print(f"  swell ingest, one core:       {swell_m:,.0f} posts/s, peak {max(p for _, p in swell):,.0f} MiB")
-    print(f"  swell / orjson {swell_m / raw_m:.2f}, swell / DuckDB read_json {swell_m / duck_m:.2f}")
-    if two:
-        two_m = statistics.median(rate for rate, _ in two)
-        print(f"  swell ingest, two cores:      {two_m:,.0f} posts/s, peak {max(p for _, p in two):,.0f} MiB")
-        print(f"  two cores / DuckDB read_json (one thread) {two_m / duck_m:.2f}")
-    sys.stdout.flush()
+    print(f"  swell / orjson {swell_m / raw_m:.2f}, swell / DuckDB read_json {swell_m / duck_m:.2f}", flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--posts", type=int, nargs="+", default=[1_000_000])
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--two-cores", action="store_true", help="also swell ingest unpinned, on CPUs 0 and 1")
     args = parser.parse_args()
     os.sched_setaffinity(0, {0})
     for posts in args.posts:
-        bench(posts, args.runs, args.two_cores)
+        bench(posts, args.runs)
 
 
 if __name__ == "__main__":

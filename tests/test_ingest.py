@@ -17,7 +17,7 @@ import zstandard
 
 import corpus
 from conftest import DATA, ingest, rejects, rows, swell
-from swell import Ingest, Store
+from swell import Store
 
 V2 = DATA / "twitter-v2"
 FLAT = V2 / "flat.jsonl"
@@ -184,23 +184,6 @@ def test_killed_ingest_resumes_without_loss_or_duplicates(db, tmp_path):
     assert rows(db, "SELECT count(*) AS n, count(DISTINCT post_id) AS d FROM posts") == [{"n": 20_000, "d": 20_000}]
 
 
-def test_killed_while_another_process_reads_resumes_without_loss_or_duplicates(db, tmp_path):
-    """The same when the file is parsed in a process of its own: what was committed is whole, and the
-    reading process stops without a word when the ingest is gone."""
-    big = tmp_path / "big.jsonl"
-    expected = _many_tweets(big, 3_000)
-    script = KILLED_AFTER_COMMITS.replace("on_progress=on_progress)", "on_progress=on_progress, own_process_from=0)")
-    killed = subprocess.run([sys.executable, "-c", script, str(db), str(big), "6"], capture_output=True)
-    assert killed.returncode == -signal.SIGKILL and not killed.stderr
-    [(done, complete)] = [(r["records_done"], r["complete"]) for r in rows(db, "SELECT * FROM ingested_files")]
-    assert not complete and done == 6 * 200, "the ingest was not interrupted after its 6th commit"
-    assert len(rows(db)) == done
-
-    result = ingest(db, big)
-    assert f"{3_000 - done:,}" in result.output
-    assert ids(db) == expected
-
-
 def test_a_wrongly_typed_value_costs_its_post_only(db, tmp_path):
     """Jetstream records are written by any client: a mention whose did is a number."""
     events = orjson.loads((DATA / "bluesky" / "twitwi-bluesky-firehose-posts.json").read_bytes())
@@ -327,33 +310,3 @@ def test_the_fast_path_stores_what_the_general_path_stores(tmp_path):
     assert len(stored["lines.jsonl"]) > 20 and len(set_aside["lines.jsonl"]) > 20
     assert stored["lines.jsonl"] == stored["array.json"]
     assert set_aside["lines.jsonl"] == set_aside["array.json"]
-
-
-def test_a_file_read_in_a_process_of_its_own_gives_what_it_gives_here(tmp_path):
-    """A big file is parsed in a process of its own while the ingest stores (`own_process_from`):
-    hostile files (JSON lines, a gzip file cut short, a JSON document) give the same posts, rejects
-    (file, line, reason), summaries and calls of the hooks as read in the ingesting process; a file
-    that cannot be read at all fails with the same error."""
-    rng = random.Random(11)
-    pool = corpus.real_records()
-    plan = [(mutation, k) for k in range(0, 400, 7) for mutation in corpus.MUTATIONS]
-    files = []
-    for layout in ("jsonl", "jsonl.gz-cut", "json"):
-        made = corpus.make_file(rng, pool, layout, rng.sample(plan, 80), cut=0.7)
-        files.append(tmp_path / f"{layout}{made.suffix()}")
-        files[-1].write_bytes(made.content())
-    unknown_csv = tmp_path / "unknown.csv"
-    unknown_csv.write_text("a;b;c\n1;2;3\n")
-    seen: dict[str, tuple] = {}
-    for where, own_process_from in (("here", None), ("own process", 0)):
-        db, calls = tmp_path / f"{where}.duckdb", []
-        with Store(db) as store:
-            job = Ingest(store, own_process_from=own_process_from, batch_size=25,
-                         on_reject=lambda *a, calls=calls: calls.append(("reject", *a)),
-                         on_progress=lambda *a, calls=calls: calls.append(("progress", *a)))  # fmt: skip
-            summaries = [job.ingest_file(path).to_dict() for path in files]
-            with pytest.raises(ValueError) as failed:
-                job.ingest_file(unknown_csv)
-        seen[where] = (rows(db), rejects(db), summaries, calls, str(failed.value))
-    assert sum(s["posts"] for s in seen["here"][2]) > 40 and len(seen["here"][1]) > 40
-    assert seen["here"] == seen["own process"]

@@ -8,15 +8,10 @@ reason. Batches are committed with the file's progress, so a killed ingest resum
 from __future__ import annotations
 
 import gc
-import os
-import pickle
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -43,11 +38,8 @@ def format_choices() -> tuple[str, ...]:
 
 _FAST_PATH_MISSES = (msgspec.MsgspecError, *RECORD_ERRORS)
 BATCH_SIZE = 50_000
-# A file this big is worth a reading process of its own (starting one costs about 0.1 s; a file of
-# 64 MiB takes seconds to parse).
-OWN_PROCESS_FROM = 64 << 20
-# DuckDB's share of an ingest's memory (batches of 50,000 posts are well under it): with Python, the
-# libraries and the batches in flight, an ingest stays under 1 GiB whatever the size of its files.
+# DuckDB's share of an ingest's memory (a batch of 50,000 posts is well under it): with Python, the
+# libraries and the batch being built, an ingest stays under 1 GiB whatever the size of its files.
 INGEST_DUCKDB_MIB = 256
 
 
@@ -158,10 +150,7 @@ class Ingest:
         force: bool = False,
         on_reject: RejectHook | None = None,
         on_progress: ProgressHook | None = None,
-        own_process_from: int | None = None,
     ):
-        """`own_process_from`: files of at least this many bytes are read and parsed in a process of
-        their own while this one writes to the store (None: every file in this process)."""
         if fmt is not None and fmt not in format_choices():
             raise ValueError(f"unknown format {fmt!r}; formats are {', '.join(format_choices())}")
         self.store = store
@@ -171,7 +160,6 @@ class Ingest:
         self.force = force
         self.on_reject = on_reject
         self.on_progress = on_progress
-        self.own_process_from = own_process_from
 
     def run(self, paths: Iterable[str | Path]) -> list[FileSummary]:
         """Read files, the data files of folders, and `-` (standard input, as JSON lines), in the order
@@ -206,8 +194,6 @@ class Ingest:
                 summary.skipped = "already ingested (same size and modification time); --force reads it again"
                 return summary
             opened = InputFile(path)
-            if self.own_process_from is not None and stat.st_size >= self.own_process_from:
-                return self._read_elsewhere(path, name, progress)
         if self.force:
             progress.records_done = 0
         with opened as source:
@@ -228,108 +214,6 @@ class Ingest:
             progress.complete = True
             run.flush()
         return summary
-
-    def _read_elsewhere(self, path: Path, name: str, progress: FileProgress) -> FileSummary:
-        """Read and parse a file in a process of its own (`_read_in_child`), which hands each batch
-        here to be stored: parsing and storing then run at once, on two cores. The batches come in
-        file order and are committed here with the file's progress, as in this process."""
-        job = _Job(path, name, progress, self.fmt, self.mapping, self.batch_size, self.force,
-                   self.store.rejects_path, self.on_reject is not None)  # fmt: skip
-        read_end, write_end = os.pipe()
-        # A fresh interpreter, not multiprocessing: forking a process that holds DuckDB's threads is
-        # unsafe, and multiprocessing's other ways import the caller's main script again.
-        child = subprocess.Popen(
-            [sys.executable, "-c", f"from swell.ingest import _read_in_child; _read_in_child({write_end})"],
-            stdin=subprocess.PIPE,
-            pass_fds=(write_end,),
-        )
-        os.close(write_end)
-        here = Connection(read_end, writable=False)
-        assert child.stdin is not None
-        with child.stdin:
-            child.stdin.write(pickle.dumps(job))
-        new, platforms = 0, Counter[str]()
-        try:
-            while True:
-                try:
-                    kind, *got = here.recv()
-                except EOFError:
-                    raise OSError(f"{name}: the process reading it stopped (exit code {child.wait()})") from None
-                if kind == "batch":
-                    batch, deletions, kept = got
-                    new += self.store.append(batch, deletions, kept, platforms=platforms)
-                elif kind == "progress" and self.on_progress:
-                    self.on_progress(*got)
-                elif kind == "reject" and self.on_reject:
-                    self.on_reject(*got)
-                elif kind == "error":
-                    raise got[0]
-                elif kind == "done":
-                    summary = got[0]
-                    summary.new, summary.platforms = new, platforms
-                    return summary
-        finally:
-            here.close()
-            child.wait()
-
-
-@dataclass
-class _Job:
-    path: Path
-    name: str
-    progress: FileProgress
-    fmt: str | None
-    mapping: csv_reader.Mapping | None
-    batch_size: int
-    force: bool
-    rejects_path: Path
-    tell_rejects: bool
-
-
-class _Relay(PostWriter):
-    """The store as a reading process sees it: each batch goes to the process that stores it."""
-
-    def __init__(self, conn: Connection, job: _Job):
-        self.conn = conn
-        self.job = job
-
-    @property
-    def rejects_path(self) -> Path:
-        return self.job.rejects_path
-
-    def file_progress(self, path: str, size: int, mtime_ns: int) -> FileProgress:
-        return self.job.progress  # looked up by the storing process
-
-    def append(self, batch, deletions=(), progress=None, cursor=None, platforms=None, gaps=()) -> int:
-        # Sending waits while the storing process is busy with the batch before: one batch is read
-        # while another is stored, and no more are held.
-        self.conn.send(("batch", batch, list(deletions), progress))
-        return 0  # what was new is counted where it was stored
-
-
-def _read_in_child(fd: int) -> None:
-    """A reading process: `Ingest.ingest_file` of the job on standard input, with the store at the
-    other end of the pipe `fd`."""
-    job = pickle.loads(sys.stdin.buffer.read())
-    conn = Connection(fd, readable=False)
-    relay = _Relay(conn, job)
-    try:
-        summary = Ingest(
-            relay,
-            fmt=job.fmt,
-            mapping=job.mapping,
-            batch_size=job.batch_size,
-            force=job.force,
-            on_reject=(lambda *where: conn.send(("reject", *where))) if job.tell_rejects else None,
-            on_progress=lambda *done: conn.send(("progress", *done)),
-        ).ingest_file(job.path, job.name)
-        conn.send(("done", summary))
-    except BrokenPipeError:
-        pass  # the storing process is gone (killed): what it committed is whole, and nothing is owed
-    except Exception as exc:  # the storing process raises it, as if it had read the file itself
-        conn.send(("error", exc))
-    finally:
-        conn.close()
 
 
 class _Run:
@@ -604,12 +488,10 @@ def ingest_files(
     if remote := [str(p) for p in inputs if "://" in str(p)]:
         raise UsageError(f"URIs are read with engine spark (--engine spark): {', '.join(remote)}")
     summaries, failed = [], []
-    # With a second core, a big file is parsed in a process of its own while this one stores.
-    own_process_from = OWN_PROCESS_FROM if len(os.sched_getaffinity(0)) > 1 else None
     with Store(db) as store:
         store.cap_memory(INGEST_DUCKDB_MIB)
         job = Ingest(store, fmt=fmt, mapping=mapping, batch_size=batch_size, force=force,
-                     on_reject=on_reject, on_progress=on_progress, own_process_from=own_process_from)  # fmt: skip
+                     on_reject=on_reject, on_progress=on_progress)  # fmt: skip
         for path in inputs:
             try:
                 summaries.append(job.ingest_file(path))
