@@ -38,6 +38,9 @@ def format_choices() -> tuple[str, ...]:
 
 _FAST_PATH_MISSES = (msgspec.MsgspecError, *RECORD_ERRORS)
 BATCH_SIZE = 50_000
+# DuckDB's share of an ingest's memory (a batch of 50,000 posts is well under it): with Python, the
+# libraries and the batch being built, an ingest stays under 1 GiB whatever the size of its files.
+INGEST_DUCKDB_MIB = 256
 
 
 @dataclass
@@ -486,6 +489,7 @@ def ingest_files(
         raise UsageError(f"URIs are read with engine spark (--engine spark): {', '.join(remote)}")
     summaries, failed = [], []
     with Store(db) as store:
+        store.cap_memory(INGEST_DUCKDB_MIB)
         job = Ingest(store, fmt=fmt, mapping=mapping, batch_size=batch_size, force=force,
                      on_reject=on_reject, on_progress=on_progress)  # fmt: skip
         for path in inputs:
