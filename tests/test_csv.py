@@ -109,6 +109,16 @@ def test_unknown_csv_is_said_at_once_with_its_columns(db, tmp_path):
     assert "post_id, created_at, author_id and text" in said and "--map tweet_id=post_id" in said
 
 
+def test_binary_data_with_a_delimiter_is_not_taken_for_a_csv_header(db, tmp_path):
+    """Found by the property test: NUL bytes around a | were sniffed as a CSV header of two columns,
+    and the file was refused whole; such a line is a reject with its line, like any other."""
+    binary = tmp_path / "binary.bin"
+    binary.write_bytes(b"\x00|\x00\n")
+    result = ingest(db, binary, ok=False)
+    assert result.exit_code == 1 and "a CSV file" not in result.output
+    assert [(r["line"], r["reason"].split(":")[0]) for r in rejects(db)] == [(1, "invalid JSON")]
+
+
 def test_a_csv_with_semicolons_is_read_with_its_delimiter(db, tmp_path):
     export = tmp_path / "export.csv"
     export.write_text(

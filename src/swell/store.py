@@ -7,6 +7,7 @@ any point leaves the store consistent and a rerun resumes where the last committ
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -262,7 +263,9 @@ class Store(PostWriter):
                 )
             con.commit()
         except BaseException:
-            con.rollback()
+            # A commit that failed (a full disk) has ended the transaction: its error is the one to tell.
+            with contextlib.suppress(duckdb.Error):
+                con.rollback()
             raise
         return new
 

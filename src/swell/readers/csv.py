@@ -341,9 +341,10 @@ MAX_HEADER = 65_536  # characters
 
 def sniff_header(first_line: str) -> tuple[list[str], str] | None:
     """The columns and the delimiter of a CSV header line (`csv.Sniffer`, among , ; tab |), or None
-    when the line is not one: fewer than two columns, an empty column name, or longer than a header
-    is (the sniffer's regular expressions are not run over megabytes of something else)."""
-    if len(first_line) > MAX_HEADER:
+    when the line is not one: fewer than two columns, an empty column name, a control character
+    (binary data, not names), or longer than a header is (the sniffer's regular expressions are not
+    run over megabytes of something else)."""
+    if len(first_line) > MAX_HEADER or any(c < " " and c not in "\t\r\n" for c in first_line):
         return None
     try:
         delimiter = csv.Sniffer().sniff(first_line, delimiters=DELIMITERS).delimiter
