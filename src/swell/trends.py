@@ -53,6 +53,7 @@ YOUNG_MIN = 360.0
 # Per (tag, account) of a bucket: how many posts, the first one. What a coarser scale is counted from.
 PAIR_SCHEMA = {"tag": pl.String, "author": pl.UInt64, "posts": pl.Int64, "first_us": pl.Int64}
 NO_PAIRS = pl.DataFrame(schema=PAIR_SCHEMA)
+_NO_YOUNG_COUNTS = NO_COUNTS.with_columns(young=pl.Series([], dtype=pl.Boolean))  # what a detector gets
 
 
 def scale_label(minutes: float) -> str:
@@ -405,13 +406,17 @@ class TrendStream:
 
     def _score(self, level: int, start: int, counts: pl.DataFrame, pairs: pl.DataFrame | None) -> None:
         scale = self.scales[level]
-        first_seen = self.first_seen.of(counts.get_column("tag")) if counts.height else np.zeros(0, np.int64)
         learnt = self.first_bucket + self.learning_us  # type: ignore[operator]
-        young = first_seen >= max(learnt, start + scale.us - max(round(YOUNG_MIN * _US_PER_MIN), scale.us))
-        verdicts = scale.detector.update(start, counts.with_columns(young=pl.Series(young)), scale.prior.now(start))
-        new = first_seen >= max(learnt, start)
-        if new.any():  # what new hashtags had in their first bucket, for the prior of the buckets to come
-            scale.prior.observe(start, counts.get_column(self.count).to_numpy()[new])
+        if counts.is_empty():  # a quiet bucket, the same for the detector without building frames: a
+            # store of years of sparse posts has millions of them
+            verdicts = scale.detector.update(start, _NO_YOUNG_COUNTS, scale.prior.now(start))
+        else:
+            first_seen = self.first_seen.of(counts.get_column("tag"))
+            young = first_seen >= max(learnt, start + scale.us - max(round(YOUNG_MIN * _US_PER_MIN), scale.us))
+            verdicts = scale.detector.update(start, counts.with_columns(young=pl.Series(young)), scale.prior.now(start))
+            new = first_seen >= max(learnt, start)
+            if new.any():  # what new hashtags had in their first bucket, for the prior of the buckets to come
+                scale.prior.observe(start, counts.get_column(self.count).to_numpy()[new])
         scale.lookback.append((start, counts))
         # A scale reports once the warm-up (within `learning_us`) is over and its prior has heard of new
         # hashtags for an hour and a whole bucket of its own.
