@@ -278,3 +278,14 @@ def test_troll_accounts_among_organic_posts_with_viral_cascades(trolls_among_org
     labels = read_labels(DATA.parent / "corpora" / "ira-2016-09" / "authors.csv", "account_category", "author")
     purity = label_purity(report, labels)
     assert purity["purity"] >= 0.9, purity["purity"]
+
+
+def test_repeated_co_actions_are_set_from_the_command_line(trolls_among_organic):
+    """--repeat-window 0 leaves the day-long repeated co-actions out; by default they are there."""
+    db, _ = trolls_among_organic
+    kinds = [
+        set(orjson.loads(swell("coordination", "--db", db, *more, "--format", "json").stdout)["edges_per_kind"])
+        for more in ((), ("--repeat-window", "0"))
+    ]
+    assert {"repeated co-repost", "repeated co-post"} <= kinds[0]
+    assert kinds[1] == {"co-repost", "co-post"}

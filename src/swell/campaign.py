@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from swell.contents import describe
-from swell.coordination import DEFAULT_KINDS, coordination_report
+from swell.coordination import DEFAULT_KINDS, REPEAT_WINDOW_S, coordination_report
 from swell.engine import Engine, one_row, rows
 from swell.normalise import normalize_hashtag
 from swell.selection import Selection
@@ -53,6 +53,7 @@ class CampaignQuery:
     # blob, which modularity (Leiden, Louvain) cuts into pieces that each look weaker than the whole.
     method: str = "components"
     top: int = 10  # rows in the top-N lists
+    repeat_window_s: float | None = REPEAT_WINDOW_S  # repeated co-actions judged against chance; None: not
 
     @property
     def selection(self) -> Selection:
@@ -342,6 +343,7 @@ def _coordination(engine: Engine, q: CampaignQuery, step: Step, *, shown: int = 
         where="post_id IN (SELECT post_id FROM campaign)",
         kinds=DEFAULT_KINDS,
         window_s=q.window_s,
+        repeat_window_s=q.repeat_window_s,
         min_weight=q.min_weight,
         method=q.method,
         min_strength=q.min_strength,

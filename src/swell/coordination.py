@@ -646,6 +646,7 @@ def coordination_report(
     *,
     kinds: tuple[str, ...] = DEFAULT_KINDS,
     window_s: float = 60.0,
+    repeat_window_s: float | None = REPEAT_WINDOW_S,
     min_weight: int = 2,
     method: str = "leiden",
     min_size: int = 3,
@@ -661,9 +662,8 @@ def coordination_report(
     if where is None:
         where, params = (selection or Selection()).where()
     step("building the co-action network")
-    network = co_action_network(
-        engine, where=where, params=params, kinds=kinds, window_s=window_s, min_weight=min_weight
-    )
+    network = co_action_network(engine, where=where, params=params, kinds=kinds, window_s=window_s,
+                                min_weight=min_weight, repeat_window_s=repeat_window_s)  # fmt: skip
     step("clustering")
     found = sorted(clusters(network, method=method, min_size=min_size), key=lambda c: (-cluster_strength(c), c.id))
     step("measuring the signals")
@@ -672,7 +672,8 @@ def coordination_report(
         step("looking at what the campaign's accounts do across the collection")
         signals.update(
             coordinated_elsewhere(engine, where, params, kinds=kinds, window_s=window_s, min_weight=min_weight,
-                                  method=method, min_size=min_size, min_strength=min_strength)
+                                  repeat_window_s=repeat_window_s, method=method, min_size=min_size,
+                                  min_strength=min_strength)
         )  # fmt: skip
     else:  # the whole collection is in scope: its coordinated accounts are the collection's
         signals["share_by_accounts_coordinated_in_collection"] = signals.get("share_by_coordinated_accounts")

@@ -54,12 +54,12 @@ analysis_options = options(
 )
 
 
-def _query(hashtags, planned, since, until, platform, detector, bucket_min, window_s, min_weight, min_strength, method,
-           top):  # fmt: skip
+def _query(hashtags, planned, since, until, platform, detector, bucket_min, window_s, repeat_window_s, min_weight,
+           min_strength, method, top):  # fmt: skip
     from swell.campaign import CampaignQuery
 
     return CampaignQuery(list(hashtags), planned, since, until, platform, detector, bucket_min, window_s, min_weight,
-                         min_strength, method, top)  # fmt: skip
+                         min_strength, method, top, repeat_window_s=repeat_window_s or None)  # fmt: skip
 
 
 @click.command(short_help="Did a hashtag campaign trend, how fast, who carried it, and was it coordinated.")
@@ -72,7 +72,8 @@ def _query(hashtags, planned, since, until, platform, detector, bucket_min, wind
 )
 @analysis_options
 def campaign(hashtags, planned, report_path, db, engine, master, since, until, platform, detector, bucket_min,
-             window_s, min_weight, min_strength, method, top, fmt, out_path, png, json_path, quiet):  # fmt: skip
+             window_s, repeat_window_s, min_weight, min_strength, method, top, fmt, out_path, png, json_path,
+             quiet):  # fmt: skip
     """Did a hashtag campaign trend, and how fast; who carried it, how concentrated it was, and how
     much of it came from accounts acting together (evidence, never a verdict on a person).
 
@@ -101,8 +102,8 @@ def campaign(hashtags, planned, report_path, db, engine, master, since, until, p
         from swell.campaign import analyse
         from swell.engine import open_engine
 
-        q = _query(hashtags, planned, since, until, platform, detector, bucket_min, window_s, min_weight,
-                   min_strength, method, top)  # fmt: skip
+        q = _query(hashtags, planned, since, until, platform, detector, bucket_min, window_s, repeat_window_s,
+                   min_weight, min_strength, method, top)  # fmt: skip
         with open_engine(db, engine, master) as analyses:
             r = analyse(analyses, q, on_step=step)
     from swell.terminal import stderr
@@ -124,8 +125,8 @@ def campaign(hashtags, planned, report_path, db, engine, master, since, until, p
     help="Write the HTML report here.",
 )
 @analysis_options
-def report(report_path, db, engine, master, since, until, platform, detector, bucket_min, window_s, min_weight,
-           min_strength, method, top, fmt, out_path, png, json_path, quiet):  # fmt: skip
+def report(report_path, db, engine, master, since, until, platform, detector, bucket_min, window_s, repeat_window_s,
+           min_weight, min_strength, method, top, fmt, out_path, png, json_path, quiet):  # fmt: skip
     """The whole store (or a range of it) in one page: what it holds, the main trend episodes, the
     busiest accounts and the largest coordinated clusters.
 
@@ -143,8 +144,8 @@ def report(report_path, db, engine, master, since, until, platform, detector, bu
         from swell.campaign import overview
         from swell.engine import open_engine
 
-        q = _query((), None, since, until, platform, detector, bucket_min, window_s, min_weight, min_strength, method,
-                   top)  # fmt: skip
+        q = _query((), None, since, until, platform, detector, bucket_min, window_s, repeat_window_s, min_weight,
+                   min_strength, method, top)  # fmt: skip
         with open_engine(db, engine, master) as analyses:
             r = overview(analyses, q, on_step=step)
     _outputs(r, "store", report_path, fmt, out_path, png, json_path, quiet)

@@ -50,8 +50,9 @@ DEFAULT_KIND_NAMES = ("co-repost", "co-post", "co-link", "co-reply")
 )
 @output_options(("table", "json", "gexf", "graphml", "gml", "csv"))
 @quiet_option
-def coordination(db, engine, master, since, until, platform, hashtags, kinds, window_s, min_weight, min_strength,
-                 method, min_size, labels, label_column, account_column, out, fmt, out_path, quiet):  # fmt: skip
+def coordination(db, engine, master, since, until, platform, hashtags, kinds, window_s, repeat_window_s, min_weight,
+                 min_strength, method, min_size, labels, label_column, account_column, out, fmt, out_path,
+                 quiet):  # fmt: skip
     """Networks of accounts that repost the same post, post the same text, share the same link or
     reply to the same post within --window seconds; their clusters; and how much of the posts they
     produce. Evidence, not verdicts: every edge comes with sample pairs of posts behind it.
@@ -83,6 +84,7 @@ def coordination(db, engine, master, since, until, platform, hashtags, kinds, wi
         selection = Selection(since, until, platform, tuple(hashtags))
         with open_engine(db, engine, master) as analyses:
             report = coordination_report(analyses, selection, kinds=kinds, window_s=window_s,
+                                         repeat_window_s=repeat_window_s or None,
                                          min_weight=min_weight, method=method, min_size=min_size,
                                          min_strength=min_strength, on_step=step)  # fmt: skip
     from swell.terminal import stderr

@@ -158,6 +158,15 @@ def network_options(method: str) -> Decorator:
             show_default=True,
             help="Seconds within which two accounts' actions on the same object count as a co-action.",
         ),
+        click.option(
+            "--repeat-window",
+            "repeat_window_s",
+            type=click.FloatRange(min=0),
+            default=86_400.0,
+            show_default=True,
+            help="Seconds within which co-actions repeated more often than chance allows also link two "
+            "accounts (0: not at all).",
+        ),
         click.option("--min-weight", type=int, default=2, show_default=True, help="Fewest co-actions for an edge."),
         click.option(
             "--min-strength",
