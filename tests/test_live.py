@@ -117,14 +117,19 @@ def test_filters_keep_the_hashtags_asked_for_and_reposts_of_those_posts(stream, 
     db = tmp_path / "blast.duckdb"
     with serving(Replay.from_file(path)) as url:
         opts = run_watch(db, url, until_us, hashtags=frozenset({"blast"}))
-    everything = tmp_path / "everything.duckdb"
-    ingest(everything, path)
-    wanted = """SELECT post_id FROM posts WHERE list_contains(hashtags, 'blast') OR (kind = 'repost'
-                AND ref_post_id IN (SELECT post_id FROM posts WHERE list_contains(hashtags, 'blast')))"""
-    kept = {r["post_id"] for r in rows(everything, wanted)}
+    kept = _blast_and_its_reposts(path, tmp_path)
     assert set(stored_ids(db)) == kept
     assert len(rows(db, "SELECT post_id FROM posts WHERE kind = 'repost'")) > 50
     assert opts.stats.filtered + len(kept) == len(expected)
+
+
+def _blast_and_its_reposts(path: Path, tmp: Path) -> set[str]:
+    """What a watch with --hashtag blast must store of the stream: what `swell ingest` finds."""
+    everything = tmp / "everything.duckdb"
+    ingest(everything, path)
+    wanted = """SELECT post_id FROM posts WHERE list_contains(hashtags, 'blast') OR (kind = 'repost'
+                AND ref_post_id IN (SELECT post_id FROM posts WHERE list_contains(hashtags, 'blast')))"""
+    return {r["post_id"] for r in rows(everything, wanted)}
 
 
 def test_replay_honours_cursor_and_collections(stream):
@@ -187,6 +192,35 @@ def test_sigkill_mid_stream_then_restart_loses_nothing(stream, tmp_path):
         assert second.returncode == 0, second.stderr
     ids = stored_ids(db)
     assert len(ids) == len(set(ids)) and set(ids) == expected
+
+
+def test_a_hashtag_watch_killed_and_restarted_keeps_reposts_of_the_posts_kept_before(stream, tmp_path):
+    """A Jetstream repost carries nothing of its original: the restarted watcher must know the
+    posts the killed one kept (from the store) to keep their reposts."""
+    path, _, until_us = stream
+    kept = _blast_and_its_reposts(path, tmp_path)
+    everything = tmp_path / "everything.duckdb"
+    blast = rows(everything, "SELECT epoch_us(created_at) AS t FROM posts WHERE list_contains(hashtags, 'blast')")
+    halfway = sorted(r["t"] for r in blast)[len(blast) // 2]  # held halfway through the blast
+    reposted_across = """SELECT count(*) AS n FROM posts r JOIN posts o ON r.ref_post_id = o.post_id
+                         WHERE list_contains(o.hashtags, 'blast') AND epoch_us(o.created_at) < ?
+                         AND epoch_us(r.created_at) >= ?"""
+    assert rows(everything, reposted_across, [halfway, halfway])[0]["n"] > 20  # what is at stake
+    replay = Replay.from_file(path)
+    replay.hold_at = next(i for i, t in enumerate(replay.times) if t >= halfway)
+    db = tmp_path / "killed.duckdb"
+    with serving(replay) as url:
+        cmd = [sys.executable, "-m", "swell", "watch", "jetstream", url, "--db", str(db), "--flush", "0.2"]
+        cmd += ["--hashtag", "blast"]
+        with started(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as first:
+            _first_commit(db, url, first)
+            os.kill(first.pid, signal.SIGKILL)
+            first.wait()
+        assert 0 < len(stored_ids(db)) < len(kept)  # killed halfway
+        replay.release.set()
+        second = subprocess.run([*cmd, "--until", us_to_datetime(until_us).isoformat()], capture_output=True, text=True)
+        assert second.returncode == 0, second.stderr
+    assert set(stored_ids(db)) == kept
 
 
 def test_watch_stops_cleanly_on_ctrl_c_with_everything_committed(stream, tmp_path):
