@@ -185,6 +185,40 @@ def test_a_resume_older_than_the_server_keeps_is_a_gap_with_its_range(stream, fi
     assert set(ids) == _kept(path, tmp_path, lambda t: t < stop_us or t >= kept_from)
 
 
+def test_a_watch_stopped_before_any_event_after_cursor_too_old_keeps_the_gap_for_the_next(stream, tmp_path):
+    """Stopped in the backoff after the CursorTooOld refusal, before any event came: the oldest seq
+    the refusal named is not committed as the cursor (a restart from it would skip the forgotten
+    hour without a word), so the next run is refused too and records the gap."""
+    path, _, until_us = stream
+    replay = Replay.from_file(path)
+    db = tmp_path / "gap.duckdb"
+    stop_us = replay.times[0] + 3_600_000_000
+    kept_from = stop_us + 3_600_000_000
+
+    async def stopped_after_the_refusal(url: str) -> None:
+        stop = asyncio.Event()
+        watching = asyncio.create_task(watch(db, JetstreamOptions(url=url, backoff_s=(3600, 3600)), stop))
+        while replay.handshakes < 2:  # the refused one: the connector sits in its hour of backoff
+            await asyncio.sleep(0.01)
+        stop.set()
+        await watching
+
+    with serving(replay) as url:
+        run_watch(db, v2(url), stop_us)
+        with Store(db, read_only=True) as store:
+            seq, reached = store.live_cursor(stream_key(v2(url))), store.live_cursor(time_key(v2(url)))
+        replay.kept_from_us = kept_from
+        asyncio.run(stopped_after_the_refusal(v2(url)))
+        with Store(db, read_only=True) as store:
+            assert store.live_cursor(stream_key(v2(url))) == seq  # not moved to the floor
+        assert replay.connections == 1 and rows(db, "SELECT * FROM gaps") == []
+        opts = run_watch(db, v2(url), until_us)
+    first = next(t for t in replay.times if t >= kept_from)
+    assert opts.stats.gaps == [(reached, first)]
+    gaps = rows(db, "SELECT epoch_us(missing_from) AS f, epoch_us(missing_until) AS u, reason FROM gaps")
+    assert [(g["f"], g["u"]) for g in gaps] == [(reached, first)] and "CursorTooOld" in gaps[0]["reason"]
+
+
 def test_v1_then_v2_on_a_server_that_keeps_everything_is_seamless(stream, tmp_path):
     path, expected, until_us = stream
     replay = Replay.from_file(path)

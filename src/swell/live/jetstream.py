@@ -127,6 +127,9 @@ class JetstreamConnector(Connector):
             packaged = wire.packaged_dictionary(wire.V2_DICTIONARY)
             self.dictionaries[packaged.dict_id()] = packaged
         self.dictionary_id: int | None = None  # v2: the server's current one, once known
+        # v2: the oldest seq the server has, named by a CursorTooOld refusal; the next connections
+        # start there, but it is not the cursor (committed, it would skip the gap's events unsaid).
+        self.floor: int | None = None
 
     @property
     def key(self) -> str:
@@ -150,6 +153,8 @@ class JetstreamConnector(Connector):
             self.suspect = None if cursor is None else (cursor, reason, GAP_TOLERANCE_S * 1_000_000)
             return self.batch.seq if self.batch.seq is not None else cursor
         # v2 says when it moves a cursor (a refusal, or an #info frame), and `suspect` is set then.
+        if self.floor is not None and (cursor is None or cursor < self.floor):
+            return self.floor
         return cursor if cursor is not None else self.batch.seen_us
 
     async def session(self) -> None:
@@ -206,9 +211,9 @@ class JetstreamConnector(Connector):
                 if self.batch.seen_us is not None:
                     reason = f"the server no longer has the events after the cursor (CursorTooOld: {visible(message)})"
                     self.suspect = (self.batch.seen_us, reason, 0)
-                self.batch.cursor = named
+                self.floor = named
             else:  # a message without the floor: resume from the time reached, which the server moves (#info)
-                self.batch.cursor = None
+                self.batch.cursor = self.floor = None
             raise ConnectionError("CursorTooOld")
         if self.v2 and error == "UnknownZstdDictionary" and named is not None and named != self.dictionary_id:
             self.dictionary_id = named  # retrained: the current one, fetched on the way back
