@@ -148,6 +148,23 @@ def test_a_dictionary_retrained_mid_watch_is_fetched_by_the_id_the_refusal_names
     assert replay.handshakes > opts.stats.connections >= 2  # the old id was refused, then the new one taken
 
 
+def test_a_served_dictionary_that_cannot_be_loaded_stops_the_watch_with_a_clear_error(stream, tmp_path):
+    """A dictionary with a valid zstd header (a new id) before contents zstd cannot load: the server's
+    fault, said in one line through the command, exit status 1, no traceback."""
+    path, _, until_us = stream
+    replay = Replay.from_file(path)
+    good = replay.dictionary.as_bytes()
+    replay.dictionary = zstandard.ZstdCompressionDict(good[:4] + (7_777).to_bytes(4, "little") + bytes(200))
+    db = tmp_path / "refused.duckdb"
+    with serving(replay) as url:
+        cmd = [sys.executable, "-m", "swell", "watch", "jetstream", v2(url), "--compress", "--db", str(db), "--quiet"]
+        done = subprocess.run([*cmd, "--until", us_to_datetime(until_us).isoformat()], capture_output=True, text=True)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    said = " ".join(done.stderr.split())
+    assert said.startswith("error: ") and "getZstdDictionary sent a zstd dictionary that cannot be loaded" in said
+    assert replay.handshakes == 0  # refused before connecting
+
+
 def _kept(path: Path, tmp: Path, keep) -> set[str]:
     """The post ids `swell ingest` finds among the events (but the last) whose time `keep` keeps."""
     lines = path.read_bytes().splitlines()[:-1]

@@ -122,10 +122,12 @@ class JetstreamConnector(Connector):
         # A gap to check against the first event of this connection: (from µs, reason, tolerance µs).
         self.suspect: tuple[int, str, int] | None = None
         self.decompressor: zstandard.ZstdDecompressor | None = None  # this connection's, if compressed
-        self.dictionaries: dict[int, zstandard.ZstdCompressionDict] = {}  # v2's, by id, as fetched ...
-        if self.v2 and options.compress:  # ... and the one swell ships, should the server name it
+        # v2's dictionaries, by id, ready to decompress with: those fetched, and the one swell ships,
+        # should the server name it
+        self.decompressors: dict[int, zstandard.ZstdDecompressor] = {}
+        if self.v2 and options.compress:
             packaged = wire.packaged_dictionary(wire.V2_DICTIONARY)
-            self.dictionaries[packaged.dict_id()] = packaged
+            self.decompressors[packaged.dict_id()] = zstandard.ZstdDecompressor(dict_data=packaged)
         self.dictionary_id: int | None = None  # v2: the server's current one, once known
         # v2: the oldest seq the server has, named by a CursorTooOld refusal; the next connections
         # start there, but it is not the cursor (committed, it would skip the gap's events unsaid).
@@ -163,8 +165,10 @@ class JetstreamConnector(Connector):
             compress = await self._current_dictionary()
         url = subscribe_url(self.options.url, self.options.collections, self._resume_from(), compress=compress)
         if compress:
-            self.decompressor = zstandard.ZstdDecompressor(
-                dict_data=self.dictionaries[compress] if self.v2 else wire.packaged_dictionary(wire.LEGACY_DICTIONARY)
+            self.decompressor = (
+                self.decompressors[compress]
+                if self.v2
+                else zstandard.ZstdDecompressor(dict_data=wire.packaged_dictionary(wire.LEGACY_DICTIONARY))
             )
         protocols = [Subprotocol(wire.SUBPROTOCOL)] if self.v2 else None
         try:
@@ -222,7 +226,7 @@ class JetstreamConnector(Connector):
 
     async def _current_dictionary(self) -> int:
         """The id of the server's current v2 dictionary, fetched (once: an id never changes its bytes)."""
-        if self.dictionary_id is not None and self.dictionary_id in self.dictionaries:
+        if self.dictionary_id is not None and self.dictionary_id in self.decompressors:
             return self.dictionary_id
         async with httpx.AsyncClient(timeout=30, headers={"User-Agent": self.options.user_agent}) as client:
             response = await client.get(wire.dictionary_url(self.options.url, self.dictionary_id))
@@ -234,8 +238,12 @@ class JetstreamConnector(Connector):
         dictionary = zstandard.ZstdCompressionDict(response.content, dict_type=zstandard.DICT_TYPE_FULLDICT)
         if not dictionary.dict_id():  # no zstd dictionary header
             raise StreamRefused(f"{response.url} did not send a zstd dictionary")
+        try:  # a dictionary header before contents zstd cannot load is the server's fault, said as such
+            decompressor = zstandard.ZstdDecompressor(dict_data=dictionary)
+        except zstandard.ZstdError as exc:
+            raise StreamRefused(f"{response.url} sent a zstd dictionary that cannot be loaded ({exc})") from exc
         self.dictionary_id = dictionary.dict_id()
-        self.dictionaries[self.dictionary_id] = dictionary
+        self.decompressors[self.dictionary_id] = decompressor
         return self.dictionary_id
 
     def take(self, frame: bytes) -> None:
