@@ -28,7 +28,7 @@ from swell.live.replay import Replay, serving
 from swell.simulate import write_jetstream
 from swell.store import Store, rejects_path
 from swell.times import us_to_datetime
-from test_live import _first_commit, run_watch, simulated_file, started, stored_ids
+from test_live import _first_commit, end_commit, run_watch, simulated_file, started, stored_ids
 
 COLUMNS = "post_id, kind, created_at, author_id, text, lang, hashtags, urls, mentions, ref_post_id"
 
@@ -45,18 +45,27 @@ def stream(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def real(tmp_path_factory):
-    """The real Jetstream events of tests/data/bluesky as one file of lines, an identity event a
-    millisecond after the last; and what `swell ingest` makes of them."""
+    """The real Jetstream events of tests/data/bluesky as one file of lines, after an identity and an
+    account event of the documented shape, and the end of the stream a millisecond after the last;
+    and what `swell ingest` makes of them."""
     tmp = tmp_path_factory.mktemp("real")
     events = json.loads((DATA / "bluesky" / "twitwi-bluesky-firehose-posts.json").read_text())
     events += [json.loads(line) for line in (DATA / "bluesky" / "jetstream-events.jsonl").read_text().splitlines()]
+    did, first = events[0]["did"], min(e["time_us"] for e in events)
+    when = us_to_datetime(first - 2).isoformat()
+    identity = {"did": did, "handle": "someone.bsky.social", "seq": 1, "time": when}
+    account = {"active": True, "did": did, "seq": 2, "time": when}
+    events[:0] = [
+        {"did": did, "time_us": first - 2, "kind": "identity", "identity": identity},
+        {"did": did, "time_us": first - 1, "kind": "account", "account": account},
+    ]
     path = tmp / "real.jsonl"
     path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events))
     reference = tmp / "reference.duckdb"
     ingest(reference, path)
     until_us = max(e["time_us"] for e in events) + 1_000
     with path.open("ab") as out:
-        out.write(orjson.dumps({"did": "did:plc:end", "time_us": until_us, "kind": "identity", "identity": {}}) + b"\n")
+        out.write(orjson.dumps(end_commit(until_us)) + b"\n")
     return path, rows(reference, f"SELECT {COLUMNS} FROM posts ORDER BY post_id"), until_us
 
 
@@ -71,6 +80,9 @@ def test_real_events_through_either_endpoint_compressed_or_not(real, endpoint, c
         opts = run_watch(db, url, until_us, compress=compress)
     assert len(expected) == 10 and rows(db, f"SELECT {COLUMNS} FROM posts ORDER BY post_id") == expected
     assert opts.stats.rejected == 0 and opts.stats.connections == 1
+    # v1 sends identity and account events whatever the filter; v2 is asked for commits only
+    other = {k: n for k, n in opts.stats.ignored.items() if k.endswith(" event")}
+    assert other == ({} if endpoint == "v2" else {"jetstream identity event": 1, "jetstream account event": 1})
     last_post = max(replay.times[:-1])
     last_seq = 5_000 + len(replay.times) - 2
     with Store(db, read_only=True) as store:

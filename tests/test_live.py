@@ -37,7 +37,7 @@ START = datetime(2024, 3, 1, tzinfo=UTC)
 def simulated_file(tmp: Path, write, accounts: int, posts_per_hour: float, seed: int) -> tuple[Path, set[str], int]:
     """Three hours of posts with a grassroots blast planted at 02:25 (still trending when the stream
     ends), written by `write`, then one
-    more record a millisecond after the last post (a Jetstream identity event; a Mastodon status with
+    more record a millisecond after the last post (a Jetstream deletion; a Mastodon status with
     the blast's hashtag): a watcher told to stop at its time (`until_us`) has read the whole stream,
     without waiting for the stream to go quiet. Returns the file, the post ids the file reader finds
     before the last record (what a live run must store), and that record's time."""
@@ -55,9 +55,15 @@ def simulated_file(tmp: Path, write, accounts: int, posts_per_hour: float, seed:
     return path, expected, until_us
 
 
+def end_commit(time_us: int) -> dict:
+    """The Jetstream event that ends a test's stream: the deletion of a post nobody stored."""
+    commit = {"rev": "3end", "operation": "delete", "collection": "app.bsky.feed.post", "rkey": "3end"}
+    return {"did": "did:plc:end", "time_us": time_us, "kind": "commit", "commit": commit}
+
+
 def _end_marker(write, time_us: int) -> dict:
-    if write is write_jetstream:
-        return {"did": "did:plc:end", "time_us": time_us, "kind": "identity", "identity": {"did": "did:plc:end"}}
+    if write is write_jetstream:  # a commit, which every filter lets through, and a delete: no post
+        return end_commit(time_us)
     when = us_to_datetime(time_us).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
     return {
         "id": str(10**16), "uri": "https://sim.example/users/end/statuses/end", "created_at": when,

@@ -94,10 +94,12 @@ def subscribe_url(url: str, collections: tuple[str, ...], cursor: int | None, *,
     """The URL of one connection: v1's or v2's filter and cursor parameters (replacing those in `url`);
     `compress` is True for v1 and the dictionary id for v2."""
     v2 = wire.is_v2(url)
-    names = ("collections", "cursor", "zstdDictionary") if v2 else ("wantedCollections", "cursor", "compress")
+    names = ("collections", "cursor", "zstdDictionary", "kinds") if v2 else ("wantedCollections", "cursor", "compress")
     parts = urlsplit(url)
     query = [(k, v) for k, v in parse_qsl(parts.query) if k not in names]
     query += [(names[0], c) for c in collections]
+    if v2:  # commits only: identity, account and sync events of the whole network are not read
+        query.append(("kinds", "commit"))
     if cursor is not None:
         query.append(("cursor", str(cursor)))
     if compress:
