@@ -22,14 +22,14 @@ import pytest
 from websockets.sync.client import connect
 
 from conftest import ingest, rows
-from swell.errors import NotAStore
+from swell.errors import NotAStore, StreamRefused
 from swell.live.jetstream import JetstreamOptions, stream_key, watch
 from swell.live.mastodon import MastodonOptions
 from swell.live.mastodon import watch as watch_mastodon
 from swell.live.replay import MastodonReplay, Replay, serving
 from swell.simulate import Campaign, Simulation, generate, write_jetstream, write_mastodon
 from swell.store import Store, rejects_path
-from swell.times import datetime_to_us, us_to_datetime
+from swell.times import datetime_to_us, parse_iso_time, us_to_datetime
 
 START = datetime(2024, 3, 1, tzinfo=UTC)
 
@@ -358,6 +358,33 @@ def test_mastodon_hashtag_stream_through_the_command_line(mastodon_stream, tmp_p
     statuses = [orjson.loads(line) for line in path.read_bytes().splitlines()[:-1]]
     with_tag = [s for s in statuses if "blast" in {t["name"] for t in (s["reblog"] or s)["tags"]}]
     assert tagged[0]["n"] == tagged[0]["t"] == len(with_tag)
+
+
+def test_a_timeline_refused_on_catching_up_stops_the_watch_with_the_instances_words(mastodon_stream, tmp_path):
+    """A restarted watch catches up from the timeline, which the instance keeps for its users (422,
+    as Mastodon says when it does): no retry will change that, so the watch stops and says why."""
+    path, _, _ = mastodon_stream
+    replay = MastodonReplay.from_file(path, rate=2_000)
+    db = tmp_path / "refused.duckdb"
+
+    async def watched_until_refused(url: str, until_us: int | None) -> None:
+        stop = asyncio.Event()
+        opts = MastodonOptions(url=url, batch_seconds=0.2, until_us=until_us, backoff_s=(0.01, 0.01))
+        watching = asyncio.create_task(watch_mastodon(db, opts, stop))
+        while not watching.done() and replay.refusals < 3:  # three refusals: it is retrying
+            await asyncio.sleep(0.01)
+        stop.set()
+        await watching
+
+    with serving(replay) as url:
+        # a first watch, to commit a cursor to catch up from
+        asyncio.run(watched_until_refused(url, parse_iso_time(replay.statuses[50]["created_at"])))
+        replay.refuse_timeline = (422, "This method requires an authenticated user\x1b[2J")
+        with pytest.raises(StreamRefused) as refused:
+            asyncio.run(watched_until_refused(url, None))
+    said = str(refused.value)
+    assert said.startswith(f"{url}/api/v1/timelines/public?min_id=") and replay.refusals == 1
+    assert said.endswith(": 422 This method requires an authenticated user\\x1b[2J")  # shown, not obeyed
 
 
 def test_replay_server_restarts_mid_stream_and_the_watcher_resumes(stream, tmp_path):

@@ -22,6 +22,7 @@ import pyarrow as pa
 from httpx_sse import SSEError, aconnect_sse
 
 from swell.errors import StreamRefused
+from swell.escapes import visible
 from swell.live.connector import Connector, LiveOptions
 from swell.live.session import together
 from swell.live.writer import LiveStats
@@ -104,12 +105,11 @@ class MastodonConnector(Connector):
             httpx.AsyncClient(base_url=self.options.url, headers=headers, timeout=timeout) as client,
             aconnect_sse(client, "GET", path, params=params) as source,
         ):
-            if source.response.status_code in (401, 403):
-                status = source.response.status_code
-                raise StreamRefused(f"{self.options.url}{path}: {status}, a token is needed (--token)")
             if source.response.status_code == 404:
                 raise StreamRefused(f"{self.options.url}{path}: 404, not a Mastodon streaming API")
-            source.response.raise_for_status()
+            if source.response.status_code >= 400:
+                await source.response.aread()  # the refusal's body, for its error
+                _refused(source.response)
             self.connected()
             ticking = asyncio.create_task(self.clock(source.response.aclose))
             try:
@@ -134,7 +134,7 @@ class MastodonConnector(Connector):
         while self.batch.cursor is not None and not self.done():
             before = self.batch.cursor
             response = await client.get(timeline, params={**params, "min_id": str(before), "limit": PAGE})
-            response.raise_for_status()
+            _refused(response)
             page = response.json()
             if not isinstance(page, list) or not page:
                 return
@@ -171,6 +171,22 @@ class MastodonConnector(Connector):
         # Past a bad status too: it is set aside, and the catch-up must not ask for it again.
         if local_id is not None and (batch.cursor is None or local_id > batch.cursor):
             batch.cursor = local_id
+
+
+def _refused(response: httpx.Response) -> None:
+    """A refusal of the stream or the timeline: a rate limit or a server error is tried again (with
+    backoff); anything else stops the watch with the instance's words, as no retry will change it."""
+    status = response.status_code
+    if status < 400:
+        return
+    if status == 429 or status >= 500:
+        response.raise_for_status()
+    try:
+        said = str(orjson.loads(response.content).get("error"))[:300]
+    except (orjson.JSONDecodeError, AttributeError):
+        said = response.text[:300]
+    hint = ", a token is needed (--token)" if status in (401, 403) else ""
+    raise StreamRefused(f"{visible(str(response.url))}: {status} {visible(said)}{hint}")
 
 
 def _created_us(status) -> int:

@@ -325,6 +325,10 @@ class MastodonReplay:
     drop_every: int = 0
     bad_events: int = 0  # every that many statuses, also an update that is not JSON and an unknown event
     seed: int = 0
+    # The timelines' answer instead of statuses (status, Mastodon's error), as an instance that keeps
+    # them for its users; counted in `refusals`.
+    refuse_timeline: tuple[int, str] | None = None
+    refusals: int = field(default=0, init=False)
     connections: int = field(default=0, init=False)
     started: float | None = field(default=None, init=False)
 
@@ -372,6 +376,10 @@ class MastodonReplay:
     async def timeline(self, request):
         from starlette.responses import JSONResponse
 
+        if self.refuse_timeline is not None:
+            self.refusals += 1
+            status, error = self.refuse_timeline
+            return JSONResponse({"error": error}, status_code=status)
         tag = request.path_params.get("tag")
         min_id = int(request.query_params.get("min_id", 0))
         limit = min(int(request.query_params.get("limit", 20)), 40)
