@@ -28,7 +28,7 @@ from swell.live.replay import Replay, serving
 from swell.simulate import write_jetstream
 from swell.store import Store, rejects_path
 from swell.times import us_to_datetime
-from test_live import _first_commit, end_commit, run_watch, simulated_file, started, stored_ids
+from test_live import _committed_through, end_commit, run_watch, simulated_file, started, stored_ids, watched
 
 COLUMNS = "post_id, kind, created_at, author_id, text, lang, hashtags, urls, mentions, ref_post_id"
 
@@ -120,8 +120,8 @@ def test_v2_sigkill_mid_stream_then_restart_loses_nothing(stream, tmp_path):
     with serving(replay) as url:
         cmd = [sys.executable, "-m", "swell", "watch", "jetstream", v2(url), "--compress", "--db", str(db)]
         cmd += ["--flush", "0.2"]
-        with started(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as first:
-            _first_commit(db, v2(url), first)
+        with watched(cmd, db) as first:
+            _committed_through(db, v2(url), first, replay)
             os.kill(first.pid, signal.SIGKILL)
             first.wait()
         assert 0 < len(stored_ids(db)) < len(expected)  # killed mid-stream

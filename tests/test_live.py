@@ -23,6 +23,7 @@ from websockets.sync.client import connect
 
 from conftest import ingest, rows
 from swell.errors import NotAStore, StreamRefused
+from swell.live import jetstream_wire as wire
 from swell.live.jetstream import JetstreamOptions, stream_key, watch
 from swell.live.mastodon import MastodonOptions
 from swell.live.mastodon import watch as watch_mastodon
@@ -152,16 +153,27 @@ def test_replay_honours_cursor_and_collections(stream):
 
 def _committed(db: Path, url: str) -> int | None:
     """The cursor the watcher has committed, or None before its first commit."""
-    if not db.exists():
-        return None
     with Store(db, read_only=True, wait_s=120) as store:
         return store.live_cursor(stream_key(url))
 
 
-def _first_commit(db: Path, url: str, watcher: subprocess.Popen) -> None:
-    """Wait until the watcher has committed posts (it is a process of its own: its store is the
-    only thing it shows)."""
-    while _committed(db, url) is None:
+def watched(cmd: list, db: Path) -> contextlib.AbstractContextManager[subprocess.Popen]:
+    """`swell watch` (`cmd`) started on a store made beforehand, so that looking at the store while
+    the watcher runs never meets a file half created."""
+    with Store(db):
+        pass
+    return started(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def _committed_through(db: Path, url: str, watcher: subprocess.Popen, replay: Replay | None = None) -> None:
+    """Wait until the watcher (a process of its own: its store is all it shows) has committed
+    everything before the replay's hold, a state its clock reaches (a batch is due every --flush),
+    or, without a hold, anything; it failing first fails the test with its error."""
+    if replay is None or replay.hold_at is None:
+        target = 0
+    else:
+        target = replay.first_seq + replay.hold_at - 1 if wire.is_v2(url) else replay.times[replay.hold_at - 1]
+    while (_committed(db, url) or -1) < target:
         assert watcher.poll() is None, watcher.stderr.read()
         time.sleep(0.05)
 
@@ -186,8 +198,8 @@ def test_sigkill_mid_stream_then_restart_loses_nothing(stream, tmp_path):
     replay = Replay.from_file(path, hold_at=len(expected) // 2)
     with serving(replay) as url:
         cmd = [sys.executable, "-m", "swell", "watch", "jetstream", url, "--db", str(db), "--flush", "0.2"]
-        with started(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as first:
-            _first_commit(db, url, first)
+        with watched(cmd, db) as first:
+            _committed_through(db, url, first, replay)
             os.kill(first.pid, signal.SIGKILL)
             first.wait()
         after_kill = len(stored_ids(db))
@@ -218,8 +230,8 @@ def test_a_hashtag_watch_killed_and_restarted_keeps_reposts_of_the_posts_kept_be
     with serving(replay) as url:
         cmd = [sys.executable, "-m", "swell", "watch", "jetstream", url, "--db", str(db), "--flush", "0.2"]
         cmd += ["--hashtag", "blast"]
-        with started(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as first:
-            _first_commit(db, url, first)
+        with watched(cmd, db) as first:
+            _committed_through(db, url, first, replay)
             os.kill(first.pid, signal.SIGKILL)
             first.wait()
         assert 0 < len(stored_ids(db)) < len(kept)  # killed halfway
@@ -236,8 +248,8 @@ def test_watch_stops_cleanly_on_ctrl_c_with_everything_committed(stream, tmp_pat
     replay = Replay.from_file(path, hold_at=len(expected) // 2)
     with serving(replay) as url:
         cmd = [sys.executable, "-m", "swell", "watch", "jetstream", url, "--db", str(db), "--flush", "0.2"]
-        with started(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as running:
-            _first_commit(db, url, running)
+        with watched(cmd, db) as running:
+            _committed_through(db, url, running, replay)
             running.send_signal(signal.SIGINT)
             _, err = running.communicate()
     assert running.returncode == 0, err
@@ -402,8 +414,8 @@ def test_replay_server_restarts_mid_stream_and_the_watcher_resumes(stream, tmp_p
         port = url.rsplit(":", 1)[1].split("/")[0]
         until = us_to_datetime(until_us).isoformat()
         watch = [*swell_cmd, "watch", "jetstream", url, "--db", str(db), "--flush", "0.2", "--until", until]
-        with started(watch, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as watcher:
-            _first_commit(db, url, watcher)  # it has connected and read
+        with watched(watch, db) as watcher:
+            _committed_through(db, url, watcher)  # it has connected and read
             server.kill()
             server.wait()
             with started([*swell_cmd, "replay", str(path), "--port", port], stderr=subprocess.DEVNULL):
