@@ -248,6 +248,15 @@ def test_a_watch_stopped_before_any_event_after_cursor_too_old_keeps_the_gap_for
     assert [(g["f"], g["u"]) for g in gaps] == [(reached, first)] and "CursorTooOld" in gaps[0]["reason"]
 
 
+def test_the_numbers_refusals_name_are_read_by_their_names():
+    """The oldest seq of a CursorTooOld message and the current dictionary of an UnknownZstdDictionary
+    one, wherever they stand among other numbers; a message that does not name one gives none."""
+    said = "cursor 5 is below the oldest seq 101 kept for 36 hours"
+    assert wire.named_number(said, "oldest") == 101
+    assert wire.named_number("unknown dictionary 7; the current one is 20261201", "current") == 20_261_201
+    assert wire.named_number("cursor 5 is too old (36 hours kept)", "oldest") is None
+
+
 def test_v1_then_v2_on_a_server_that_keeps_everything_is_seamless(stream, tmp_path):
     path, expected, until_us = stream
     replay = Replay.from_file(path)
@@ -336,7 +345,7 @@ def test_swell_replay_serves_v2_with_a_lookback_floor(stream, tmp_path):
         with pytest.raises(InvalidStatus) as refused:
             connect(f"{v2_url}?cursor=5")
         body = orjson.loads(refused.value.response.body)
-        assert body["error"] == "CursorTooOld" and body["message"].endswith(f"oldest seq {101}")
+        assert body["error"] == "CursorTooOld" and f"oldest seq {101} (" in body["message"]
         with connect(f"{v2_url}?cursor={replay.times[0]}", max_queue=None) as ws:
             info, first = (json.loads(ws.recv())["payload"] for _ in range(2))
         assert info["name"] == "OutdatedCursor" and first["seq"] == 101

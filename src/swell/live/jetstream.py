@@ -211,9 +211,10 @@ class JetstreamConnector(Connector):
         if status == 429 or status >= 500:
             raise ConnectionError(f"HTTP {status}")
         error, message = wire.xrpc_error(body)
-        named = wire.last_number(message)
         if self.v2 and error == "CursorTooOld":
-            if named is not None and named > (self.batch.cursor or 0):  # the oldest seq it has: resume there
+            named = wire.named_number(message, "oldest")
+            # The oldest seq it has: resume there, unless it was refused already (then by time, below).
+            if named is not None and named > max(self.batch.cursor or 0, self.floor or 0):
                 if self.batch.seen_us is not None:
                     reason = f"the server no longer has the events after the cursor (CursorTooOld: {visible(message)})"
                     self.suspect = (self.batch.seen_us, reason, 0)
@@ -221,9 +222,11 @@ class JetstreamConnector(Connector):
             else:  # a message without the floor: resume from the time reached, which the server moves (#info)
                 self.batch.cursor = self.floor = None
             raise ConnectionError("CursorTooOld")
-        if self.v2 and error == "UnknownZstdDictionary" and named is not None and named != self.dictionary_id:
-            self.dictionary_id = named  # retrained: the current one, fetched on the way back
-            raise ConnectionError("UnknownZstdDictionary")
+        if self.v2 and error == "UnknownZstdDictionary":
+            named = wire.named_number(message, "current")
+            if named is not None and named != self.dictionary_id:
+                self.dictionary_id = named  # retrained: the current one, fetched on the way back
+                raise ConnectionError("UnknownZstdDictionary")
         raise StreamRefused(f"{visible(url)} refused the connection: HTTP {status} {visible(error)} {visible(message)}")
 
     async def _current_dictionary(self) -> int:

@@ -166,7 +166,9 @@ class Replay:
         start = max(cursor - self.first_seq, 0)
         if start < oldest and v2:
             floor = self.first_seq + oldest
-            raise Refusal("CursorTooOld", f"cursor {cursor} is below the retention floor; oldest seq {floor}")
+            kept = len(self.times) - oldest  # a number after the floor, as a server's message may have
+            said = f"cursor {cursor} is below the retention floor; oldest seq {floor} ({kept} kept)"
+            raise Refusal("CursorTooOld", said)
         return max(start, oldest), None
 
     def _plan(self, path: str, query: dict[str, list[str]]) -> Plan:
@@ -190,7 +192,7 @@ class Replay:
         dictionary = query.get("zstdDictionary", [None])[0]
         if dictionary is not None and dictionary != str(self.dictionary.dict_id()):
             current = self.dictionary.dict_id()
-            raise Refusal("UnknownZstdDictionary", f"unknown dictionary; the current one is {current}")
+            raise Refusal("UnknownZstdDictionary", f"unknown dictionary {dictionary}; the current one is {current}")
         start, info = self._start(int(cursor), True) if cursor else (self._oldest(), None)
         prefixes = tuple(c[:-1] for c in collections if c.endswith(".*"))
 
