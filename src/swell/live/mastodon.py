@@ -32,6 +32,9 @@ from swell.readers.base import RECORD_ERRORS, reason_for
 from swell.times import parse_iso_time
 
 PAGE = 40  # the most statuses a Mastodon timeline page holds
+# Statuses remembered to count each once when several instances deliver it: they do so within minutes
+# of each other, and this many is hours of a busy instance's public stream (tens of MB).
+RECENT_IDS = 200_000
 
 
 @dataclass
@@ -49,19 +52,36 @@ async def watch_many(db: Path, options: MastodonOptions, urls: list[str], stop: 
     """`watch` on several instances at once, one connector (and cursor) each, sharing `options`
     (but its url) and its stats. A status that two instances deliver is stored once (posts are keyed
     by uri) and given to `options.on_commit` once, so that trends count it once."""
-    seen: set[str] = set()
+    seen = RecentIds(RECENT_IDS)
     forward = options.on_commit
 
     def once(records: pa.RecordBatch) -> None:  # in the writers' threads, which take turns
-        ids = records.column("post_id").to_pylist()
-        fresh = [i not in seen for i in ids]
-        seen.update(ids)
+        fresh = seen.fresh(records.column("post_id").to_pylist())
         if forward is not None:
             forward(records.filter(pa.array(fresh, pa.bool_())))
 
     each = [replace(options, url=url, on_commit=once) for url in dict.fromkeys(urls)]
     await together([MastodonConnector(o, stop).watch(db) for o in each])  # a refusal of one stops all
     return options.stats
+
+
+class RecentIds:
+    """The ids seen lately, at most `limit` of them (the oldest forgotten first), so that a watch of
+    days holds bounded memory."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.ids: dict[str, None] = {}  # in the order first seen
+
+    def fresh(self, ids: list[str]) -> list[bool]:
+        """Whether each id is new (not among the recent ones nor earlier in `ids`); all are remembered."""
+        fresh = []
+        for post_id in ids:
+            fresh.append(post_id not in self.ids)
+            self.ids[post_id] = None
+        while len(self.ids) > self.limit:
+            del self.ids[next(iter(self.ids))]
+        return fresh
 
 
 class MastodonConnector(Connector):
