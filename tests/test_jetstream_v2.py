@@ -28,7 +28,7 @@ from swell.live.replay import Replay, serving
 from swell.simulate import write_jetstream
 from swell.store import Store, rejects_path
 from swell.times import us_to_datetime
-from test_live import _first_commit, run_watch, simulated_file, started, stored_ids
+from test_live import _committed_through, end_commit, run_watch, simulated_file, started, stored_ids, watched
 
 COLUMNS = "post_id, kind, created_at, author_id, text, lang, hashtags, urls, mentions, ref_post_id"
 
@@ -45,18 +45,27 @@ def stream(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def real(tmp_path_factory):
-    """The real Jetstream events of tests/data/bluesky as one file of lines, an identity event a
-    millisecond after the last; and what `swell ingest` makes of them."""
+    """The real Jetstream events of tests/data/bluesky as one file of lines, after an identity and an
+    account event of the documented shape, and the end of the stream a millisecond after the last;
+    and what `swell ingest` makes of them."""
     tmp = tmp_path_factory.mktemp("real")
     events = json.loads((DATA / "bluesky" / "twitwi-bluesky-firehose-posts.json").read_text())
     events += [json.loads(line) for line in (DATA / "bluesky" / "jetstream-events.jsonl").read_text().splitlines()]
+    did, first = events[0]["did"], min(e["time_us"] for e in events)
+    when = us_to_datetime(first - 2).isoformat()
+    identity = {"did": did, "handle": "someone.bsky.social", "seq": 1, "time": when}
+    account = {"active": True, "did": did, "seq": 2, "time": when}
+    events[:0] = [
+        {"did": did, "time_us": first - 2, "kind": "identity", "identity": identity},
+        {"did": did, "time_us": first - 1, "kind": "account", "account": account},
+    ]
     path = tmp / "real.jsonl"
     path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events))
     reference = tmp / "reference.duckdb"
     ingest(reference, path)
     until_us = max(e["time_us"] for e in events) + 1_000
     with path.open("ab") as out:
-        out.write(orjson.dumps({"did": "did:plc:end", "time_us": until_us, "kind": "identity", "identity": {}}) + b"\n")
+        out.write(orjson.dumps(end_commit(until_us)) + b"\n")
     return path, rows(reference, f"SELECT {COLUMNS} FROM posts ORDER BY post_id"), until_us
 
 
@@ -71,6 +80,9 @@ def test_real_events_through_either_endpoint_compressed_or_not(real, endpoint, c
         opts = run_watch(db, url, until_us, compress=compress)
     assert len(expected) == 10 and rows(db, f"SELECT {COLUMNS} FROM posts ORDER BY post_id") == expected
     assert opts.stats.rejected == 0 and opts.stats.connections == 1
+    # v1 sends identity and account events whatever the filter; v2 is asked for commits only
+    other = {k: n for k, n in opts.stats.ignored.items() if k.endswith(" event")}
+    assert other == ({} if endpoint == "v2" else {"jetstream identity event": 1, "jetstream account event": 1})
     last_post = max(replay.times[:-1])
     last_seq = 5_000 + len(replay.times) - 2
     with Store(db, read_only=True) as store:
@@ -108,8 +120,8 @@ def test_v2_sigkill_mid_stream_then_restart_loses_nothing(stream, tmp_path):
     with serving(replay) as url:
         cmd = [sys.executable, "-m", "swell", "watch", "jetstream", v2(url), "--compress", "--db", str(db)]
         cmd += ["--flush", "0.2"]
-        with started(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as first:
-            _first_commit(db, v2(url), first)
+        with watched(cmd, db) as first:
+            _committed_through(db, v2(url), first, replay)
             os.kill(first.pid, signal.SIGKILL)
             first.wait()
         assert 0 < len(stored_ids(db)) < len(expected)  # killed mid-stream
@@ -148,6 +160,23 @@ def test_a_dictionary_retrained_mid_watch_is_fetched_by_the_id_the_refusal_names
     assert replay.handshakes > opts.stats.connections >= 2  # the old id was refused, then the new one taken
 
 
+def test_a_served_dictionary_that_cannot_be_loaded_stops_the_watch_with_a_clear_error(stream, tmp_path):
+    """A dictionary with a valid zstd header (a new id) before contents zstd cannot load: the server's
+    fault, said in one line through the command, exit status 1, no traceback."""
+    path, _, until_us = stream
+    replay = Replay.from_file(path)
+    good = replay.dictionary.as_bytes()
+    replay.dictionary = zstandard.ZstdCompressionDict(good[:4] + (7_777).to_bytes(4, "little") + bytes(200))
+    db = tmp_path / "refused.duckdb"
+    with serving(replay) as url:
+        cmd = [sys.executable, "-m", "swell", "watch", "jetstream", v2(url), "--compress", "--db", str(db), "--quiet"]
+        done = subprocess.run([*cmd, "--until", us_to_datetime(until_us).isoformat()], capture_output=True, text=True)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    said = " ".join(done.stderr.split())
+    assert said.startswith("error: ") and "getZstdDictionary sent a zstd dictionary that cannot be loaded" in said
+    assert replay.handshakes == 0  # refused before connecting
+
+
 def _kept(path: Path, tmp: Path, keep) -> set[str]:
     """The post ids `swell ingest` finds among the events (but the last) whose time `keep` keeps."""
     lines = path.read_bytes().splitlines()[:-1]
@@ -183,6 +212,49 @@ def test_a_resume_older_than_the_server_keeps_is_a_gap_with_its_range(stream, fi
     ids = stored_ids(db)
     assert len(ids) == len(set(ids))
     assert set(ids) == _kept(path, tmp_path, lambda t: t < stop_us or t >= kept_from)
+
+
+def test_a_watch_stopped_before_any_event_after_cursor_too_old_keeps_the_gap_for_the_next(stream, tmp_path):
+    """Stopped in the backoff after the CursorTooOld refusal, before any event came: the oldest seq
+    the refusal named is not committed as the cursor (a restart from it would skip the forgotten
+    hour without a word), so the next run is refused too and records the gap."""
+    path, _, until_us = stream
+    replay = Replay.from_file(path)
+    db = tmp_path / "gap.duckdb"
+    stop_us = replay.times[0] + 3_600_000_000
+    kept_from = stop_us + 3_600_000_000
+
+    async def stopped_after_the_refusal(url: str) -> None:
+        stop = asyncio.Event()
+        watching = asyncio.create_task(watch(db, JetstreamOptions(url=url, backoff_s=(3600, 3600)), stop))
+        while replay.handshakes < 2:  # the refused one: the connector sits in its hour of backoff
+            await asyncio.sleep(0.01)
+        stop.set()
+        await watching
+
+    with serving(replay) as url:
+        run_watch(db, v2(url), stop_us)
+        with Store(db, read_only=True) as store:
+            seq, reached = store.live_cursor(stream_key(v2(url))), store.live_cursor(time_key(v2(url)))
+        replay.kept_from_us = kept_from
+        asyncio.run(stopped_after_the_refusal(v2(url)))
+        with Store(db, read_only=True) as store:
+            assert store.live_cursor(stream_key(v2(url))) == seq  # not moved to the floor
+        assert replay.connections == 1 and rows(db, "SELECT * FROM gaps") == []
+        opts = run_watch(db, v2(url), until_us)
+    first = next(t for t in replay.times if t >= kept_from)
+    assert opts.stats.gaps == [(reached, first)]
+    gaps = rows(db, "SELECT epoch_us(missing_from) AS f, epoch_us(missing_until) AS u, reason FROM gaps")
+    assert [(g["f"], g["u"]) for g in gaps] == [(reached, first)] and "CursorTooOld" in gaps[0]["reason"]
+
+
+def test_the_numbers_refusals_name_are_read_by_their_names():
+    """The oldest seq of a CursorTooOld message and the current dictionary of an UnknownZstdDictionary
+    one, wherever they stand among other numbers; a message that does not name one gives none."""
+    said = "cursor 5 is below the oldest seq 101 kept for 36 hours"
+    assert wire.named_number(said, "oldest") == 101
+    assert wire.named_number("unknown dictionary 7; the current one is 20261201", "current") == 20_261_201
+    assert wire.named_number("cursor 5 is too old (36 hours kept)", "oldest") is None
 
 
 def test_v1_then_v2_on_a_server_that_keeps_everything_is_seamless(stream, tmp_path):
@@ -273,7 +345,7 @@ def test_swell_replay_serves_v2_with_a_lookback_floor(stream, tmp_path):
         with pytest.raises(InvalidStatus) as refused:
             connect(f"{v2_url}?cursor=5")
         body = orjson.loads(refused.value.response.body)
-        assert body["error"] == "CursorTooOld" and body["message"].endswith(f"oldest seq {101}")
+        assert body["error"] == "CursorTooOld" and f"oldest seq {101} (" in body["message"]
         with connect(f"{v2_url}?cursor={replay.times[0]}", max_queue=None) as ws:
             info, first = (json.loads(ws.recv())["payload"] for _ in range(2))
         assert info["name"] == "OutdatedCursor" and first["seq"] == 101

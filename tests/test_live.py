@@ -22,14 +22,15 @@ import pytest
 from websockets.sync.client import connect
 
 from conftest import ingest, rows
-from swell.errors import NotAStore
+from swell.errors import NotAStore, StreamRefused
+from swell.live import jetstream_wire as wire
 from swell.live.jetstream import JetstreamOptions, stream_key, watch
 from swell.live.mastodon import MastodonOptions
 from swell.live.mastodon import watch as watch_mastodon
 from swell.live.replay import MastodonReplay, Replay, serving
 from swell.simulate import Campaign, Simulation, generate, write_jetstream, write_mastodon
 from swell.store import Store, rejects_path
-from swell.times import datetime_to_us, us_to_datetime
+from swell.times import datetime_to_us, parse_iso_time, us_to_datetime
 
 START = datetime(2024, 3, 1, tzinfo=UTC)
 
@@ -37,7 +38,7 @@ START = datetime(2024, 3, 1, tzinfo=UTC)
 def simulated_file(tmp: Path, write, accounts: int, posts_per_hour: float, seed: int) -> tuple[Path, set[str], int]:
     """Three hours of posts with a grassroots blast planted at 02:25 (still trending when the stream
     ends), written by `write`, then one
-    more record a millisecond after the last post (a Jetstream identity event; a Mastodon status with
+    more record a millisecond after the last post (a Jetstream deletion; a Mastodon status with
     the blast's hashtag): a watcher told to stop at its time (`until_us`) has read the whole stream,
     without waiting for the stream to go quiet. Returns the file, the post ids the file reader finds
     before the last record (what a live run must store), and that record's time."""
@@ -55,9 +56,15 @@ def simulated_file(tmp: Path, write, accounts: int, posts_per_hour: float, seed:
     return path, expected, until_us
 
 
+def end_commit(time_us: int) -> dict:
+    """The Jetstream event that ends a test's stream: the deletion of a post nobody stored."""
+    commit = {"rev": "3end", "operation": "delete", "collection": "app.bsky.feed.post", "rkey": "3end"}
+    return {"did": "did:plc:end", "time_us": time_us, "kind": "commit", "commit": commit}
+
+
 def _end_marker(write, time_us: int) -> dict:
-    if write is write_jetstream:
-        return {"did": "did:plc:end", "time_us": time_us, "kind": "identity", "identity": {"did": "did:plc:end"}}
+    if write is write_jetstream:  # a commit, which every filter lets through, and a delete: no post
+        return end_commit(time_us)
     when = us_to_datetime(time_us).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
     return {
         "id": str(10**16), "uri": "https://sim.example/users/end/statuses/end", "created_at": when,
@@ -117,14 +124,19 @@ def test_filters_keep_the_hashtags_asked_for_and_reposts_of_those_posts(stream, 
     db = tmp_path / "blast.duckdb"
     with serving(Replay.from_file(path)) as url:
         opts = run_watch(db, url, until_us, hashtags=frozenset({"blast"}))
-    everything = tmp_path / "everything.duckdb"
-    ingest(everything, path)
-    wanted = """SELECT post_id FROM posts WHERE list_contains(hashtags, 'blast') OR (kind = 'repost'
-                AND ref_post_id IN (SELECT post_id FROM posts WHERE list_contains(hashtags, 'blast')))"""
-    kept = {r["post_id"] for r in rows(everything, wanted)}
+    kept = _blast_and_its_reposts(path, tmp_path)
     assert set(stored_ids(db)) == kept
     assert len(rows(db, "SELECT post_id FROM posts WHERE kind = 'repost'")) > 50
     assert opts.stats.filtered + len(kept) == len(expected)
+
+
+def _blast_and_its_reposts(path: Path, tmp: Path) -> set[str]:
+    """What a watch with --hashtag blast must store of the stream: what `swell ingest` finds."""
+    everything = tmp / "everything.duckdb"
+    ingest(everything, path)
+    wanted = """SELECT post_id FROM posts WHERE list_contains(hashtags, 'blast') OR (kind = 'repost'
+                AND ref_post_id IN (SELECT post_id FROM posts WHERE list_contains(hashtags, 'blast')))"""
+    return {r["post_id"] for r in rows(everything, wanted)}
 
 
 def test_replay_honours_cursor_and_collections(stream):
@@ -141,16 +153,27 @@ def test_replay_honours_cursor_and_collections(stream):
 
 def _committed(db: Path, url: str) -> int | None:
     """The cursor the watcher has committed, or None before its first commit."""
-    if not db.exists():
-        return None
     with Store(db, read_only=True, wait_s=120) as store:
         return store.live_cursor(stream_key(url))
 
 
-def _first_commit(db: Path, url: str, watcher: subprocess.Popen) -> None:
-    """Wait until the watcher has committed posts (it is a process of its own: its store is the
-    only thing it shows)."""
-    while _committed(db, url) is None:
+def watched(cmd: list, db: Path) -> contextlib.AbstractContextManager[subprocess.Popen]:
+    """`swell watch` (`cmd`) started on a store made beforehand, so that looking at the store while
+    the watcher runs never meets a file half created."""
+    with Store(db):
+        pass
+    return started(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def _committed_through(db: Path, url: str, watcher: subprocess.Popen, replay: Replay | None = None) -> None:
+    """Wait until the watcher (a process of its own: its store is all it shows) has committed
+    everything before the replay's hold, a state its clock reaches (a batch is due every --flush),
+    or, without a hold, anything; it failing first fails the test with its error."""
+    if replay is None or replay.hold_at is None:
+        target = 0
+    else:
+        target = replay.first_seq + replay.hold_at - 1 if wire.is_v2(url) else replay.times[replay.hold_at - 1]
+    while (_committed(db, url) or -1) < target:
         assert watcher.poll() is None, watcher.stderr.read()
         time.sleep(0.05)
 
@@ -175,8 +198,8 @@ def test_sigkill_mid_stream_then_restart_loses_nothing(stream, tmp_path):
     replay = Replay.from_file(path, hold_at=len(expected) // 2)
     with serving(replay) as url:
         cmd = [sys.executable, "-m", "swell", "watch", "jetstream", url, "--db", str(db), "--flush", "0.2"]
-        with started(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as first:
-            _first_commit(db, url, first)
+        with watched(cmd, db) as first:
+            _committed_through(db, url, first, replay)
             os.kill(first.pid, signal.SIGKILL)
             first.wait()
         after_kill = len(stored_ids(db))
@@ -189,6 +212,35 @@ def test_sigkill_mid_stream_then_restart_loses_nothing(stream, tmp_path):
     assert len(ids) == len(set(ids)) and set(ids) == expected
 
 
+def test_a_hashtag_watch_killed_and_restarted_keeps_reposts_of_the_posts_kept_before(stream, tmp_path):
+    """A Jetstream repost carries nothing of its original: the restarted watcher must know the
+    posts the killed one kept (from the store) to keep their reposts."""
+    path, _, until_us = stream
+    kept = _blast_and_its_reposts(path, tmp_path)
+    everything = tmp_path / "everything.duckdb"
+    blast = rows(everything, "SELECT epoch_us(created_at) AS t FROM posts WHERE list_contains(hashtags, 'blast')")
+    halfway = sorted(r["t"] for r in blast)[len(blast) // 2]  # held halfway through the blast
+    reposted_across = """SELECT count(*) AS n FROM posts r JOIN posts o ON r.ref_post_id = o.post_id
+                         WHERE list_contains(o.hashtags, 'blast') AND epoch_us(o.created_at) < ?
+                         AND epoch_us(r.created_at) >= ?"""
+    assert rows(everything, reposted_across, [halfway, halfway])[0]["n"] > 20  # what is at stake
+    replay = Replay.from_file(path)
+    replay.hold_at = next(i for i, t in enumerate(replay.times) if t >= halfway)
+    db = tmp_path / "killed.duckdb"
+    with serving(replay) as url:
+        cmd = [sys.executable, "-m", "swell", "watch", "jetstream", url, "--db", str(db), "--flush", "0.2"]
+        cmd += ["--hashtag", "blast"]
+        with watched(cmd, db) as first:
+            _committed_through(db, url, first, replay)
+            os.kill(first.pid, signal.SIGKILL)
+            first.wait()
+        assert 0 < len(stored_ids(db)) < len(kept)  # killed halfway
+        replay.release.set()
+        second = subprocess.run([*cmd, "--until", us_to_datetime(until_us).isoformat()], capture_output=True, text=True)
+        assert second.returncode == 0, second.stderr
+    assert set(stored_ids(db)) == kept
+
+
 def test_watch_stops_cleanly_on_ctrl_c_with_everything_committed(stream, tmp_path):
     """Ctrl-C (SIGINT) while the stream is held: the watcher commits what it has read and says so."""
     path, expected, _ = stream
@@ -196,8 +248,8 @@ def test_watch_stops_cleanly_on_ctrl_c_with_everything_committed(stream, tmp_pat
     replay = Replay.from_file(path, hold_at=len(expected) // 2)
     with serving(replay) as url:
         cmd = [sys.executable, "-m", "swell", "watch", "jetstream", url, "--db", str(db), "--flush", "0.2"]
-        with started(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as running:
-            _first_commit(db, url, running)
+        with watched(cmd, db) as running:
+            _committed_through(db, url, running, replay)
             running.send_signal(signal.SIGINT)
             _, err = running.communicate()
     assert running.returncode == 0, err
@@ -320,6 +372,33 @@ def test_mastodon_hashtag_stream_through_the_command_line(mastodon_stream, tmp_p
     assert tagged[0]["n"] == tagged[0]["t"] == len(with_tag)
 
 
+def test_a_timeline_refused_on_catching_up_stops_the_watch_with_the_instances_words(mastodon_stream, tmp_path):
+    """A restarted watch catches up from the timeline, which the instance keeps for its users (422,
+    as Mastodon says when it does): no retry will change that, so the watch stops and says why."""
+    path, _, _ = mastodon_stream
+    replay = MastodonReplay.from_file(path, rate=2_000)
+    db = tmp_path / "refused.duckdb"
+
+    async def watched_until_refused(url: str, until_us: int | None) -> None:
+        stop = asyncio.Event()
+        opts = MastodonOptions(url=url, batch_seconds=0.2, until_us=until_us, backoff_s=(0.01, 0.01))
+        watching = asyncio.create_task(watch_mastodon(db, opts, stop))
+        while not watching.done() and replay.refusals < 3:  # three refusals: it is retrying
+            await asyncio.sleep(0.01)
+        stop.set()
+        await watching
+
+    with serving(replay) as url:
+        # a first watch, to commit a cursor to catch up from
+        asyncio.run(watched_until_refused(url, parse_iso_time(replay.statuses[50]["created_at"])))
+        replay.refuse_timeline = (422, "This method requires an authenticated user\x1b[2J")
+        with pytest.raises(StreamRefused) as refused:
+            asyncio.run(watched_until_refused(url, None))
+    said = str(refused.value)
+    assert said.startswith(f"{url}/api/v1/timelines/public?min_id=") and replay.refusals == 1
+    assert said.endswith(": 422 This method requires an authenticated user\\x1b[2J")  # shown, not obeyed
+
+
 def test_replay_server_restarts_mid_stream_and_the_watcher_resumes(stream, tmp_path):
     """The server goes away (killed) and comes back on the same port; the watcher keeps trying, with
     backoff, and resumes from its cursor. The first server has only the first half of the stream, so
@@ -335,8 +414,8 @@ def test_replay_server_restarts_mid_stream_and_the_watcher_resumes(stream, tmp_p
         port = url.rsplit(":", 1)[1].split("/")[0]
         until = us_to_datetime(until_us).isoformat()
         watch = [*swell_cmd, "watch", "jetstream", url, "--db", str(db), "--flush", "0.2", "--until", until]
-        with started(watch, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as watcher:
-            _first_commit(db, url, watcher)  # it has connected and read
+        with watched(watch, db) as watcher:
+            _committed_through(db, url, watcher)  # it has connected and read
             server.kill()
             server.wait()
             with started([*swell_cmd, "replay", str(path), "--port", port], stderr=subprocess.DEVNULL):

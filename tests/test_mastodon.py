@@ -94,3 +94,17 @@ def test_streaming_api_messages(db, tmp_path):
     assert [r["post_id"] for r in rows(db)] == [f"mastodon:{status['uri']}"]
     assert [r["post_id"] for r in rows(db, "SELECT post_id FROM deletions")] == ["mastodon:local:172402"]
     assert "mastodon stream status.update event 1" in " ".join(result.output.split())
+
+
+def test_recent_ids_tell_repeats_in_bounded_memory():
+    """What `swell watch mastodon` on several instances remembers to count a status once: the real
+    timeline's ids, each delivered by two instances, then more statuses than it keeps."""
+    from swell.live.mastodon import RecentIds
+
+    ids = [s["uri"] for s in orjson.loads(TIMELINE.read_bytes())]
+    recent = RecentIds(limit=len(ids))
+    assert recent.fresh(ids[:10] + ids[:10]) == [True] * 10 + [False] * 10  # the second instance's copies
+    assert recent.fresh(ids[5:]) == [False] * 5 + [True] * (len(ids) - 10)
+    assert recent.fresh([f"{i}#later" for i in ids[:3]]) == [True] * 3
+    assert len(recent.ids) == len(ids) and ids[0] not in recent.ids  # the oldest forgotten
+    assert recent.fresh(ids[:1]) == [True]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from swell import __version__
 from swell.errors import StreamRefused
-from swell.live.writer import BatchWriter, LiveBatch, LiveStats, committed_cursor
+from swell.live.writer import BatchWriter, LiveBatch, LiveStats, committed_cursor, kept_posts
 
 # What swell says it is to every service it connects to (`swell collect` adds what it does).
 USER_AGENT = f"swell/{__version__} (hashtag campaign research)"
@@ -70,6 +70,8 @@ class Connector:
         `exit_when_idle_s`); everything read is committed before this returns."""
         stats = self.options.stats
         self.batch.cursor = stats.cursor = await asyncio.to_thread(committed_cursor, db, self.key)
+        if self.batch.hashtags or self.batch.langs:  # reposts of the posts kept before this connector
+            self.batch.kept = await asyncio.to_thread(kept_posts, db, self.batch.hashtags, self.batch.langs)
         self.writer = BatchWriter(db, queue_size=self.options.queue_batches, on_commit=self.options.on_commit)
         try:
             await self._run()

@@ -94,10 +94,12 @@ def subscribe_url(url: str, collections: tuple[str, ...], cursor: int | None, *,
     """The URL of one connection: v1's or v2's filter and cursor parameters (replacing those in `url`);
     `compress` is True for v1 and the dictionary id for v2."""
     v2 = wire.is_v2(url)
-    names = ("collections", "cursor", "zstdDictionary") if v2 else ("wantedCollections", "cursor", "compress")
+    names = ("collections", "cursor", "zstdDictionary", "kinds") if v2 else ("wantedCollections", "cursor", "compress")
     parts = urlsplit(url)
     query = [(k, v) for k, v in parse_qsl(parts.query) if k not in names]
     query += [(names[0], c) for c in collections]
+    if v2:  # commits only: identity, account and sync events of the whole network are not read
+        query.append(("kinds", "commit"))
     if cursor is not None:
         query.append(("cursor", str(cursor)))
     if compress:
@@ -122,11 +124,16 @@ class JetstreamConnector(Connector):
         # A gap to check against the first event of this connection: (from µs, reason, tolerance µs).
         self.suspect: tuple[int, str, int] | None = None
         self.decompressor: zstandard.ZstdDecompressor | None = None  # this connection's, if compressed
-        self.dictionaries: dict[int, zstandard.ZstdCompressionDict] = {}  # v2's, by id, as fetched ...
-        if self.v2 and options.compress:  # ... and the one swell ships, should the server name it
+        # v2's dictionaries, by id, ready to decompress with: those fetched, and the one swell ships,
+        # should the server name it
+        self.decompressors: dict[int, zstandard.ZstdDecompressor] = {}
+        if self.v2 and options.compress:
             packaged = wire.packaged_dictionary(wire.V2_DICTIONARY)
-            self.dictionaries[packaged.dict_id()] = packaged
+            self.decompressors[packaged.dict_id()] = zstandard.ZstdDecompressor(dict_data=packaged)
         self.dictionary_id: int | None = None  # v2: the server's current one, once known
+        # v2: the oldest seq the server has, named by a CursorTooOld refusal; the next connections
+        # start there, but it is not the cursor (committed, it would skip the gap's events unsaid).
+        self.floor: int | None = None
 
     @property
     def key(self) -> str:
@@ -150,6 +157,8 @@ class JetstreamConnector(Connector):
             self.suspect = None if cursor is None else (cursor, reason, GAP_TOLERANCE_S * 1_000_000)
             return self.batch.seq if self.batch.seq is not None else cursor
         # v2 says when it moves a cursor (a refusal, or an #info frame), and `suspect` is set then.
+        if self.floor is not None and (cursor is None or cursor < self.floor):
+            return self.floor
         return cursor if cursor is not None else self.batch.seen_us
 
     async def session(self) -> None:
@@ -158,8 +167,10 @@ class JetstreamConnector(Connector):
             compress = await self._current_dictionary()
         url = subscribe_url(self.options.url, self.options.collections, self._resume_from(), compress=compress)
         if compress:
-            self.decompressor = zstandard.ZstdDecompressor(
-                dict_data=self.dictionaries[compress] if self.v2 else wire.packaged_dictionary(wire.LEGACY_DICTIONARY)
+            self.decompressor = (
+                self.decompressors[compress]
+                if self.v2
+                else zstandard.ZstdDecompressor(dict_data=wire.packaged_dictionary(wire.LEGACY_DICTIONARY))
             )
         protocols = [Subprotocol(wire.SUBPROTOCOL)] if self.v2 else None
         try:
@@ -200,24 +211,27 @@ class JetstreamConnector(Connector):
         if status == 429 or status >= 500:
             raise ConnectionError(f"HTTP {status}")
         error, message = wire.xrpc_error(body)
-        named = wire.last_number(message)
         if self.v2 and error == "CursorTooOld":
-            if named is not None and named > (self.batch.cursor or 0):  # the oldest seq it has: resume there
+            named = wire.named_number(message, "oldest")
+            # The oldest seq it has: resume there, unless it was refused already (then by time, below).
+            if named is not None and named > max(self.batch.cursor or 0, self.floor or 0):
                 if self.batch.seen_us is not None:
                     reason = f"the server no longer has the events after the cursor (CursorTooOld: {visible(message)})"
                     self.suspect = (self.batch.seen_us, reason, 0)
-                self.batch.cursor = named
+                self.floor = named
             else:  # a message without the floor: resume from the time reached, which the server moves (#info)
-                self.batch.cursor = None
+                self.batch.cursor = self.floor = None
             raise ConnectionError("CursorTooOld")
-        if self.v2 and error == "UnknownZstdDictionary" and named is not None and named != self.dictionary_id:
-            self.dictionary_id = named  # retrained: the current one, fetched on the way back
-            raise ConnectionError("UnknownZstdDictionary")
+        if self.v2 and error == "UnknownZstdDictionary":
+            named = wire.named_number(message, "current")
+            if named is not None and named != self.dictionary_id:
+                self.dictionary_id = named  # retrained: the current one, fetched on the way back
+                raise ConnectionError("UnknownZstdDictionary")
         raise StreamRefused(f"{visible(url)} refused the connection: HTTP {status} {visible(error)} {visible(message)}")
 
     async def _current_dictionary(self) -> int:
         """The id of the server's current v2 dictionary, fetched (once: an id never changes its bytes)."""
-        if self.dictionary_id is not None and self.dictionary_id in self.dictionaries:
+        if self.dictionary_id is not None and self.dictionary_id in self.decompressors:
             return self.dictionary_id
         async with httpx.AsyncClient(timeout=30, headers={"User-Agent": self.options.user_agent}) as client:
             response = await client.get(wire.dictionary_url(self.options.url, self.dictionary_id))
@@ -229,8 +243,12 @@ class JetstreamConnector(Connector):
         dictionary = zstandard.ZstdCompressionDict(response.content, dict_type=zstandard.DICT_TYPE_FULLDICT)
         if not dictionary.dict_id():  # no zstd dictionary header
             raise StreamRefused(f"{response.url} did not send a zstd dictionary")
+        try:  # a dictionary header before contents zstd cannot load is the server's fault, said as such
+            decompressor = zstandard.ZstdDecompressor(dict_data=dictionary)
+        except zstandard.ZstdError as exc:
+            raise StreamRefused(f"{response.url} sent a zstd dictionary that cannot be loaded ({exc})") from exc
         self.dictionary_id = dictionary.dict_id()
-        self.dictionaries[self.dictionary_id] = dictionary
+        self.decompressors[self.dictionary_id] = decompressor
         return self.dictionary_id
 
     def take(self, frame: bytes) -> None:

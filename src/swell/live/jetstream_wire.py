@@ -115,8 +115,9 @@ def xrpc_error(body: bytes) -> tuple[str, str]:
     return str(envelope.get("error") or ""), str(envelope.get("message") or "")[:300]
 
 
-def last_number(message: str) -> int | None:
-    """The number an error message carries (CursorTooOld's floor seq, UnknownZstdDictionary's current
-    id): the last one in it."""
-    numbers = re.findall(r"\d+", message)
-    return int(numbers[-1]) if numbers else None
+def named_number(message: str, name: str) -> int | None:
+    """The number an error message gives as `name` (CursorTooOld's "oldest seq N", UnknownZstdDictionary's
+    "the current one is N"): the first after that word, or None when the message does not say, since
+    taking any number in it could be a count or a duration read as a cursor."""
+    found = re.search(rf"\b{name}\b\D{{0,20}}?(\d+)", message, re.IGNORECASE)
+    return int(found.group(1)) if found else None

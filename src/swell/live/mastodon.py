@@ -22,6 +22,7 @@ import pyarrow as pa
 from httpx_sse import SSEError, aconnect_sse
 
 from swell.errors import StreamRefused
+from swell.escapes import visible
 from swell.live.connector import Connector, LiveOptions
 from swell.live.session import together
 from swell.live.writer import LiveStats
@@ -31,6 +32,9 @@ from swell.readers.base import RECORD_ERRORS, reason_for
 from swell.times import parse_iso_time
 
 PAGE = 40  # the most statuses a Mastodon timeline page holds
+# Statuses remembered to count each once when several instances deliver it: they do so within minutes
+# of each other, and this many is hours of a busy instance's public stream (tens of MB).
+RECENT_IDS = 200_000
 
 
 @dataclass
@@ -48,19 +52,36 @@ async def watch_many(db: Path, options: MastodonOptions, urls: list[str], stop: 
     """`watch` on several instances at once, one connector (and cursor) each, sharing `options`
     (but its url) and its stats. A status that two instances deliver is stored once (posts are keyed
     by uri) and given to `options.on_commit` once, so that trends count it once."""
-    seen: set[str] = set()
+    seen = RecentIds(RECENT_IDS)
     forward = options.on_commit
 
     def once(records: pa.RecordBatch) -> None:  # in the writers' threads, which take turns
-        ids = records.column("post_id").to_pylist()
-        fresh = [i not in seen for i in ids]
-        seen.update(ids)
+        fresh = seen.fresh(records.column("post_id").to_pylist())
         if forward is not None:
             forward(records.filter(pa.array(fresh, pa.bool_())))
 
     each = [replace(options, url=url, on_commit=once) for url in dict.fromkeys(urls)]
     await together([MastodonConnector(o, stop).watch(db) for o in each])  # a refusal of one stops all
     return options.stats
+
+
+class RecentIds:
+    """The ids seen lately, at most `limit` of them (the oldest forgotten first), so that a watch of
+    days holds bounded memory."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.ids: dict[str, None] = {}  # in the order first seen
+
+    def fresh(self, ids: list[str]) -> list[bool]:
+        """Whether each id is new (not among the recent ones nor earlier in `ids`); all are remembered."""
+        fresh = []
+        for post_id in ids:
+            fresh.append(post_id not in self.ids)
+            self.ids[post_id] = None
+        while len(self.ids) > self.limit:
+            del self.ids[next(iter(self.ids))]
+        return fresh
 
 
 class MastodonConnector(Connector):
@@ -104,12 +125,11 @@ class MastodonConnector(Connector):
             httpx.AsyncClient(base_url=self.options.url, headers=headers, timeout=timeout) as client,
             aconnect_sse(client, "GET", path, params=params) as source,
         ):
-            if source.response.status_code in (401, 403):
-                status = source.response.status_code
-                raise StreamRefused(f"{self.options.url}{path}: {status}, a token is needed (--token)")
             if source.response.status_code == 404:
                 raise StreamRefused(f"{self.options.url}{path}: 404, not a Mastodon streaming API")
-            source.response.raise_for_status()
+            if source.response.status_code >= 400:
+                await source.response.aread()  # the refusal's body, for its error
+                _refused(source.response)
             self.connected()
             ticking = asyncio.create_task(self.clock(source.response.aclose))
             try:
@@ -134,7 +154,7 @@ class MastodonConnector(Connector):
         while self.batch.cursor is not None and not self.done():
             before = self.batch.cursor
             response = await client.get(timeline, params={**params, "min_id": str(before), "limit": PAGE})
-            response.raise_for_status()
+            _refused(response)
             page = response.json()
             if not isinstance(page, list) or not page:
                 return
@@ -171,6 +191,22 @@ class MastodonConnector(Connector):
         # Past a bad status too: it is set aside, and the catch-up must not ask for it again.
         if local_id is not None and (batch.cursor is None or local_id > batch.cursor):
             batch.cursor = local_id
+
+
+def _refused(response: httpx.Response) -> None:
+    """A refusal of the stream or the timeline: a rate limit or a server error is tried again (with
+    backoff); anything else stops the watch with the instance's words, as no retry will change it."""
+    status = response.status_code
+    if status < 400:
+        return
+    if status == 429 or status >= 500:
+        response.raise_for_status()
+    try:
+        said = str(orjson.loads(response.content).get("error"))[:300]
+    except (orjson.JSONDecodeError, AttributeError):
+        said = response.text[:300]
+    hint = ", a token is needed (--token)" if status in (401, 403) else ""
+    raise StreamRefused(f"{visible(str(response.url))}: {status} {visible(said)}{hint}")
 
 
 def _created_us(status) -> int:

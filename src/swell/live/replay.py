@@ -166,7 +166,9 @@ class Replay:
         start = max(cursor - self.first_seq, 0)
         if start < oldest and v2:
             floor = self.first_seq + oldest
-            raise Refusal("CursorTooOld", f"cursor {cursor} is below the retention floor; oldest seq {floor}")
+            kept = len(self.times) - oldest  # a number after the floor, as a server's message may have
+            said = f"cursor {cursor} is below the retention floor; oldest seq {floor} ({kept} kept)"
+            raise Refusal("CursorTooOld", said)
         return max(start, oldest), None
 
     def _plan(self, path: str, query: dict[str, list[str]]) -> Plan:
@@ -190,7 +192,7 @@ class Replay:
         dictionary = query.get("zstdDictionary", [None])[0]
         if dictionary is not None and dictionary != str(self.dictionary.dict_id()):
             current = self.dictionary.dict_id()
-            raise Refusal("UnknownZstdDictionary", f"unknown dictionary; the current one is {current}")
+            raise Refusal("UnknownZstdDictionary", f"unknown dictionary {dictionary}; the current one is {current}")
         start, info = self._start(int(cursor), True) if cursor else (self._oldest(), None)
         prefixes = tuple(c[:-1] for c in collections if c.endswith(".*"))
 
@@ -325,6 +327,10 @@ class MastodonReplay:
     drop_every: int = 0
     bad_events: int = 0  # every that many statuses, also an update that is not JSON and an unknown event
     seed: int = 0
+    # The timelines' answer instead of statuses (status, Mastodon's error), as an instance that keeps
+    # them for its users; counted in `refusals`.
+    refuse_timeline: tuple[int, str] | None = None
+    refusals: int = field(default=0, init=False)
     connections: int = field(default=0, init=False)
     started: float | None = field(default=None, init=False)
 
@@ -372,6 +378,10 @@ class MastodonReplay:
     async def timeline(self, request):
         from starlette.responses import JSONResponse
 
+        if self.refuse_timeline is not None:
+            self.refusals += 1
+            status, error = self.refuse_timeline
+            return JSONResponse({"error": error}, status_code=status)
         tag = request.path_params.get("tag")
         min_id = int(request.query_params.get("min_id", 0))
         limit = min(int(request.query_params.get("limit", 20)), 40)

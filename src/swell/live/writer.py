@@ -66,8 +66,8 @@ class LiveBatch:
     seq: int | None = None  # and of a stream whose cursor is a time: the seq read, where events carry one
     gaps: list[tuple[str, int, int, str]] = field(default_factory=list)  # committed with the posts
     slices: list[tuple] = field(default_factory=list)  # `swell collect`'s progress, committed with the posts
-    # Posts the filters kept, so that their reposts are kept too (in memory: after a restart, reposts
-    # of posts kept before it are not recognised).
+    # Posts the filters kept, so that their reposts are kept too: those of this connector and, read
+    # from the store when it starts (`kept_posts`), those of the runs and `swell collect` slices before it.
     kept: set[str] = field(default_factory=set)
 
     # the Sink interface of swell.readers.base
@@ -186,6 +186,22 @@ _STORE_LOCKS_LOCK = threading.Lock()
 def _store_lock(db: Path) -> threading.Lock:
     with _STORE_LOCKS_LOCK:
         return _STORE_LOCKS.setdefault(db.resolve(), threading.Lock())
+
+
+def kept_posts(db: Path, hashtags: frozenset[str], langs: frozenset[str]) -> set[str]:
+    """The ids of the stored posts that `LiveBatch.post`'s filters keep, whose reposts it keeps too."""
+    if not db.exists():
+        return set()
+    conditions, params = [], []
+    if hashtags:
+        conditions.append("list_has_any(hashtags, ?::VARCHAR[])")
+        params.append(sorted(hashtags))
+    if langs:
+        conditions.append("list_contains(?::VARCHAR[], lang)")
+        params.append(sorted(langs))
+    with Store(db) as store:
+        batches = store.iter_posts(["post_id"], " AND ".join(conditions) or "TRUE", params)
+        return {post_id for batch in batches for post_id in batch.column("post_id").to_pylist()}
 
 
 def committed_cursor(db: Path, stream: str) -> int | None:
