@@ -310,3 +310,23 @@ def test_the_fast_path_stores_what_the_general_path_stores(tmp_path):
     assert len(stored["lines.jsonl"]) > 20 and len(set_aside["lines.jsonl"]) > 20
     assert stored["lines.jsonl"] == stored["array.json"]
     assert set_aside["lines.jsonl"] == set_aside["array.json"]
+
+
+def test_a_store_being_created_is_waited_for_and_a_text_file_is_no_store(tmp_path):
+    """While another process creates a store, its file holds DuckDB's main header before the two
+    database headers after it: a reader waits its turn (and says the store is being created), where
+    any other file that DuckDB cannot open is no store, said at once."""
+    import duckdb
+
+    from swell.errors import NotAStore, StoreBusy
+
+    whole = tmp_path / "whole.duckdb"
+    duckdb.connect(str(whole)).close()
+    creating = tmp_path / "creating.duckdb"
+    creating.write_bytes(whole.read_bytes()[:4096] + bytes(8192))  # the main header alone, so far
+    with pytest.raises(StoreBusy, match="being created"):
+        Store(creating, read_only=True, wait_s=0)
+    text = tmp_path / "posts.duckdb"
+    text.write_text('{"id": 1}\n')
+    with pytest.raises(NotAStore, match="cannot be opened as a swell store"):
+        Store(text, read_only=True, wait_s=0)

@@ -113,14 +113,17 @@ def _connect(path: Path, read_only: bool, wait_s: float) -> duckdb.DuckDBPyConne
 
 def _being_created(path: Path) -> bool:
     """Whether a file DuckDB cannot open is one that another process has just begun to write: empty,
-    or zeros where DuckDB's header goes, as a store is for a moment while `swell watch` or `swell
-    ingest` creates it (anything else is no store, and is said at once)."""
+    or zeros where DuckDB's main header goes, or that header (its magic "DUCK" at byte 8) with its two
+    database headers (the next 4 KiB blocks) not yet written, as a store is for a moment while `swell
+    watch` or `swell ingest` creates it (anything else is no store, and is said at once)."""
     try:
         with path.open("rb") as f:
-            head = f.read(4096)
+            main, first, second = f.read(4096), f.read(4096), f.read(4096)
     except OSError:
         return False
-    return not head.strip(b"\0")
+    if not main.strip(b"\0"):
+        return True
+    return main[8:12] == b"DUCK" and not (first.strip(b"\0") and second.strip(b"\0"))
 
 
 def _count(con: duckdb.DuckDBPyConnection, query: str) -> int:
