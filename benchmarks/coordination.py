@@ -1,6 +1,6 @@
 """Co-action networks: swell against coordination-network-toolkit on the same posts, in one run.
 
-    python benchmarks/coordination.py [--posts 1000000] [--runs 3]
+    python benchmarks/coordination.py [--posts 1000000] [--runs 3] [--repeat-window 86400]
 
 Simulates (once) a day of posts with coordinated groups planted among organic accounts, stores it in
 a swell DuckDB file, and writes the same posts as the toolkit's CSV input (`write_toolkit_csv`).
@@ -9,7 +9,8 @@ T = 60 s and minimum weight 1, in its own process pinned to CPU 0, and reports w
 memory (GNU time's maximum resident size). swell is also run on both cores, unpinned: DuckDB uses
 every core it has, the toolkit (SQLite) only one. The toolkit's `preprocess` (loading the CSV into its
 SQLite file) is timed apart: swell's equivalent is `swell ingest`, measured by benchmarks/ingest.py.
-The edges of both are compared: they must be identical.
+The edges of both are compared: they must be identical. With --repeat-window, swell also computes its
+day-long repeated co-actions (which the toolkit has not), to measure what they cost.
 """
 
 from __future__ import annotations
@@ -65,17 +66,19 @@ def timed(cmd: list[str], *, pinned: bool = True) -> tuple[float, float, str]:
     return elapsed, peak_kib / 1024, done.stdout
 
 
-def swell_child(db: str, out: str) -> None:
+def swell_child(db: str, out: str, repeat_window_s: str) -> None:
     """In the measured process: compute the networks and write the edges for comparison."""
     from swell.coordination import co_action_network
     from swell.store import Store
 
     with Store(db, read_only=True) as store:
         started = time.perf_counter()
-        # The toolkit's networks alone: swell's day-long repeated co-actions (the toolkit has none) left out.
+        # The toolkit's networks alone, unless --repeat-window asks for swell's day-long repeated co-actions
+        # too (the toolkit has none: they are left out of the comparison).
         network = co_action_network(
-            store.engine, kinds=tuple(NETWORKS), window_s=60, min_weight=1, repeat_window_s=None
-        )
+            store.engine, kinds=tuple(NETWORKS), window_s=60, min_weight=1,
+            repeat_window_s=float(repeat_window_s) or None,
+        )  # fmt: skip
         print(f"{time.perf_counter() - started:.3f}")  # the computation alone, without starting Python
     network.edges.select("kind", "source", "target", "weight").write_parquet(out)
 
@@ -84,7 +87,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--posts", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--swell-child", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--repeat-window", type=float, default=0, help="swell also computes its repeated co-actions (seconds)"
+    )
+    parser.add_argument("--swell-child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.swell_child:
         swell_child(*args.swell_child)
@@ -103,10 +109,11 @@ def main() -> None:
     results: dict[str, list] = {"swell": [], "swell_compute": [], "swell_2_cores": [], "toolkit": [], "preprocess": []}
     for run in range(1, args.runs + 1):
         edges_file = HERE / "data" / "swell-edges.parquet"
-        seconds, peak, out = timed([sys.executable, __file__, "--swell-child", str(db), str(edges_file)])
+        child = [sys.executable, __file__, "--swell-child", str(db), str(edges_file), str(args.repeat_window)]
+        seconds, peak, out = timed(child)
         results["swell"].append((seconds, peak))
         results["swell_compute"].append((float(out.strip().splitlines()[-1]), peak))
-        seconds, peak, _ = timed([sys.executable, __file__, "--swell-child", str(db), str(edges_file)], pinned=False)
+        seconds, peak, _ = timed(child, pinned=False)
         results["swell_2_cores"].append((seconds, peak))
         sqlite = HERE / "data" / "toolkit.sqlite"
         sqlite.unlink(missing_ok=True)
