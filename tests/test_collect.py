@@ -204,9 +204,7 @@ def test_sigkill_mid_search_then_the_same_command_resumes_from_the_committed_cur
 def killed_after_first_commits(cmd: list, db: Path) -> None:
     """Start the command, wait for its first committed page, then SIGKILL it."""
     with started(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as running:
-        while not _committed_pages(db):
-            assert running.poll() is None, running.stderr.read()
-            time.sleep(0.05)  # a poll, not a deadline: the store is the collector's only sign
+        _wait_for_commits(running, db)
         os.kill(running.pid, signal.SIGKILL)
         running.wait()
 
@@ -292,3 +290,67 @@ def test_a_malformed_status_is_set_aside_with_its_instance_and_the_rest_stored(t
     reasons = sorted(r["reason"] for r in rejected)
     assert reasons[0].startswith("bad value (") and reasons[1] == "status has no content"
     assert all(r["at"].startswith(f"mastodon:{url} id=") for r in rejected)
+
+
+def test_sigterm_stops_cleanly_and_exits_1_even_quiet(tmp_path):
+    """`swell collect ... && swell campaign ...` must not go on after a collection stopped half-way:
+    SIGTERM commits what was read and exits 1, with the reason said even with --quiet."""
+    hold = Misbehaviour(hold_after=2)
+    first, second = MastodonInstance.sharing(STATUSES, misbehaviour=hold)
+    db = tmp_path / "stopped.duckdb"
+    with serving(first) as one, serving(second) as two:
+        cmd = [sys.executable, "-m", "swell", "collect", "mastodon", "IchBinHanna", "--instance", one, "--instance",
+               two, "--since", "2025-01-01", "--until", "2025-06-01", "--db", str(db), "--flush", "0",
+               "--quiet"]  # fmt: skip
+        with started(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as running:
+            _wait_for_commits(running, db)
+            os.kill(running.pid, signal.SIGTERM)
+            out, err = running.communicate()
+        hold.release.set()
+    assert running.returncode == 1 and out == "" and "Traceback" not in err
+    assert err.strip() == "error: stopped before the end: the same command goes on from where it was"
+    assert stored_ids(db)
+
+
+def test_a_refusing_search_does_not_cancel_jetstream(tmp_path):
+    """The public AppView refuses search without an account (403); Jetstream's part of the time asked
+    is collected all the same, then the refusal is raised."""
+    views = [orjson.loads(line) for line in POSTS.read_bytes().splitlines()]
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(b"\n".join(orjson.dumps(_event(v)) for v in views) + b"\n")
+    boundary = parse_iso_time("2025-07-01T00:00:00Z")
+    lookback_s = time.time() - boundary / 1e6 + LOOKBACK_MARGIN_S
+    within = {f"bluesky:{v['uri']}" for v in views if parse_iso_time(v["indexedAt"]) >= boundary}  # Jetstream's
+    refusing = SearchAppView(views, misbehaviour=Misbehaviour(refuse=403))
+    db = tmp_path / "half.duckdb"
+    with serving(refusing) as service, serving(Replay.from_file(events)) as jetstream:
+        todo = BlueskyCollect(db=db, hashtag="rstats", since_us=SINCE, until_us=UNTIL, service=service,
+                              jetstream=jetstream, lookback_s=lookback_s, batch_seconds=0.2)  # fmt: skip
+        with pytest.raises(CollectRefused, match="403 Forbidden"):
+            collect_bluesky(todo)
+    expected = expected_ids(tmp_path, POSTS, "rstats") & within
+    assert expected and refusing.misbehaviour.requests == 1
+    exactly_once(db, expected)
+    assert [(s["source"], s["done"]) for s in slices(db)] == [(f"jetstream:{jetstream}", True)]  # search: to ask again
+
+
+def test_one_refusing_instance_leaves_the_others_to_finish(tmp_path):
+    statuses = [orjson.loads(line) for line in STATUSES.read_bytes().splitlines()]
+    since, until = parse_iso_time("2025-01-01T00:00:00Z"), parse_iso_time("2025-06-01T00:00:00Z")
+    expected = expected_ids(tmp_path, STATUSES, "ichbinhanna", since, until)
+    db = tmp_path / "one.duckdb"
+    good, refusing = MastodonInstance(statuses), MastodonInstance(statuses, Misbehaviour(refuse=401))
+    with serving(good) as one, serving(refusing) as two:
+        cmd = ["collect", "mastodon", "ichbinhanna", "--instance", two, "--instance", one, "--since", "2025-01-01",
+               "--until", "2025-06-01", "--db", str(db), "--flush", "0", "--quiet"]  # fmt: skip
+        done = subprocess.run([sys.executable, "-m", "swell", *cmd], capture_output=True, text=True)
+    assert done.returncode == 1 and f"error: {two}/api/v1/timelines/tag/ichbinhanna" in done.stderr
+    assert "401 Unauthorized" in done.stderr and refusing.misbehaviour.requests == 1
+    exactly_once(db, expected)
+    assert {s["source"]: s["done"] for s in slices(db)} == {f"mastodon:{one}": True}
+
+
+def _wait_for_commits(running: subprocess.Popen, db: Path) -> None:
+    while not _committed_pages(db):
+        assert running.poll() is None, running.stderr.read()
+        time.sleep(0.05)  # a poll, not a deadline: the store is the collector's only sign

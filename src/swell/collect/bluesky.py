@@ -51,7 +51,8 @@ class BlueskyCollect(CollectOptions):
 def collect_bluesky(options: BlueskyCollect) -> CollectStats:
     """Collect the hashtag's posts from `since_us` to `until_us` (now, if None) into `options.db`:
     what an earlier run left unfinished first, then what no earlier run covers. Raises
-    `CollectRefused` when a service refuses (the posts read until then are committed)."""
+    `CollectRefused` when a service refuses (the posts read until then are committed); a refusing
+    search does not stop Jetstream's part, which is collected before the refusal is raised."""
     return run(lambda stop: collect_bluesky_async(options, stop), options)
 
 
@@ -67,16 +68,22 @@ async def collect_bluesky_async(options: BlueskyCollect, stop: asyncio.Event) ->
         if end > boundary:
             todo.append(Slice(jetstream_source, options.hashtag, max(start, boundary), end))
     searching = [s for s in todo if s.source == search_source]
+    refused: CollectRefused | None = None
     if searching:
         options.stats.notes.append(
             f"searchPosts gives no reposts: before {us_to_datetime(boundary):%Y-%m-%d %H:%M} UTC "
             "(Jetstream's lookback) co-reposts are not seen"
         )
-        async with Collector(options) as collector:
-            await until_stopped(_search(options, collector, searching, search_source), stop)
+        try:
+            async with Collector(options) as collector:
+                await until_stopped(_search(options, collector, searching, search_source), stop)
+        except CollectRefused as exc:  # Jetstream's part does not depend on search's: it is collected first
+            refused = exc
     for s in todo:
         if s.source == jetstream_source and not stop.is_set():
             await _replay(options, s, stop)
+    if refused is not None:
+        raise refused
 
 
 async def _search(options: BlueskyCollect, collector: Collector, slices: list[Slice], source: str) -> None:

@@ -39,8 +39,8 @@ class MastodonCollect(CollectOptions):
 
 def collect_mastodon(options: MastodonCollect) -> CollectStats:
     """Collect the hashtag's statuses from `since_us` to `until_us` (now, if None) from every
-    instance at once into `options.db`, each status once. Raises `CollectRefused` when an instance
-    refuses (the posts read until then, from every instance, are committed)."""
+    instance at once into `options.db`, each status once. An instance that refuses is left, the others
+    are collected to their end, then `CollectRefused` says which refused and how."""
     return run(lambda stop: collect_mastodon_async(options, stop), options)
 
 
@@ -48,6 +48,7 @@ async def collect_mastodon_async(options: MastodonCollect, stop: asyncio.Event) 
     until = options.fix_until()
     earlier = stored_slices(options.db, options.hashtag)
     jobs = []
+    refusals: list[CollectRefused] = []
     async with Collector(options) as collector:
         for instance in dict.fromkeys(i.rstrip("/") for i in options.instances):
             source = f"mastodon:{instance}"
@@ -55,12 +56,22 @@ async def collect_mastodon_async(options: MastodonCollect, stop: asyncio.Event) 
             todo = [s for s in mine if not s.done]
             todo += [Slice(source, options.hashtag, a, b) for a, b in uncovered(options.since_us, until, mine)]
             if todo:
-                jobs.append(_instance(options, collector, instance, todo))
-        # One instance refusing stops the others too (their pages so far are committed).
+                jobs.append(_instance(options, collector, instance, todo, refusals))
         await until_stopped(together(jobs), stop)
+    if refusals:  # each said, after the other instances have given what they have
+        raise CollectRefused("; ".join(str(r) for r in refusals))
 
 
-async def _instance(options: MastodonCollect, collector: Collector, instance: str, slices: list[Slice]) -> None:
+async def _instance(options: MastodonCollect, collector: Collector, instance: str, slices: list[Slice],
+                    refusals: list[CollectRefused]) -> None:  # fmt: skip
+    """One instance's slices; a refusal ends this instance's, not the others' (it joins `refusals`)."""
+    try:
+        await _pages(options, collector, instance, slices)
+    except CollectRefused as exc:
+        refusals.append(exc)
+
+
+async def _pages(options: MastodonCollect, collector: Collector, instance: str, slices: list[Slice]) -> None:
     politeness = options.politeness
     path = f"/api/v1/timelines/tag/{quote(options.hashtag, safe='')}"
     source = f"mastodon:{instance}"

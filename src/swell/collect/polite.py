@@ -35,6 +35,10 @@ class CollectRefused(SwellError):
     or failures past the number of attempts)."""
 
 
+class CollectStopped(SwellError):
+    """A collection stopped (Ctrl-C, SIGTERM) before the end: the store holds part of what was asked."""
+
+
 class _Retry(Exception):
     """A failure worth another try; `wait_s` is the wait the server asked for, if it said."""
 
