@@ -23,6 +23,7 @@ from swell import __version__
 from swell.collect import BlueskyCollect, CollectRefused, MastodonCollect, Politeness, collect_bluesky, collect_mastodon
 from swell.collect.bluesky import LOOKBACK_MARGIN_S
 from swell.collect.polite import rate_limit_wait_s
+from swell.live import jetstream_wire as wire
 from swell.live.archives import MastodonInstance, Misbehaviour, SearchAppView
 from swell.live.replay import MastodonReplay, Replay, serving
 from swell.simulate import write_jetstream, write_mastodon
@@ -83,10 +84,12 @@ def test_search_is_sliced_under_its_cap_and_every_post_stored_once_through_failu
     assert server.agents == {f"swell/{__version__} (swell collect; hashtag campaign research)"}
 
 
-def test_within_the_lookback_jetstream_gives_posts_and_reposts_of_them(tmp_path):
+@pytest.mark.parametrize("endpoint", ["v1", "v2"])
+def test_within_the_lookback_jetstream_gives_posts_and_reposts_of_them(endpoint, tmp_path):
     """Jetstream replayed from the cursor `since` to `until`: the hashtag's posts and the reposts of
     them, which search does not give (co-reposts need them). Simulated, as in test_live: the real
-    Jetstream samples are three events."""
+    Jetstream samples are three events. Through v2, the slice's cursor is the seq read, with the time
+    reached beside it (not `since`, which a resume would read again from)."""
     path, _, until_us = simulated_file(tmp_path, write_jetstream, 300, 2_000, seed=7)
     replay = Replay.from_file(path, drop_every=400, seed=2)
     since = replay.times[len(replay.times) // 3]
@@ -101,6 +104,7 @@ def test_within_the_lookback_jetstream_gives_posts_and_reposts_of_them(tmp_path)
     )
     db = tmp_path / "jetstream.duckdb"
     with serving(replay) as url:
+        url = url if endpoint == "v1" else url.replace(wire.V1_PATH, wire.V2_PATH)
         todo = BlueskyCollect(db=db, hashtag="blast", since_us=since, until_us=until_us, jetstream=url,
                               lookback_s=10**10, batch_seconds=0.2)  # fmt: skip
         todo.politeness.user_agent = "study (me@example.org)"
@@ -110,6 +114,14 @@ def test_within_the_lookback_jetstream_gives_posts_and_reposts_of_them(tmp_path)
     assert len(rows(db, "SELECT * FROM posts WHERE kind = 'repost'")) > 50
     assert stats.connections >= 2 and stats.notes == []
     assert [(s["source"], s["done"]) for s in slices(db)] == [(f"jetstream:{url}", True)]
+    cursors = {r["stream"]: r["cursor"] for r in rows(db, "SELECT * FROM live_cursors")}
+    key = f"collect:jetstream:{url}#blast@{since}-{until_us}"
+    if endpoint == "v2":
+        assert set(cursors) == {key, key + "#time_us"}
+        assert cursors[key] == len(replay.times) - 1  # the seq of the last event before `until`
+        assert since < cursors[key + "#time_us"] < until_us
+    else:
+        assert set(cursors) == {key, key + "#seq"} and since < cursors[key] < until_us
 
 
 def test_search_before_the_lookback_and_jetstream_within_it_meet_without_a_gap(tmp_path):

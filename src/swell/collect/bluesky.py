@@ -23,8 +23,10 @@ from dataclasses import dataclass
 from swell.collect.pages import CollectOptions, Collector, CollectStats, run, until_stopped
 from swell.collect.polite import CollectRefused
 from swell.collect.slices import Slice, stored_slices, uncovered
+from swell.live import jetstream_wire as wire
 from swell.live.jetstream import DEFAULT_URL as JETSTREAM_URL
 from swell.live.jetstream import JetstreamConnector, JetstreamOptions, stream_key
+from swell.live.writer import SEEN_SUFFIX
 from swell.model import posts_to_batch
 from swell.readers import bluesky
 from swell.store import Store
@@ -154,8 +156,11 @@ async def _replay(options: BlueskyCollect, s: Slice, stop: asyncio.Event) -> Non
     """One Jetstream slice: its cursor starts at its `since` (stored with the slice, unless a run
     before has gone further) and the connector stops at its `until`."""
     key = f"collect:{s.source}#{s.query}@{s.since_us}-{s.until_us}"
+    # v1's cursor is a time; v2's is a seq, with the time reached beside it, where a v2 connection
+    # without a seq starts from.
+    start = key + SEEN_SUFFIX if wire.is_v2(options.jetstream) else key
     with Store(options.db) as store:  # a cursor is never moved back: a resumed slice keeps its own
-        store.append(posts_to_batch([]), cursor=(key, s.since_us), slices=[s.row()])
+        store.append(posts_to_batch([]), cursor=(start, s.since_us), slices=[s.row()])
     live = JetstreamOptions(url=options.jetstream, hashtags=frozenset({options.hashtag}), until_us=s.until_us,
                             batch_posts=options.batch_posts, batch_seconds=options.batch_seconds,
                             stats=options.stats, user_agent=options.politeness.user_agent)  # fmt: skip
