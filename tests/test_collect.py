@@ -366,3 +366,32 @@ def _wait_for_commits(running: subprocess.Popen, db: Path) -> None:
     while not _committed_pages(db):
         assert running.poll() is None, running.stderr.read()
         time.sleep(0.05)  # a poll, not a deadline: the store is the collector's only sign
+
+
+def test_an_unreachable_jetstream_is_given_up_after_the_attempts_not_retried_forever(tmp_path):
+    with serving(SearchAppView([])) as free:  # a port that was served and is no longer
+        pass
+    url = free.replace("http://", "ws://") + "/subscribe"
+    db = tmp_path / "unreachable.duckdb"
+    todo = BlueskyCollect(db=db, hashtag="rstats", since_us=SINCE, until_us=UNTIL, jetstream=url, lookback_s=10**10,
+                          politeness=Politeness(attempts=3, **FAST))  # fmt: skip
+    with pytest.raises(CollectRefused, match=f"{url}: gave up after 3 connections in a row that failed"):
+        collect_bluesky(todo)
+    assert todo.stats.connections == 0 and [s["done"] for s in slices(db)] == [False]
+
+
+def test_a_jetstream_played_out_before_until_stops_when_idle_with_an_error(tmp_path):
+    """A Jetstream with nothing up to `until` (here a replay played out) would be waited on forever:
+    after `idle_s` without an event the collection stops, says so, and keeps what it read."""
+    path, _, _ = simulated_file(tmp_path, write_jetstream, 20, 200, seed=3)
+    replay = Replay.from_file(path)
+    db = tmp_path / "idle.duckdb"
+    with serving(replay) as url:
+        todo = BlueskyCollect(db=db, hashtag="blast", since_us=replay.times[0], until_us=replay.times[-1] + 1,
+                              jetstream=url, lookback_s=10**10, idle_s=1.0, batch_seconds=0.2)  # fmt: skip
+        with pytest.raises(CollectRefused, match=f"{url}: no event for 1 s before"):
+            collect_bluesky(todo)
+    assert [s["done"] for s in slices(db)] == [False] and todo.stats.frames > 0  # the same command goes on
+    ids = stored_ids(db)
+    assert len(ids) == len(set(ids))
+    assert replay.times[0] < todo.stats.reached_us[f"jetstream:{url}"] <= replay.times[-1]  # the time reached

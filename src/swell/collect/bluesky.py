@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from swell.collect.pages import CollectOptions, Collector, CollectStats, run, until_stopped
 from swell.collect.polite import CollectRefused
 from swell.collect.slices import Slice, stored_slices, uncovered
+from swell.escapes import visible
 from swell.live import jetstream_wire as wire
 from swell.live.jetstream import DEFAULT_URL as JETSTREAM_URL
 from swell.live.jetstream import JetstreamConnector, JetstreamOptions, stream_key
@@ -30,7 +31,7 @@ from swell.live.writer import SEEN_SUFFIX
 from swell.model import posts_to_batch
 from swell.readers import bluesky
 from swell.store import Store
-from swell.times import us_to_datetime
+from swell.times import shown, us_to_datetime
 
 DEFAULT_SERVICE = "https://public.api.bsky.app"
 SEARCH = "/xrpc/app.bsky.feed.searchPosts"
@@ -48,6 +49,7 @@ class BlueskyCollect(CollectOptions):
     cap: int = SEARCH_CAP
     lookback_s: float = LOOKBACK_S
     page_size: int = 100
+    idle_s: float = 120.0  # Jetstream silent this long before `until`: the collection stops (exit 1)
 
 
 def collect_bluesky(options: BlueskyCollect) -> CollectStats:
@@ -141,34 +143,66 @@ def _iso_ms(us: int) -> str:
 
 
 class _SliceConnector(JetstreamConnector):
-    """The Jetstream connector with its cursor stored under the slice's key, not the stream's."""
+    """The Jetstream connector with its cursor stored under the slice's key, not the stream's, and
+    polite as search is: it gives up after `attempts` connections in a row that failed (an
+    unreachable host is retried forever by `swell watch`), and its progress shows the time reached."""
 
-    def __init__(self, options: JetstreamOptions, stop: asyncio.Event, key: str):
-        self.slice_key = key
+    def __init__(self, options: JetstreamOptions, stop: asyncio.Event, key: str, attempts: int,
+                 reached: tuple[dict[str, int], str]):  # fmt: skip
+        self.slice_key, self.attempts, self.reached = key, attempts, reached  # (the stats' reached_us, the source)
+        self.failed = 0  # connections in a row that failed before their first event
         super().__init__(options, stop)
 
     @property
     def key(self) -> str:
         return self.slice_key
 
+    async def session(self) -> None:
+        connections, frames = self.options.stats.connections, self.options.stats.frames
+        try:
+            await super().session()
+        except self.errors as exc:
+            self.failed = 0 if self.options.stats.frames > frames else self.failed + 1
+            if self.failed >= self.attempts:
+                tried = "connected but gave no event" if self.options.stats.connections > connections else "failed"
+                raise CollectRefused(
+                    f"{visible(self.options.url)}: gave up after {self.attempts} connections in a row that {tried} "
+                    f"({visible(str(exc)) or type(exc).__name__})"
+                ) from exc
+            raise
+
+    def received(self) -> None:
+        super().received()
+        reached = self.batch.seen_us if self.v2 else self.batch.cursor
+        if reached is not None:
+            progress, source = self.reached
+            progress[source] = reached
+
 
 async def _replay(options: BlueskyCollect, s: Slice, stop: asyncio.Event) -> None:
     """One Jetstream slice: its cursor starts at its `since` (stored with the slice, unless a run
-    before has gone further) and the connector stops at its `until`."""
+    before has gone further) and the connector stops at its `until`, or, when no event comes for
+    `idle_s` (a Jetstream that has nothing up to `until`), with `CollectRefused`."""
     key = f"collect:{s.source}#{s.query}@{s.since_us}-{s.until_us}"
     # v1's cursor is a time; v2's is a seq, with the time reached beside it, where a v2 connection
     # without a seq starts from.
     start = key + SEEN_SUFFIX if wire.is_v2(options.jetstream) else key
     with Store(options.db) as store:  # a cursor is never moved back: a resumed slice keeps its own
         store.append(posts_to_batch([]), cursor=(start, s.since_us), slices=[s.row()])
+    politeness = options.politeness
     live = JetstreamOptions(url=options.jetstream, hashtags=frozenset({options.hashtag}), until_us=s.until_us,
                             batch_posts=options.batch_posts, batch_seconds=options.batch_seconds,
-                            stats=options.stats, user_agent=options.politeness.user_agent)  # fmt: skip
-    connector = _SliceConnector(live, stop, key)
+                            stats=options.stats, user_agent=politeness.user_agent, backoff_s=politeness.backoff_s,
+                            exit_when_idle_s=options.idle_s)  # fmt: skip
+    connector = _SliceConnector(live, stop, key, politeness.attempts, (options.stats.reached_us, s.source))
     await connector.watch(options.db)
     if connector.reached_until:
         s.done = True
         options.stats.slices_done += 1
         with Store(options.db) as store:
             store.append(posts_to_batch([]), slices=[s.row()])
-    options.stats.reached_us[s.source] = options.stats.cursor or s.since_us
+    elif not stop.is_set():
+        raise CollectRefused(
+            f"{visible(options.jetstream)}: no event for {options.idle_s:g} s before {shown(s.until_us)} "
+            "(a Jetstream that has nothing more, or a stalled one); the same command goes on from there"
+        )
