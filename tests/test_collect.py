@@ -395,3 +395,29 @@ def test_a_jetstream_played_out_before_until_stops_when_idle_with_an_error(tmp_p
     ids = stored_ids(db)
     assert len(ids) == len(set(ids))
     assert replay.times[0] < todo.stats.reached_us[f"jetstream:{url}"] <= replay.times[-1]  # the time reached
+
+
+def test_redirects_are_followed_and_waits_asked_for_are_not_failures(tmp_path):
+    """An instance that moved (301) is followed to where it is; five 429s in a row, each saying how
+    long to wait, are waited out even with 3 attempts: only failures count."""
+    statuses = [orjson.loads(line) for line in STATUSES.read_bytes().splitlines()]
+    since, until = parse_iso_time("2025-01-01T00:00:00Z"), parse_iso_time("2025-06-01T00:00:00Z")
+    expected = expected_ids(tmp_path, STATUSES, "ichbinhanna", since, until)
+    db = tmp_path / "moved.duckdb"
+    instance = MastodonInstance(statuses, Misbehaviour(rate_limited_first=5))
+    with serving(instance) as url:
+        todo = MastodonCollect(db=db, hashtag="ichbinhanna", since_us=since, until_us=until,
+                               instances=(f"{url}/moved",), politeness=Politeness(attempts=3, **FAST))  # fmt: skip
+        collect_mastodon(todo)
+    exactly_once(db, expected)
+    assert todo.politeness.retries == {"429": 5}
+
+
+@pytest.mark.parametrize("option", ["--instance", "--service", "--jetstream"])
+def test_a_url_without_its_scheme_is_a_usage_error(option, tmp_path):
+    network = "mastodon" if option == "--instance" else "bluesky"
+    cmd = ["collect", network, "rstats", option, "mastodon.social", "--since", "2025-01-01", "--db",
+           str(tmp_path / "no.duckdb")]  # fmt: skip
+    done = subprocess.run([sys.executable, "-m", "swell", *cmd], capture_output=True, text=True)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "'mastodon.social' is not a URL starting with" in done.stderr

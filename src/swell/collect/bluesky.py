@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 
 from swell.collect.pages import CollectOptions, Collector, CollectStats, run, until_stopped
-from swell.collect.polite import CollectRefused
+from swell.collect.polite import CollectRefused, checked_url
 from swell.collect.slices import Slice, stored_slices, uncovered
 from swell.escapes import visible
 from swell.live import jetstream_wire as wire
@@ -56,13 +56,16 @@ def collect_bluesky(options: BlueskyCollect) -> CollectStats:
     """Collect the hashtag's posts from `since_us` to `until_us` (now, if None) into `options.db`:
     what an earlier run left unfinished first, then what no earlier run covers. Raises
     `CollectRefused` when a service refuses (the posts read until then are committed); a refusing
-    search does not stop Jetstream's part, which is collected before the refusal is raised."""
+    search does not stop Jetstream's part, which is collected before the refusal is raised.
+    `UsageError` when a URL is not one."""
+    options.service = checked_url(options.service, "the service")
+    options.jetstream = checked_url(options.jetstream, "the Jetstream", ("ws", "wss"))
     return run(lambda stop: collect_bluesky_async(options, stop), options)
 
 
 async def collect_bluesky_async(options: BlueskyCollect, stop: asyncio.Event) -> None:
     until = options.fix_until()
-    search_source, jetstream_source = f"bluesky-search:{options.service.rstrip('/')}", stream_key(options.jetstream)
+    search_source, jetstream_source = f"bluesky-search:{options.service}", stream_key(options.jetstream)
     boundary = int((time.time() - options.lookback_s + LOOKBACK_MARGIN_S) * 1_000_000)
     earlier = [s for s in stored_slices(options.db, options.hashtag) if s.source in (search_source, jetstream_source)]
     todo = [s for s in earlier if not s.done]
@@ -92,7 +95,7 @@ async def collect_bluesky_async(options: BlueskyCollect, stop: asyncio.Event) ->
 
 async def _search(options: BlueskyCollect, collector: Collector, slices: list[Slice], source: str) -> None:
     politeness = options.politeness
-    async with politeness.client(options.service.rstrip("/")) as client:
+    async with politeness.client(options.service) as client:
         while slices:
             s = slices.pop(0)
             while not s.done:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from swell.collect.pages import CollectOptions, Collector, CollectStats, run, until_stopped
-from swell.collect.polite import CollectRefused
+from swell.collect.polite import CollectRefused, checked_url
 from swell.collect.slices import Slice, stored_slices, uncovered
 from swell.live.session import together
 from swell.readers import mastodon
@@ -40,7 +40,9 @@ class MastodonCollect(CollectOptions):
 def collect_mastodon(options: MastodonCollect) -> CollectStats:
     """Collect the hashtag's statuses from `since_us` to `until_us` (now, if None) from every
     instance at once into `options.db`, each status once. An instance that refuses is left, the others
-    are collected to their end, then `CollectRefused` says which refused and how."""
+    are collected to their end, then `CollectRefused` says which refused and how. `UsageError` when
+    an instance is not a URL."""
+    options.instances = tuple(checked_url(i, "the instance") for i in options.instances)
     return run(lambda stop: collect_mastodon_async(options, stop), options)
 
 
@@ -50,7 +52,7 @@ async def collect_mastodon_async(options: MastodonCollect, stop: asyncio.Event) 
     jobs = []
     refusals: list[CollectRefused] = []
     async with Collector(options) as collector:
-        for instance in dict.fromkeys(i.rstrip("/") for i in options.instances):
+        for instance in dict.fromkeys(options.instances):
             source = f"mastodon:{instance}"
             mine = [s for s in earlier if s.source == source]
             todo = [s for s in mine if not s.done]

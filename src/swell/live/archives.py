@@ -10,7 +10,8 @@
 
 Both misbehave on purpose, reproducibly (`Misbehaviour`, seeded): 429 with `Retry-After` (in
 seconds or as an HTTP date) or `ratelimit-reset`, 503, a connection dropped halfway through the
-body, or every request refused with one 4xx.
+body, or every request refused with one 4xx. A Mastodon instance also answers under `/moved/` with a
+redirect to the same path without it.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ class Misbehaviour:
     dropped: float = 0.0
     retry_after_s: int = 0  # what a 429 asks for
     refuse: int | None = None
+    rate_limited_first: int = 0  # the first this many requests: 429 with Retry-After, in a row
     seed: int = 0
     # For tests that must stop a collection at a known point: requests after the first `hold_after`
     # wait until `release` is set.
@@ -69,8 +71,8 @@ class Misbehaviour:
             said = {"error": "AuthMissing", "message": "Authentication Required"}
             return JSONResponse(said, status_code=self.refuse)
         draw = self._rng.random()
-        kind = None
-        if not self._failed_last:
+        kind = "429" if self.requests <= self.rate_limited_first else None
+        if kind is None and not self._failed_last:
             for name, chance in (("429", self.rate_limited), ("5xx", self.server_errors), ("dropped", self.dropped)):
                 if draw < chance:
                     kind = name
@@ -218,4 +220,12 @@ class MastodonInstance:
         from starlette.applications import Starlette
         from starlette.routing import Route
 
-        return Starlette(routes=[Route("/api/v1/timelines/tag/{tag}", self.tag)])
+        return Starlette(routes=[Route("/api/v1/timelines/tag/{tag}", self.tag), Route("/moved/{path:path}", _moved)])
+
+
+async def _moved(request):
+    """`/moved/...` is at `/...` now (301), as an instance that moved says."""
+    from starlette.responses import RedirectResponse
+
+    query = f"?{request.url.query}" if request.url.query else ""
+    return RedirectResponse(f"/{request.path_params['path']}{query}", status_code=301)
