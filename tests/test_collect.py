@@ -71,9 +71,10 @@ def test_search_is_sliced_under_its_cap_and_every_post_stored_once_through_failu
         assert server.misbehaviour.requests == before
     exactly_once(db, expected)
     done = sorted(slices(db), key=lambda s: -s["slice_until"])  # in the order they were asked
-    # each slice that met the cap was followed by one from its start to the oldest post it reached,
-    # until one ended under the cap
-    assert [s["fetched"] >= 20 for s in done] == [True] * (len(done) - 1) + [False]
+    # each slice was followed by one from its start to the oldest post it reached, until one ended
+    # under the cap, and the one after it found nothing older
+    assert [s["fetched"] >= 20 for s in done] == [True] * (len(done) - 2) + [False, False]
+    assert done[-1]["reached_us"] // 1_000 == done[-2]["reached_us"] // 1_000
     assert len(done) > len(expected) // 20 and all(s["done"] and s["slice_from"] == SINCE for s in done)
     for s, after in itertools.pairwise(done):
         assert after["slice_until"] == s["reached_us"] // 1_000 * 1_000 + 1_000
@@ -421,3 +422,17 @@ def test_a_url_without_its_scheme_is_a_usage_error(option, tmp_path):
     done = subprocess.run([sys.executable, "-m", "swell", *cmd], capture_output=True, text=True)
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "'mastodon.social' is not a URL starting with" in done.stderr
+
+
+def test_search_goes_on_past_moderated_posts_left_out_of_its_pages(tmp_path):
+    """The AppView leaves moderated posts out of its pages, without `hitsTotal`: a capped slice then
+    holds fewer than the cap, and a page may be empty with a cursor. Neither ends the collection."""
+    server = SearchAppView.from_file(POSTS, cap=20, moderated=4, hits_total=False)
+    expected = expected_ids(tmp_path, POSTS, "rstats") - {f"bluesky:{uri}" for uri in server.hidden}
+    assert len(server.hidden) > 10 and len(expected) > 50
+    db = tmp_path / "moderated.duckdb"
+    with serving(server) as url:
+        todo = BlueskyCollect(db=db, hashtag="rstats", since_us=SINCE, until_us=UNTIL, service=url, page_size=1,
+                              cap=20, lookback_s=0)  # fmt: skip
+        collect_bluesky(todo)
+    exactly_once(db, expected)

@@ -6,10 +6,10 @@
   posts under the slice's own key, so a resumed collection goes on from there.
 - Before it: `app.bsky.feed.searchPosts` on the AppView (`q`, `tag`, `since`, `until`,
   `sort=latest`, `limit=100`, `cursor`). Search gives at most about 10,000 results for one query;
-  a slice whose paging ends at that cap (or short of the `hitsTotal` the AppView gives) is followed
-  by the slice from its start to the oldest post it reached (as medialab/minet does, PR 1018),
-  until a slice ends under the cap. Search gives no reposts: co-reposts before the lookback are not
-  seen (said in `stats.notes`).
+  a slice is followed by the slice from its start to the oldest post it reached (as medialab/minet
+  does, PR 1018), until one finds nothing older: a capped slice cannot be told by its count, as
+  the AppView leaves moderated posts out of its pages. Search gives no reposts: co-reposts before
+  the lookback are not seen (said in `stats.notes`).
 
 Both go through the file readers (`swell.readers.bluesky`, `swell.readers.jetstream`).
 """
@@ -101,8 +101,9 @@ async def _search(options: BlueskyCollect, collector: Collector, slices: list[Sl
             while not s.done:
                 params: dict[str, str | int] = {"q": f"#{options.hashtag}", "tag": options.hashtag, "sort": "latest"}
                 params |= {"limit": options.page_size, "since": _iso_ms(s.since_us), "until": _iso_ms(s.until_us)}
-                if s.cursor:
-                    params["cursor"] = s.cursor
+                before = s.cursor
+                if before:
+                    params["cursor"] = before
                 body = await politeness.get_json(client, SEARCH, params)
                 posts = body.get("posts") if isinstance(body, dict) else None
                 if not isinstance(posts, list):
@@ -116,7 +117,8 @@ async def _search(options: BlueskyCollect, collector: Collector, slices: list[Sl
                 s.reached_us = min([p.created_at for p in page.posts] + ([s.reached_us] if s.reached_us else []),
                                    default=None)  # fmt: skip
                 follow = []
-                if s.cursor is None or not posts:
+                # An empty page with a new cursor goes on: the AppView leaves moderated posts out.
+                if s.cursor is None or (not posts and s.cursor == before):
                     s.done = True
                     hits = body.get("hitsTotal")
                     follow = _after_cap(options, s, hits if type(hits) is int else None)
@@ -125,18 +127,21 @@ async def _search(options: BlueskyCollect, collector: Collector, slices: list[Sl
 
 
 def _after_cap(options: BlueskyCollect, s: Slice, hits: int | None) -> list[Slice]:
-    """The slice that goes on where a capped one stopped: from its start to the oldest post reached
-    (its millisecond included: `until` is exclusive, and a post of that millisecond may be left).
-    A slice is capped when its paging ended at the cap, or before the number of hits the service
-    said it has (`hitsTotal`, where it says: a service's cap need not be the one expected)."""
-    capped = s.fetched >= options.cap or (hits is not None and hits > s.fetched)
-    if not capped or s.reached_us is None:
+    """The slice that goes on where one stopped: from its start to the oldest post reached (its
+    millisecond included: `until` is exclusive, and a post of that millisecond may be left). It is
+    asked whenever the oldest post is after the slice's start, not only when the paging ended at the
+    cap: the AppView leaves moderated posts out of its pages, so a capped slice may hold fewer, and
+    its `hitsTotal` may be missing. A slice that was not capped is followed by one that finds
+    nothing older (one more request), which ends the chain."""
+    if s.reached_us is None or s.reached_us <= s.since_us:
         return []
     until = (s.reached_us // 1_000 + 1) * 1_000
-    if until >= s.until_us:  # the whole cap within one millisecond: slicing cannot go on
-        options.stats.notes.append(
-            f"more than {options.cap:,} results within the millisecond {_iso_ms(s.reached_us)}: some may be missing"
-        )
+    if until >= s.until_us:  # all within one millisecond: slicing cannot go on
+        capped = s.fetched >= options.cap or (hits is not None and hits > s.fetched)
+        if capped:
+            options.stats.notes.append(
+                f"more than {options.cap:,} results within the millisecond {_iso_ms(s.reached_us)}: some may be missing"
+            )
         return []
     return [Slice(s.source, s.query, s.since_us, until)]
 

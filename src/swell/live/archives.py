@@ -3,7 +3,8 @@
 
 - `SearchAppView`: Bluesky's `app.bsky.feed.searchPosts` over a file of PostViews, newest first,
   with `q` (required, as on the AppView), `tag`, `since`, `until`, `limit` (at most 100) and an
-  offset `cursor`, and the AppView's cap: no cursor past `cap` results of one query;
+  offset `cursor`, and the AppView's cap: no cursor past `cap` results of one query; moderated
+  posts left out of the pages, if asked (so that a page may be short, or empty with a cursor);
 - `MastodonInstance`: `/api/v1/timelines/tag/:hashtag` (`max_id`, `min_id`, `limit` at most 40)
   over statuses with this instance's local ids; `MastodonInstance.sharing` makes two instances that
   know some of the same statuses, under ids of their own, as federated instances do.
@@ -112,6 +113,11 @@ class SearchAppView:
     views: list[dict]
     cap: int = 10_000
     misbehaviour: Misbehaviour = field(default_factory=Misbehaviour)
+    # As the AppView leaves moderated posts out of its pages (they still count towards the cap and the
+    # cursor's offset): every `moderated`th post of a hashtag is left out; and `hitsTotal` may be left out.
+    moderated: int = 0
+    hits_total: bool = True
+    hidden: set[str] = field(default_factory=set, init=False)  # the uris of the posts left out
     # per hashtag, its posts' times (negated: newest first, for bisect) and the posts
     by_tag: dict[str, tuple[list[int], list[dict]]] = field(init=False)
     asked: list[str] = field(default_factory=list, init=False)  # the URLs requested, in order
@@ -128,6 +134,8 @@ class SearchAppView:
         for tag, posts in tagged.items():
             posts.sort(key=lambda e: e[0])
             self.by_tag[tag] = ([t for t, _ in posts], [v for _, v in posts])
+            if self.moderated:
+                self.hidden.update(v["uri"] for v in self.by_tag[tag][1][self.moderated - 1 :: self.moderated])
 
     @classmethod
     def from_file(cls, path: Path, **options) -> SearchAppView:
@@ -151,7 +159,9 @@ class SearchAppView:
         hits = max(0, last - first)
         offset, limit = int(q.get("cursor") or 0), min(int(q.get("limit") or 25), 100)
         end = min(offset + limit, hits, self.cap)
-        body: dict = {"posts": views[first + offset : first + end], "hitsTotal": hits}
+        body: dict = {"posts": [v for v in views[first + offset : first + end] if v["uri"] not in self.hidden]}
+        if self.hits_total:
+            body["hitsTotal"] = hits
         if end < min(hits, self.cap):
             body["cursor"] = str(end)
         return await self.misbehaviour.respond(body)
