@@ -436,3 +436,31 @@ def test_search_goes_on_past_moderated_posts_left_out_of_its_pages(tmp_path):
                               cap=20, lookback_s=0)  # fmt: skip
         collect_bluesky(todo)
     exactly_once(db, expected)
+
+
+def test_paging_that_does_not_move_back_is_an_error_not_a_finished_slice(tmp_path):
+    """A server that ignores max_id gives the newest page again: the slice is left unfinished and
+    the command says why (it was marked done, the older statuses silently missing)."""
+    statuses = [orjson.loads(line) for line in STATUSES.read_bytes().splitlines()]
+    db = tmp_path / "stuck.duckdb"
+    with serving(MastodonInstance(statuses, ignores_max_id=True)) as url:
+        todo = MastodonCollect(db=db, hashtag="ichbinhanna", since_us=SINCE, until_us=UNTIL, instances=(url,))
+        with pytest.raises(CollectRefused, match="gave the page before it again"):
+            collect_mastodon(todo)
+    assert [(s["done"], s["fetched"]) for s in slices(db)] == [(False, 80)]
+
+
+def test_swell_replay_pages_its_tag_timeline_back_with_max_id(tmp_path):
+    """`swell replay`'s Mastodon mode serves the tag timeline as an instance does: `collect mastodon`
+    against it stores every tagged status (it stored the newest 80 of 131)."""
+    since, until = parse_iso_time("2025-01-01T00:00:00Z"), parse_iso_time("2025-06-01T00:00:00Z")
+    expected = expected_ids(tmp_path, STATUSES, "ichbinhanna", since, until)
+    replay = MastodonReplay.from_file(STATUSES, rate=1e15)
+    db = tmp_path / "replayed.duckdb"
+    with serving(replay) as url:
+        httpx.get(f"{url}/api/v1/timelines/tag/ichbinhanna")  # publishes the file (all of it, at that rate)
+        todo = MastodonCollect(db=db, hashtag="ichbinhanna", since_us=since, until_us=until, instances=(url,),
+                               page_size=10)  # fmt: skip
+        collect_mastodon(todo)
+    exactly_once(db, expected)
+    assert len(expected) > 40 and [s["done"] for s in slices(db)] == [True]

@@ -52,7 +52,7 @@ def bluesky(hashtag, since_us, until_us, user_agent, batch_seconds, db, quiet, s
     \b
     Examples:
       swell collect bluesky '#FreeThePress' --since 2024-03-01T15:00 --until 2024-03-01T21:00
-      swell collect bluesky rstats --since 2025-01-01 --service http://127.0.0.1:8001 --lookback 0
+      swell collect bluesky rstats --since 2025-01-01 --jetstream wss://jetstream1.us-west.bsky.network/subscribe
     """
     from swell.collect import BlueskyCollect, collect_bluesky
 
@@ -74,7 +74,7 @@ def mastodon(hashtag, instances, since_us, until_us, user_agent, batch_seconds, 
     \b
     Examples:
       swell collect mastodon '#FreeThePress' --instance https://mastodon.social --since 2024-03-01
-      swell collect mastodon blast --instance http://127.0.0.1:8001 --since 2024-03-01T12:00 --flush 0
+      swell collect mastodon blast --instance https://fosstodon.org --since 2024-03-01T12:00 --flush 0
     """
     from swell.collect import MastodonCollect, collect_mastodon
 

@@ -177,6 +177,7 @@ class SearchAppView:
 class MastodonInstance:
     statuses: list[dict]  # with this instance's local ids
     misbehaviour: Misbehaviour = field(default_factory=Misbehaviour)
+    ignores_max_id: bool = False  # as some servers do: every page is the newest
     asked: list[str] = field(default_factory=list, init=False)  # the URLs requested, in order
     agents: set[str] = field(default_factory=set, init=False)  # the User-Agents they came with
 
@@ -217,7 +218,8 @@ class MastodonInstance:
         self.agents.add(request.headers.get("user-agent", ""))
         tag = normalize_hashtag(request.path_params["tag"])
         q = request.query_params
-        max_id, min_id = int(q.get("max_id") or 2**63), int(q.get("min_id") or q.get("since_id") or 0)
+        max_id = 2**63 if self.ignores_max_id else int(q.get("max_id") or 2**63)
+        min_id = int(q.get("min_id") or q.get("since_id") or 0)
         limit = min(int(q.get("limit") or 20), 40)
         ids, statuses = self.by_tag.get(tag, ([], []))
         newer, older = bisect.bisect_right(ids, -max_id), bisect.bisect_left(ids, -min_id)
