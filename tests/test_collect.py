@@ -464,3 +464,18 @@ def test_swell_replay_pages_its_tag_timeline_back_with_max_id(tmp_path):
         collect_mastodon(todo)
     exactly_once(db, expected)
     assert len(expected) > 40 and [s["done"] for s in slices(db)] == [True]
+
+
+def test_ids_that_are_not_numbers_are_paged_through_too(tmp_path):
+    """Pleroma, Akkoma and GoToSocial ids are not numbers: the slice pages on all the same (it
+    ended after the first page, marked done)."""
+    statuses = [orjson.loads(line) for line in STATUSES.read_bytes().splitlines()]
+    since, until = parse_iso_time("2025-01-01T00:00:00Z"), parse_iso_time("2025-06-01T00:00:00Z")
+    expected = expected_ids(tmp_path, STATUSES, "ichbinhanna", since, until)
+    db = tmp_path / "opaque.duckdb"
+    with serving(MastodonInstance(statuses, opaque_ids=True)) as url:
+        todo = MastodonCollect(db=db, hashtag="ichbinhanna", since_us=since, until_us=until, instances=(url,),
+                               page_size=10)  # fmt: skip
+        collect_mastodon(todo)
+    exactly_once(db, expected)
+    assert [s["done"] for s in slices(db)] == [True] and slices(db)[0]["cursor"].startswith("A")

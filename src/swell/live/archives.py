@@ -178,6 +178,7 @@ class MastodonInstance:
     statuses: list[dict]  # with this instance's local ids
     misbehaviour: Misbehaviour = field(default_factory=Misbehaviour)
     ignores_max_id: bool = False  # as some servers do: every page is the newest
+    opaque_ids: bool = False  # ids that are not numbers, as Pleroma's, Akkoma's and GoToSocial's
     asked: list[str] = field(default_factory=list, init=False)  # the URLs requested, in order
     agents: set[str] = field(default_factory=set, init=False)  # the User-Agents they came with
 
@@ -218,15 +219,20 @@ class MastodonInstance:
         self.agents.add(request.headers.get("user-agent", ""))
         tag = normalize_hashtag(request.path_params["tag"])
         q = request.query_params
-        max_id = 2**63 if self.ignores_max_id else int(q.get("max_id") or 2**63)
-        min_id = int(q.get("min_id") or q.get("since_id") or 0)
+        max_id = 2**63 if self.ignores_max_id or not q.get("max_id") else self._number(q["max_id"])
+        min_id = self._number(q.get("min_id") or q.get("since_id") or "0")
         limit = min(int(q.get("limit") or 20), 40)
         ids, statuses = self.by_tag.get(tag, ([], []))
         newer, older = bisect.bisect_right(ids, -max_id), bisect.bisect_left(ids, -min_id)
         # min_id: the oldest statuses after it, as Mastodon pages forward; else the newest before max_id
         start, end = (max(newer, older - limit), older) if "min_id" in q else (newer, min(older, newer + limit))
         page = statuses[start:end]
+        if self.opaque_ids:  # fixed-width, so that they sort as the numbers do
+            page = [{**status, "id": f"A{int(status['id']):016x}"} for status in page]
         return await self.misbehaviour.respond(page)
+
+    def _number(self, given: str) -> int:
+        return int(given[1:], 16) if self.opaque_ids and given.startswith("A") else int(given)
 
     def app(self):
         from starlette.applications import Starlette
