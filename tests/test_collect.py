@@ -479,3 +479,21 @@ def test_ids_that_are_not_numbers_are_paged_through_too(tmp_path):
         collect_mastodon(todo)
     exactly_once(db, expected)
     assert [s["done"] for s in slices(db)] == [True] and slices(db)[0]["cursor"].startswith("A")
+
+
+def test_jetstream_keeps_only_posts_written_within_the_time_asked_as_search_does(tmp_path):
+    """Jetstream replays by the time an event was indexed: a real post indexed 68 minutes after it
+    was written comes after a cursor set between the two, and is outside the time asked for."""
+    views = [orjson.loads(line) for line in POSTS.read_bytes().splitlines()]
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(b"\n".join(orjson.dumps(_event(v)) for v in views) + b"\n")
+    since = parse_iso_time("2025-07-03T10:30:00Z")
+    late = [v for v in views if parse_iso_time(v["record"]["createdAt"]) < since <= parse_iso_time(v["indexedAt"])]
+    assert len(late) == 1
+    db = tmp_path / "within.duckdb"
+    with serving(Replay.from_file(events)) as jetstream:
+        todo = BlueskyCollect(db=db, hashtag="rstats", since_us=since, until_us=UNTIL, jetstream=jetstream,
+                              lookback_s=10**10, batch_seconds=0.2)  # fmt: skip
+        stats = collect_bluesky(todo)
+    exactly_once(db, expected_ids(tmp_path, POSTS, "rstats", since, UNTIL))
+    assert stats.outside == 1

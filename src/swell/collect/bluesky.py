@@ -27,8 +27,8 @@ from swell.escapes import visible
 from swell.live import jetstream_wire as wire
 from swell.live.jetstream import DEFAULT_URL as JETSTREAM_URL
 from swell.live.jetstream import JetstreamConnector, JetstreamOptions, stream_key
-from swell.live.writer import SEEN_SUFFIX
-from swell.model import posts_to_batch
+from swell.live.writer import SEEN_SUFFIX, LiveBatch
+from swell.model import Post, posts_to_batch
 from swell.readers import bluesky
 from swell.store import Store
 from swell.times import shown, us_to_datetime
@@ -156,10 +156,11 @@ class _SliceConnector(JetstreamConnector):
     unreachable host is retried forever by `swell watch`), and its progress shows the time reached."""
 
     def __init__(self, options: JetstreamOptions, stop: asyncio.Event, key: str, attempts: int,
-                 reached: tuple[dict[str, int], str]):  # fmt: skip
-        self.slice_key, self.attempts, self.reached = key, attempts, reached  # (the stats' reached_us, the source)
+                 collect: BlueskyCollect, source: str):  # fmt: skip
+        self.slice_key, self.attempts, self.collect, self.source = key, attempts, collect, source
         self.failed = 0  # connections in a row that failed before their first event
         super().__init__(options, stop)
+        self.batch = _Within(self.key, options.hashtags, options.langs, options.stats, collect=collect)
 
     @property
     def key(self) -> str:
@@ -183,8 +184,22 @@ class _SliceConnector(JetstreamConnector):
         super().received()
         reached = self.batch.seen_us if self.v2 else self.batch.cursor
         if reached is not None:
-            progress, source = self.reached
-            progress[source] = reached
+            self.collect.stats.reached_us[self.source] = reached
+
+
+@dataclass
+class _Within(LiveBatch):
+    """A Jetstream slice's batch: posts written within the time asked for, as search's are (Jetstream
+    replays by the time an event was indexed, which can be well after the post says it was written)."""
+
+    collect: BlueskyCollect | None = None
+
+    def post(self, post: Post) -> None:
+        assert self.collect is not None
+        if self.collect.since_us <= post.created_at < self.collect.fix_until():
+            super().post(post)
+        else:
+            self.collect.stats.outside += 1
 
 
 async def _replay(options: BlueskyCollect, s: Slice, stop: asyncio.Event) -> None:
@@ -202,7 +217,7 @@ async def _replay(options: BlueskyCollect, s: Slice, stop: asyncio.Event) -> Non
                             batch_posts=options.batch_posts, batch_seconds=options.batch_seconds,
                             stats=options.stats, user_agent=politeness.user_agent, backoff_s=politeness.backoff_s,
                             exit_when_idle_s=options.idle_s)  # fmt: skip
-    connector = _SliceConnector(live, stop, key, politeness.attempts, (options.stats.reached_us, s.source))
+    connector = _SliceConnector(live, stop, key, politeness.attempts, options, s.source)
     await connector.watch(options.db)
     if connector.reached_until:
         s.done = True
