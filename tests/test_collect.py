@@ -491,9 +491,28 @@ def test_jetstream_keeps_only_posts_written_within_the_time_asked_as_search_does
     late = [v for v in views if parse_iso_time(v["record"]["createdAt"]) < since <= parse_iso_time(v["indexedAt"])]
     assert len(late) == 1
     db = tmp_path / "within.duckdb"
-    with serving(Replay.from_file(events)) as jetstream:
+    # (the events are sparse: the first after the cursor looks like a gap, which search is asked for)
+    with serving(Replay.from_file(events)) as jetstream, serving(SearchAppView(views)) as service:
         todo = BlueskyCollect(db=db, hashtag="rstats", since_us=since, until_us=UNTIL, jetstream=jetstream,
-                              lookback_s=10**10, batch_seconds=0.2)  # fmt: skip
+                              service=service, lookback_s=10**10, batch_seconds=0.2)  # fmt: skip
         stats = collect_bluesky(todo)
     exactly_once(db, expected_ids(tmp_path, POSTS, "rstats", since, UNTIL))
     assert stats.outside == 1
+
+
+def test_what_jetstream_no_longer_has_is_asked_of_search(tmp_path):
+    """A Jetstream slice whose start Jetstream no longer keeps (its lookback moved on: a slice
+    resumed days later) is a gap; the collection fills it from search, and still says it."""
+    views = [orjson.loads(line) for line in POSTS.read_bytes().splitlines()]
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(b"\n".join(orjson.dumps(_event(v)) for v in views) + b"\n")
+    kept_from = parse_iso_time("2025-07-03T00:00:00Z")
+    db = tmp_path / "clamped.duckdb"
+    with serving(SearchAppView(views)) as service, serving(Replay.from_file(events, kept_from_us=kept_from)) as url:
+        todo = BlueskyCollect(db=db, hashtag="rstats", since_us=SINCE, until_us=UNTIL, service=service, jetstream=url,
+                              lookback_s=10**10, batch_seconds=0.2)  # fmt: skip
+        stats = collect_bluesky(todo)
+    exactly_once(db, expected_ids(tmp_path, POSTS, "rstats"))
+    assert len(stats.gaps) == 1 and stats.gaps[0][0] == SINCE and stats.gaps[0][1] >= kept_from
+    searched = [s for s in slices(db) if s["source"] == f"bluesky-search:{service}"]
+    assert searched and all(s["done"] for s in searched) and "asked of searchPosts" in " ".join(stats.notes)

@@ -75,22 +75,39 @@ async def collect_bluesky_async(options: BlueskyCollect, stop: asyncio.Event) ->
         if end > boundary:
             todo.append(Slice(jetstream_source, options.hashtag, max(start, boundary), end))
     searching = [s for s in todo if s.source == search_source]
-    refused: CollectRefused | None = None
     if searching:
         options.stats.notes.append(
             f"searchPosts gives no reposts: before {us_to_datetime(boundary):%Y-%m-%d %H:%M} UTC "
             "(Jetstream's lookback) co-reposts are not seen"
         )
-        try:
-            async with Collector(options) as collector:
-                await until_stopped(_search(options, collector, searching, search_source), stop)
-        except CollectRefused as exc:  # Jetstream's part does not depend on search's: it is collected first
-            refused = exc
+    refused = await _searched(options, searching, search_source, stop)
+    gaps = len(options.stats.gaps)
     for s in todo:
         if s.source == jetstream_source and not stop.is_set():
             await _replay(options, s, stop)
+    # What Jetstream no longer had (its lookback moved on since the boundary was drawn, or a slice
+    # resumed days later), asked of search; the gap stays recorded, and said.
+    clamped = [Slice(search_source, options.hashtag, a, b) for a, b in options.stats.gaps[gaps:]]
+    if clamped and refused is None and not stop.is_set():
+        options.stats.notes.append(
+            "what Jetstream no longer had was asked of searchPosts instead (posts, but no reposts)"
+        )
+        refused = await _searched(options, clamped, search_source, stop)
     if refused is not None:
         raise refused
+
+
+async def _searched(options: BlueskyCollect, slices: list[Slice], source: str,
+                    stop: asyncio.Event) -> CollectRefused | None:  # fmt: skip
+    """Search's slices; its refusal, returned: Jetstream's part does not depend on search's."""
+    if not slices:
+        return None
+    try:
+        async with Collector(options) as collector:
+            await until_stopped(_search(options, collector, slices, source), stop)
+    except CollectRefused as exc:
+        return exc
+    return None
 
 
 async def _search(options: BlueskyCollect, collector: Collector, slices: list[Slice], source: str) -> None:
