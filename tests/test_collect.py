@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -364,9 +365,15 @@ def test_one_refusing_instance_leaves_the_others_to_finish(tmp_path):
 
 
 def _wait_for_commits(running: subprocess.Popen, db: Path) -> None:
-    while not _committed_pages(db):
+    _wait_for(running, lambda: _committed_pages(db) > 0)
+
+
+def _wait_for(running: subprocess.Popen, committed: Callable[[], bool]) -> None:
+    """Until the running collector has committed (the store is its only sign), or has ended: then
+    the test fails with what it said, rather than waiting for ever."""
+    while not committed():
         assert running.poll() is None, running.stderr.read()
-        time.sleep(0.05)  # a poll, not a deadline: the store is the collector's only sign
+        time.sleep(0.05)  # a poll, not a deadline
 
 
 def test_an_unreachable_jetstream_is_given_up_after_the_attempts_not_retried_forever(tmp_path):
@@ -516,3 +523,37 @@ def test_what_jetstream_no_longer_has_is_asked_of_search(tmp_path):
     assert len(stats.gaps) == 1 and stats.gaps[0][0] == SINCE and stats.gaps[0][1] >= kept_from
     searched = [s for s in slices(db) if s["source"] == f"bluesky-search:{service}"]
     assert searched and all(s["done"] for s in searched) and "asked of searchPosts" in " ".join(stats.notes)
+
+
+def test_sigkill_mid_jetstream_slice_then_the_same_command_finishes_it(tmp_path):
+    """Jetstream's part killed mid-slice (the replay holds halfway), then the same command: the
+    slice goes on from its committed cursor, each post once."""
+    path, _, until_us = simulated_file(tmp_path, write_jetstream, 300, 2_000, seed=7)
+    tagged_at = [i for i, frame in enumerate(Replay.from_file(path).frames) if b"blast" in frame]
+    replay = Replay.from_file(path, hold_at=tagged_at[len(tagged_at) // 2])  # held amid the campaign
+    since = replay.times[len(replay.times) // 3]
+    everything = tmp_path / "everything.duckdb"
+    ingest(everything, path)
+    query = "SELECT post_id FROM posts WHERE list_contains(hashtags, 'blast') AND epoch_us(created_at) >= ?"
+    tagged = {r["post_id"] for r in rows(everything, query, [since])}
+    reposts = {r["post_id"] for r in rows(everything, "SELECT post_id FROM posts WHERE kind = 'repost'")}
+    db = tmp_path / "killed.duckdb"
+    with serving(replay) as url:
+        cmd = [sys.executable, "-m", "swell", "collect", "bluesky", "blast", "--since",
+               us_to_datetime(since).isoformat(), "--until", us_to_datetime(until_us).isoformat(), "--jetstream", url,
+               "--lookback", "1e9", "--db", str(db), "--flush", "0"]  # fmt: skip
+        with started(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as running:
+            _wait_for(running, lambda: db.exists() and _committed_posts(db) > 0)
+            os.kill(running.pid, signal.SIGKILL)
+            running.wait()
+        assert 0 < _committed_posts(db) < len(tagged)
+        replay.release.set()
+        swell(*cmd[3:])
+    ids = stored_ids(db)
+    assert len(ids) == len(set(ids)) and set(ids) - reposts == tagged and set(ids) & reposts
+    assert [s["done"] for s in slices(db)] == [True] and replay.cursors[0] == since != replay.cursors[-1]  # resumed
+
+
+def _committed_posts(db: Path) -> int:
+    with Store(db, read_only=True, wait_s=120) as store:
+        return store.con.execute("SELECT count(*) FROM posts").fetchone()[0]
