@@ -134,8 +134,7 @@ def test_search_before_the_lookback_and_jetstream_within_it_meet_without_a_gap(t
     events.write_bytes(b"\n".join(orjson.dumps(_event(v)) for v in views) + b"\n")
     expected = expected_ids(tmp_path, POSTS, "rstats")
     boundary = parse_iso_time("2025-07-01T00:00:00Z")  # posts on both sides of it
-    # the lookback that puts the boundary there (give or take the milliseconds until it is computed)
-    lookback_s = time.time() - boundary / 1e6 + LOOKBACK_MARGIN_S
+    lookback_s = _lookback_to(boundary, views)
     db = tmp_path / "both.duckdb"
     with serving(SearchAppView(views, cap=30)) as service, serving(Replay.from_file(events)) as jetstream:
         todo = BlueskyCollect(db=db, hashtag="rstats", since_us=SINCE, until_us=UNTIL, service=service,
@@ -144,6 +143,16 @@ def test_search_before_the_lookback_and_jetstream_within_it_meet_without_a_gap(t
     exactly_once(db, expected)
     sources = {s["source"].split(":")[0] for s in slices(db)}
     assert sources == {"bluesky-search", "jetstream"} and stats.frames > 0 and stats.pages > 0
+
+
+def _lookback_to(boundary: int, views: list[dict]) -> float:
+    """The lookback that puts the boundary between search and Jetstream there, give or take the time
+    until the collection computes it from the clock: the posts are days away from it, so that the
+    result does not depend on how long that takes."""
+    near = [v for v in views for t in ("indexedAt", "createdAt") if abs(parse_iso_time(v.get(t) or v["record"][t])
+                                                                         - boundary) < 86_400 * 1_000_000]  # fmt: skip
+    assert near == []
+    return time.time() - boundary / 1e6 + LOOKBACK_MARGIN_S
 
 
 def _event(view: dict) -> dict:
@@ -333,7 +342,7 @@ def test_a_refusing_search_does_not_cancel_jetstream(tmp_path):
     events = tmp_path / "events.jsonl"
     events.write_bytes(b"\n".join(orjson.dumps(_event(v)) for v in views) + b"\n")
     boundary = parse_iso_time("2025-07-01T00:00:00Z")
-    lookback_s = time.time() - boundary / 1e6 + LOOKBACK_MARGIN_S
+    lookback_s = _lookback_to(boundary, views)
     within = {f"bluesky:{v['uri']}" for v in views if parse_iso_time(v["indexedAt"]) >= boundary}  # Jetstream's
     refusing = SearchAppView(views, misbehaviour=Misbehaviour(refuse=403))
     db = tmp_path / "half.duckdb"
