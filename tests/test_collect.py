@@ -428,6 +428,11 @@ def test_redirects_are_followed_and_waits_asked_for_are_not_failures(tmp_path):
         collect_mastodon(todo)
     exactly_once(db, expected)
     assert todo.politeness.retries == {"429": 5}
+    with serving(MastodonInstance(statuses, Misbehaviour(rate_limited_first=5))) as url:  # asking for ever
+        todo = MastodonCollect(db=tmp_path / "limited.duckdb", hashtag="ichbinhanna", since_us=since, until_us=until,
+                               instances=(url,), politeness=Politeness(attempts=3, waits=4, **FAST))  # fmt: skip
+        with pytest.raises(CollectRefused, match="gave up after 0 failures and 4 rate limits"):
+            collect_mastodon(todo)
 
 
 @pytest.mark.parametrize("option", ["--instance", "--service", "--jetstream"])

@@ -54,7 +54,8 @@ class _Retry(Exception):
 @dataclass
 class Politeness:
     user_agent: str = DEFAULT_USER_AGENT
-    attempts: int = 8  # tries of one page before giving up
+    attempts: int = 8  # failures of one page before giving up
+    waits: int = 100  # ... or rate limits saying how long to wait
     backoff_s: tuple[float, float] = (1.0, 120.0)  # the first and the longest wait after a 5xx or a drop
     longest_asked_s: float = 3_600.0  # a rate limit asking for longer than this stops the collection
     timeout_s: float = 30.0
@@ -74,13 +75,15 @@ class Politeness:
                 return failure.wait_s
             return backoff(state)
 
-        failures = 0
+        failures = waits = 0
 
-        def stop(state: RetryCallState) -> bool:  # a wait the server asked for is no failure
-            nonlocal failures
+        def stop(state: RetryCallState) -> bool:
+            # A wait the server asked for is no failure, but a server asking for ever is given up on.
+            nonlocal failures, waits
             failure = state.outcome.exception() if state.outcome else None
-            failures += not (isinstance(failure, _Retry) and failure.wait_s is not None)
-            return failures >= self.attempts
+            asked = isinstance(failure, _Retry) and failure.wait_s is not None
+            failures, waits = failures + (not asked), waits + asked
+            return failures >= self.attempts or waits >= self.waits
 
         retrying = AsyncRetrying(
             retry=retry_if_exception_type((_Retry, httpx.TransportError)),
@@ -94,7 +97,8 @@ class Politeness:
                 with attempt:
                     return await self._get(client, url, params)
         except (_Retry, httpx.TransportError) as exc:
-            raise CollectRefused(f"{_where(client, url)}: gave up after {self.attempts} failures ({exc})") from exc
+            tried = f"{failures} failures" + (f" and {waits} rate limits" if waits else "")
+            raise CollectRefused(f"{_where(client, url)}: gave up after {tried} ({exc})") from exc
         raise AssertionError("unreachable: tenacity either returns or raises")
 
     async def _get(self, client: httpx.AsyncClient, url: str, params: dict[str, Any]) -> Any:
