@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -23,6 +24,7 @@ from swell import __version__
 from swell.collect import BlueskyCollect, CollectRefused, MastodonCollect, Politeness, collect_bluesky, collect_mastodon
 from swell.collect.bluesky import LOOKBACK_MARGIN_S
 from swell.collect.polite import rate_limit_wait_s
+from swell.live import jetstream_wire as wire
 from swell.live.archives import MastodonInstance, Misbehaviour, SearchAppView
 from swell.live.replay import MastodonReplay, Replay, serving
 from swell.simulate import write_jetstream, write_mastodon
@@ -70,9 +72,10 @@ def test_search_is_sliced_under_its_cap_and_every_post_stored_once_through_failu
         assert server.misbehaviour.requests == before
     exactly_once(db, expected)
     done = sorted(slices(db), key=lambda s: -s["slice_until"])  # in the order they were asked
-    # each slice that met the cap was followed by one from its start to the oldest post it reached,
-    # until one ended under the cap
-    assert [s["fetched"] >= 20 for s in done] == [True] * (len(done) - 1) + [False]
+    # each slice was followed by one from its start to the oldest post it reached, until one ended
+    # under the cap, and the one after it found nothing older
+    assert [s["fetched"] >= 20 for s in done] == [True] * (len(done) - 2) + [False, False]
+    assert done[-1]["reached_us"] // 1_000 == done[-2]["reached_us"] // 1_000
     assert len(done) > len(expected) // 20 and all(s["done"] and s["slice_from"] == SINCE for s in done)
     for s, after in itertools.pairwise(done):
         assert after["slice_until"] == s["reached_us"] // 1_000 * 1_000 + 1_000
@@ -83,10 +86,12 @@ def test_search_is_sliced_under_its_cap_and_every_post_stored_once_through_failu
     assert server.agents == {f"swell/{__version__} (swell collect; hashtag campaign research)"}
 
 
-def test_within_the_lookback_jetstream_gives_posts_and_reposts_of_them(tmp_path):
+@pytest.mark.parametrize("endpoint", ["v1", "v2"])
+def test_within_the_lookback_jetstream_gives_posts_and_reposts_of_them(endpoint, tmp_path):
     """Jetstream replayed from the cursor `since` to `until`: the hashtag's posts and the reposts of
     them, which search does not give (co-reposts need them). Simulated, as in test_live: the real
-    Jetstream samples are three events."""
+    Jetstream samples are three events. Through v2, the slice's cursor is the seq read, with the time
+    reached beside it (not `since`, which a resume would read again from)."""
     path, _, until_us = simulated_file(tmp_path, write_jetstream, 300, 2_000, seed=7)
     replay = Replay.from_file(path, drop_every=400, seed=2)
     since = replay.times[len(replay.times) // 3]
@@ -101,6 +106,7 @@ def test_within_the_lookback_jetstream_gives_posts_and_reposts_of_them(tmp_path)
     )
     db = tmp_path / "jetstream.duckdb"
     with serving(replay) as url:
+        url = url if endpoint == "v1" else url.replace(wire.V1_PATH, wire.V2_PATH)
         todo = BlueskyCollect(db=db, hashtag="blast", since_us=since, until_us=until_us, jetstream=url,
                               lookback_s=10**10, batch_seconds=0.2)  # fmt: skip
         todo.politeness.user_agent = "study (me@example.org)"
@@ -110,6 +116,14 @@ def test_within_the_lookback_jetstream_gives_posts_and_reposts_of_them(tmp_path)
     assert len(rows(db, "SELECT * FROM posts WHERE kind = 'repost'")) > 50
     assert stats.connections >= 2 and stats.notes == []
     assert [(s["source"], s["done"]) for s in slices(db)] == [(f"jetstream:{url}", True)]
+    cursors = {r["stream"]: r["cursor"] for r in rows(db, "SELECT * FROM live_cursors")}
+    key = f"collect:jetstream:{url}#blast@{since}-{until_us}"
+    if endpoint == "v2":
+        assert set(cursors) == {key, key + "#time_us"}
+        assert cursors[key] == len(replay.times) - 1  # the seq of the last event before `until`
+        assert since < cursors[key + "#time_us"] < until_us
+    else:
+        assert set(cursors) == {key, key + "#seq"} and since < cursors[key] < until_us
 
 
 def test_search_before_the_lookback_and_jetstream_within_it_meet_without_a_gap(tmp_path):
@@ -120,8 +134,7 @@ def test_search_before_the_lookback_and_jetstream_within_it_meet_without_a_gap(t
     events.write_bytes(b"\n".join(orjson.dumps(_event(v)) for v in views) + b"\n")
     expected = expected_ids(tmp_path, POSTS, "rstats")
     boundary = parse_iso_time("2025-07-01T00:00:00Z")  # posts on both sides of it
-    # the lookback that puts the boundary there (give or take the milliseconds until it is computed)
-    lookback_s = time.time() - boundary / 1e6 + LOOKBACK_MARGIN_S
+    lookback_s = _lookback_to(boundary, views)
     db = tmp_path / "both.duckdb"
     with serving(SearchAppView(views, cap=30)) as service, serving(Replay.from_file(events)) as jetstream:
         todo = BlueskyCollect(db=db, hashtag="rstats", since_us=SINCE, until_us=UNTIL, service=service,
@@ -130,6 +143,16 @@ def test_search_before_the_lookback_and_jetstream_within_it_meet_without_a_gap(t
     exactly_once(db, expected)
     sources = {s["source"].split(":")[0] for s in slices(db)}
     assert sources == {"bluesky-search", "jetstream"} and stats.frames > 0 and stats.pages > 0
+
+
+def _lookback_to(boundary: int, views: list[dict]) -> float:
+    """The lookback that puts the boundary between search and Jetstream there, give or take the time
+    until the collection computes it from the clock: the posts are days away from it, so that the
+    result does not depend on how long that takes."""
+    near = [v for v in views for t in ("indexedAt", "createdAt") if abs(parse_iso_time(v.get(t) or v["record"][t])
+                                                                         - boundary) < 86_400 * 1_000_000]  # fmt: skip
+    assert near == []
+    return time.time() - boundary / 1e6 + LOOKBACK_MARGIN_S
 
 
 def _event(view: dict) -> dict:
@@ -204,9 +227,7 @@ def test_sigkill_mid_search_then_the_same_command_resumes_from_the_committed_cur
 def killed_after_first_commits(cmd: list, db: Path) -> None:
     """Start the command, wait for its first committed page, then SIGKILL it."""
     with started(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as running:
-        while not _committed_pages(db):
-            assert running.poll() is None, running.stderr.read()
-            time.sleep(0.05)  # a poll, not a deadline: the store is the collector's only sign
+        _wait_for_commits(running, db)
         os.kill(running.pid, signal.SIGKILL)
         running.wait()
 
@@ -292,3 +313,261 @@ def test_a_malformed_status_is_set_aside_with_its_instance_and_the_rest_stored(t
     reasons = sorted(r["reason"] for r in rejected)
     assert reasons[0].startswith("bad value (") and reasons[1] == "status has no content"
     assert all(r["at"].startswith(f"mastodon:{url} id=") for r in rejected)
+
+
+def test_sigterm_stops_cleanly_and_exits_1_even_quiet(tmp_path):
+    """`swell collect ... && swell campaign ...` must not go on after a collection stopped half-way:
+    SIGTERM commits what was read and exits 1, with the reason said even with --quiet."""
+    hold = Misbehaviour(hold_after=2)
+    first, second = MastodonInstance.sharing(STATUSES, misbehaviour=hold)
+    db = tmp_path / "stopped.duckdb"
+    with serving(first) as one, serving(second) as two:
+        cmd = [sys.executable, "-m", "swell", "collect", "mastodon", "IchBinHanna", "--instance", one, "--instance",
+               two, "--since", "2025-01-01", "--until", "2025-06-01", "--db", str(db), "--flush", "0",
+               "--quiet"]  # fmt: skip
+        with started(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as running:
+            _wait_for_commits(running, db)
+            os.kill(running.pid, signal.SIGTERM)
+            out, err = running.communicate()
+        hold.release.set()
+    assert running.returncode == 1 and out == "" and "Traceback" not in err
+    assert err.strip() == "error: stopped before the end: the same command goes on from where it was"
+    assert stored_ids(db)
+
+
+def test_a_refusing_search_does_not_cancel_jetstream(tmp_path):
+    """The public AppView refuses search without an account (403); Jetstream's part of the time asked
+    is collected all the same, then the refusal is raised."""
+    views = [orjson.loads(line) for line in POSTS.read_bytes().splitlines()]
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(b"\n".join(orjson.dumps(_event(v)) for v in views) + b"\n")
+    boundary = parse_iso_time("2025-07-01T00:00:00Z")
+    lookback_s = _lookback_to(boundary, views)
+    within = {f"bluesky:{v['uri']}" for v in views if parse_iso_time(v["indexedAt"]) >= boundary}  # Jetstream's
+    refusing = SearchAppView(views, misbehaviour=Misbehaviour(refuse=403))
+    db = tmp_path / "half.duckdb"
+    with serving(refusing) as service, serving(Replay.from_file(events)) as jetstream:
+        todo = BlueskyCollect(db=db, hashtag="rstats", since_us=SINCE, until_us=UNTIL, service=service,
+                              jetstream=jetstream, lookback_s=lookback_s, batch_seconds=0.2)  # fmt: skip
+        with pytest.raises(CollectRefused, match="403 Forbidden"):
+            collect_bluesky(todo)
+    expected = expected_ids(tmp_path, POSTS, "rstats") & within
+    assert expected and refusing.misbehaviour.requests == 1
+    exactly_once(db, expected)
+    assert [(s["source"], s["done"]) for s in slices(db)] == [(f"jetstream:{jetstream}", True)]  # search: to ask again
+
+
+def test_one_refusing_instance_leaves_the_others_to_finish(tmp_path):
+    statuses = [orjson.loads(line) for line in STATUSES.read_bytes().splitlines()]
+    since, until = parse_iso_time("2025-01-01T00:00:00Z"), parse_iso_time("2025-06-01T00:00:00Z")
+    expected = expected_ids(tmp_path, STATUSES, "ichbinhanna", since, until)
+    db = tmp_path / "one.duckdb"
+    good, refusing = MastodonInstance(statuses), MastodonInstance(statuses, Misbehaviour(refuse=401))
+    with serving(good) as one, serving(refusing) as two:
+        cmd = ["collect", "mastodon", "ichbinhanna", "--instance", two, "--instance", one, "--since", "2025-01-01",
+               "--until", "2025-06-01", "--db", str(db), "--flush", "0", "--quiet"]  # fmt: skip
+        done = subprocess.run([sys.executable, "-m", "swell", *cmd], capture_output=True, text=True)
+    assert done.returncode == 1 and f"error: {two}/api/v1/timelines/tag/ichbinhanna" in done.stderr
+    assert "401 Unauthorized" in done.stderr and refusing.misbehaviour.requests == 1
+    exactly_once(db, expected)
+    assert {s["source"]: s["done"] for s in slices(db)} == {f"mastodon:{one}": True}
+
+
+def _wait_for_commits(running: subprocess.Popen, db: Path) -> None:
+    _wait_for(running, lambda: _committed_pages(db) > 0)
+
+
+def _wait_for(running: subprocess.Popen, committed: Callable[[], bool]) -> None:
+    """Until the running collector has committed (the store is its only sign), or has ended: then
+    the test fails with what it said, rather than waiting for ever."""
+    while not committed():
+        assert running.poll() is None, running.stderr.read()
+        time.sleep(0.05)  # a poll, not a deadline
+
+
+def test_an_unreachable_jetstream_is_given_up_after_the_attempts_not_retried_forever(tmp_path):
+    with serving(SearchAppView([])) as free:  # a port that was served and is no longer
+        pass
+    url = free.replace("http://", "ws://") + "/subscribe"
+    db = tmp_path / "unreachable.duckdb"
+    todo = BlueskyCollect(db=db, hashtag="rstats", since_us=SINCE, until_us=UNTIL, jetstream=url, lookback_s=10**10,
+                          politeness=Politeness(attempts=3, **FAST))  # fmt: skip
+    with pytest.raises(CollectRefused, match=f"{url}: gave up after 3 connections in a row that failed"):
+        collect_bluesky(todo)
+    assert todo.stats.connections == 0 and [s["done"] for s in slices(db)] == [False]
+
+
+def test_a_jetstream_played_out_before_until_stops_when_idle_with_an_error(tmp_path):
+    """A Jetstream with nothing up to `until` (here a replay played out) would be waited on forever:
+    after `idle_s` without an event the collection stops, says so, and keeps what it read."""
+    path, _, _ = simulated_file(tmp_path, write_jetstream, 20, 200, seed=3)
+    replay = Replay.from_file(path)
+    db = tmp_path / "idle.duckdb"
+    with serving(replay) as url:
+        todo = BlueskyCollect(db=db, hashtag="blast", since_us=replay.times[0], until_us=replay.times[-1] + 1,
+                              jetstream=url, lookback_s=10**10, idle_s=1.0, batch_seconds=0.2)  # fmt: skip
+        with pytest.raises(CollectRefused, match=f"{url}: no event for 1 s before"):
+            collect_bluesky(todo)
+    assert [s["done"] for s in slices(db)] == [False] and todo.stats.frames > 0  # the same command goes on
+    ids = stored_ids(db)
+    assert len(ids) == len(set(ids))
+    assert replay.times[0] < todo.stats.reached_us[f"jetstream:{url}"] <= replay.times[-1]  # the time reached
+
+
+def test_redirects_are_followed_and_waits_asked_for_are_not_failures(tmp_path):
+    """An instance that moved (301) is followed to where it is; five 429s in a row, each saying how
+    long to wait, are waited out even with 3 attempts: only failures count."""
+    statuses = [orjson.loads(line) for line in STATUSES.read_bytes().splitlines()]
+    since, until = parse_iso_time("2025-01-01T00:00:00Z"), parse_iso_time("2025-06-01T00:00:00Z")
+    expected = expected_ids(tmp_path, STATUSES, "ichbinhanna", since, until)
+    db = tmp_path / "moved.duckdb"
+    instance = MastodonInstance(statuses, Misbehaviour(rate_limited_first=5))
+    with serving(instance) as url:
+        todo = MastodonCollect(db=db, hashtag="ichbinhanna", since_us=since, until_us=until,
+                               instances=(f"{url}/moved",), politeness=Politeness(attempts=3, **FAST))  # fmt: skip
+        collect_mastodon(todo)
+    exactly_once(db, expected)
+    assert todo.politeness.retries == {"429": 5}
+    with serving(MastodonInstance(statuses, Misbehaviour(rate_limited_first=5))) as url:  # asking for ever
+        todo = MastodonCollect(db=tmp_path / "limited.duckdb", hashtag="ichbinhanna", since_us=since, until_us=until,
+                               instances=(url,), politeness=Politeness(attempts=3, waits=4, **FAST))  # fmt: skip
+        with pytest.raises(CollectRefused, match="gave up after 0 failures and 4 rate limits"):
+            collect_mastodon(todo)
+
+
+@pytest.mark.parametrize("option", ["--instance", "--service", "--jetstream"])
+def test_a_url_without_its_scheme_is_a_usage_error(option, tmp_path):
+    network = "mastodon" if option == "--instance" else "bluesky"
+    cmd = ["collect", network, "rstats", option, "mastodon.social", "--since", "2025-01-01", "--db",
+           str(tmp_path / "no.duckdb")]  # fmt: skip
+    done = subprocess.run([sys.executable, "-m", "swell", *cmd], capture_output=True, text=True)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "'mastodon.social' is not a URL starting with" in done.stderr
+
+
+def test_search_goes_on_past_moderated_posts_left_out_of_its_pages(tmp_path):
+    """The AppView leaves moderated posts out of its pages, without `hitsTotal`: a capped slice then
+    holds fewer than the cap, and a page may be empty with a cursor. Neither ends the collection."""
+    server = SearchAppView.from_file(POSTS, cap=20, moderated=4, hits_total=False)
+    expected = expected_ids(tmp_path, POSTS, "rstats") - {f"bluesky:{uri}" for uri in server.hidden}
+    assert len(server.hidden) > 10 and len(expected) > 50
+    db = tmp_path / "moderated.duckdb"
+    with serving(server) as url:
+        todo = BlueskyCollect(db=db, hashtag="rstats", since_us=SINCE, until_us=UNTIL, service=url, page_size=1,
+                              cap=20, lookback_s=0)  # fmt: skip
+        collect_bluesky(todo)
+    exactly_once(db, expected)
+
+
+def test_paging_that_does_not_move_back_is_an_error_not_a_finished_slice(tmp_path):
+    """A server that ignores max_id gives the newest page again: the slice is left unfinished and
+    the command says why (it was marked done, the older statuses silently missing)."""
+    statuses = [orjson.loads(line) for line in STATUSES.read_bytes().splitlines()]
+    db = tmp_path / "stuck.duckdb"
+    with serving(MastodonInstance(statuses, ignores_max_id=True)) as url:
+        todo = MastodonCollect(db=db, hashtag="ichbinhanna", since_us=SINCE, until_us=UNTIL, instances=(url,))
+        with pytest.raises(CollectRefused, match="gave the page before it again"):
+            collect_mastodon(todo)
+    assert [(s["done"], s["fetched"]) for s in slices(db)] == [(False, 80)]
+
+
+def test_swell_replay_pages_its_tag_timeline_back_with_max_id(tmp_path):
+    """`swell replay`'s Mastodon mode serves the tag timeline as an instance does: `collect mastodon`
+    against it stores every tagged status (it stored the newest 80 of 131)."""
+    since, until = parse_iso_time("2025-01-01T00:00:00Z"), parse_iso_time("2025-06-01T00:00:00Z")
+    expected = expected_ids(tmp_path, STATUSES, "ichbinhanna", since, until)
+    replay = MastodonReplay.from_file(STATUSES, rate=1e15)
+    db = tmp_path / "replayed.duckdb"
+    with serving(replay) as url:
+        httpx.get(f"{url}/api/v1/timelines/tag/ichbinhanna")  # publishes the file (all of it, at that rate)
+        todo = MastodonCollect(db=db, hashtag="ichbinhanna", since_us=since, until_us=until, instances=(url,),
+                               page_size=10)  # fmt: skip
+        collect_mastodon(todo)
+    exactly_once(db, expected)
+    assert len(expected) > 40 and [s["done"] for s in slices(db)] == [True]
+
+
+def test_ids_that_are_not_numbers_are_paged_through_too(tmp_path):
+    """Pleroma, Akkoma and GoToSocial ids are not numbers: the slice pages on all the same (it
+    ended after the first page, marked done)."""
+    statuses = [orjson.loads(line) for line in STATUSES.read_bytes().splitlines()]
+    since, until = parse_iso_time("2025-01-01T00:00:00Z"), parse_iso_time("2025-06-01T00:00:00Z")
+    expected = expected_ids(tmp_path, STATUSES, "ichbinhanna", since, until)
+    db = tmp_path / "opaque.duckdb"
+    with serving(MastodonInstance(statuses, opaque_ids=True)) as url:
+        todo = MastodonCollect(db=db, hashtag="ichbinhanna", since_us=since, until_us=until, instances=(url,),
+                               page_size=10)  # fmt: skip
+        collect_mastodon(todo)
+    exactly_once(db, expected)
+    assert [s["done"] for s in slices(db)] == [True] and slices(db)[0]["cursor"].startswith("A")
+
+
+def test_jetstream_keeps_only_posts_written_within_the_time_asked_as_search_does(tmp_path):
+    """Jetstream replays by the time an event was indexed: a real post indexed 68 minutes after it
+    was written comes after a cursor set between the two, and is outside the time asked for."""
+    views = [orjson.loads(line) for line in POSTS.read_bytes().splitlines()]
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(b"\n".join(orjson.dumps(_event(v)) for v in views) + b"\n")
+    since = parse_iso_time("2025-07-03T10:30:00Z")
+    late = [v for v in views if parse_iso_time(v["record"]["createdAt"]) < since <= parse_iso_time(v["indexedAt"])]
+    assert len(late) == 1
+    db = tmp_path / "within.duckdb"
+    # (the events are sparse: the first after the cursor looks like a gap, which search is asked for)
+    with serving(Replay.from_file(events)) as jetstream, serving(SearchAppView(views)) as service:
+        todo = BlueskyCollect(db=db, hashtag="rstats", since_us=since, until_us=UNTIL, jetstream=jetstream,
+                              service=service, lookback_s=10**10, batch_seconds=0.2)  # fmt: skip
+        stats = collect_bluesky(todo)
+    exactly_once(db, expected_ids(tmp_path, POSTS, "rstats", since, UNTIL))
+    assert stats.outside == 1
+
+
+def test_what_jetstream_no_longer_has_is_asked_of_search(tmp_path):
+    """A Jetstream slice whose start Jetstream no longer keeps (its lookback moved on: a slice
+    resumed days later) is a gap; the collection fills it from search, and still says it."""
+    views = [orjson.loads(line) for line in POSTS.read_bytes().splitlines()]
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(b"\n".join(orjson.dumps(_event(v)) for v in views) + b"\n")
+    kept_from = parse_iso_time("2025-07-03T00:00:00Z")
+    db = tmp_path / "clamped.duckdb"
+    with serving(SearchAppView(views)) as service, serving(Replay.from_file(events, kept_from_us=kept_from)) as url:
+        todo = BlueskyCollect(db=db, hashtag="rstats", since_us=SINCE, until_us=UNTIL, service=service, jetstream=url,
+                              lookback_s=10**10, batch_seconds=0.2)  # fmt: skip
+        stats = collect_bluesky(todo)
+    exactly_once(db, expected_ids(tmp_path, POSTS, "rstats"))
+    assert len(stats.gaps) == 1 and stats.gaps[0][0] == SINCE and stats.gaps[0][1] >= kept_from
+    searched = [s for s in slices(db) if s["source"] == f"bluesky-search:{service}"]
+    assert searched and all(s["done"] for s in searched) and "asked of searchPosts" in " ".join(stats.notes)
+
+
+def test_sigkill_mid_jetstream_slice_then_the_same_command_finishes_it(tmp_path):
+    """Jetstream's part killed mid-slice (the replay holds halfway), then the same command: the
+    slice goes on from its committed cursor, each post once."""
+    path, _, until_us = simulated_file(tmp_path, write_jetstream, 300, 2_000, seed=7)
+    tagged_at = [i for i, frame in enumerate(Replay.from_file(path).frames) if b"blast" in frame]
+    replay = Replay.from_file(path, hold_at=tagged_at[len(tagged_at) // 2])  # held amid the campaign
+    since = replay.times[len(replay.times) // 3]
+    everything = tmp_path / "everything.duckdb"
+    ingest(everything, path)
+    query = "SELECT post_id FROM posts WHERE list_contains(hashtags, 'blast') AND epoch_us(created_at) >= ?"
+    tagged = {r["post_id"] for r in rows(everything, query, [since])}
+    reposts = {r["post_id"] for r in rows(everything, "SELECT post_id FROM posts WHERE kind = 'repost'")}
+    db = tmp_path / "killed.duckdb"
+    with serving(replay) as url:
+        cmd = [sys.executable, "-m", "swell", "collect", "bluesky", "blast", "--since",
+               us_to_datetime(since).isoformat(), "--until", us_to_datetime(until_us).isoformat(), "--jetstream", url,
+               "--lookback", "1e9", "--db", str(db), "--flush", "0"]  # fmt: skip
+        with started(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as running:
+            _wait_for(running, lambda: db.exists() and _committed_posts(db) > 0)
+            os.kill(running.pid, signal.SIGKILL)
+            running.wait()
+        assert 0 < _committed_posts(db) < len(tagged)
+        replay.release.set()
+        swell(*cmd[3:])
+    ids = stored_ids(db)
+    assert len(ids) == len(set(ids)) and set(ids) - reposts == tagged and set(ids) & reposts
+    assert [s["done"] for s in slices(db)] == [True] and replay.cursors[0] == since != replay.cursors[-1]  # resumed
+
+
+def _committed_posts(db: Path) -> int:
+    with Store(db, read_only=True, wait_s=120) as store:
+        return store.con.execute("SELECT count(*) FROM posts").fetchone()[0]

@@ -52,7 +52,7 @@ def bluesky(hashtag, since_us, until_us, user_agent, batch_seconds, db, quiet, s
     \b
     Examples:
       swell collect bluesky '#FreeThePress' --since 2024-03-01T15:00 --until 2024-03-01T21:00
-      swell collect bluesky rstats --since 2025-01-01 --service http://127.0.0.1:8001 --lookback 0
+      swell collect bluesky rstats --since 2025-01-01 --jetstream wss://jetstream1.us-west.bsky.network/subscribe
     """
     from swell.collect import BlueskyCollect, collect_bluesky
 
@@ -74,7 +74,7 @@ def mastodon(hashtag, instances, since_us, until_us, user_agent, batch_seconds, 
     \b
     Examples:
       swell collect mastodon '#FreeThePress' --instance https://mastodon.social --since 2024-03-01
-      swell collect mastodon blast --instance http://127.0.0.1:8001 --since 2024-03-01T12:00 --flush 0
+      swell collect mastodon blast --instance https://fosstodon.org --since 2024-03-01T12:00 --flush 0
     """
     from swell.collect import MastodonCollect, collect_mastodon
 
@@ -94,12 +94,14 @@ def _tag(hashtag: str) -> str:
 
 def _collect(run, todo, user_agent: str | None, quiet: bool, what: str) -> None:
     """Run the collection with its progress on standard error: redrawn in place on a terminal,
-    printed once at the end elsewhere (and not at all with --quiet)."""
+    printed once at the end elsewhere (and not at all with --quiet, but for the warnings). Stopped
+    before the end (Ctrl-C, SIGTERM), it exits 1."""
     if todo.until_us is not None and todo.until_us <= todo.since_us:
         raise click.BadParameter("--until must be after --since", param_hint="--until")
     from rich.live import Live
     from rich.table import Table
 
+    from swell.collect import CollectStopped
     from swell.terminal import stderr, styled
     from swell.times import shown
 
@@ -125,8 +127,10 @@ def _collect(run, todo, user_agent: str | None, quiet: bool, what: str) -> None:
         )
         for note in stats.notes:
             stderr.print(styled(("note:", "yellow"), f" {note}"), soft_wrap=True)
-        if stats.gaps:
-            gaps = "; ".join(f"{shown(a)} to {shown(b)}" for a, b in stats.gaps)
+
+    def warnings() -> None:  # said even with --quiet: posts are missing
+        if todo.stats.gaps:
+            gaps = "; ".join(f"{shown(a)} to {shown(b)}" for a, b in todo.stats.gaps)
             stderr.print(styled(("warning:", "bold red"), f" Jetstream did not deliver {gaps} (table gaps)"))
 
     try:
@@ -141,3 +145,6 @@ def _collect(run, todo, user_agent: str | None, quiet: bool, what: str) -> None:
             if not stderr.is_terminal:  # rich leaves the last table of a non-terminal without its newline
                 stderr.print()
             summary()
+        warnings()
+    if todo.stats.stopped:  # exit 1, so that `swell collect ... && swell campaign ...` does not go on
+        raise CollectStopped("stopped before the end: the same command goes on from where it was")

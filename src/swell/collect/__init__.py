@@ -18,13 +18,14 @@ source has reached, and notes for the user (search has no reposts).
 from swell.collect.bluesky import BlueskyCollect, collect_bluesky
 from swell.collect.mastodon import MastodonCollect, collect_mastodon
 from swell.collect.pages import CollectOptions, CollectStats
-from swell.collect.polite import CollectRefused, Politeness
+from swell.collect.polite import CollectRefused, CollectStopped, Politeness
 
 __all__ = [
     "BlueskyCollect",
     "CollectOptions",
     "CollectRefused",
     "CollectStats",
+    "CollectStopped",
     "MastodonCollect",
     "Politeness",
     "collect_bluesky",

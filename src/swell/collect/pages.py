@@ -5,7 +5,8 @@ connectors' `BatchWriter`, which commits posts and slice rows in one transaction
 collection stopped anywhere (Ctrl-C, a kill, a refusal) resumes with nothing stored twice.
 
 `run` is a collection from start to stop: Ctrl-C and SIGTERM stop it cleanly (what is read is
-committed first), and `on_progress` sees the counts every second.
+committed first, and `stats.stopped` says the store holds part of what was asked), and
+`on_progress` sees the counts every second.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class CollectStats(LiveStats):
     slices_done: int = 0
     reached_us: dict[str, int] = field(default_factory=dict)  # per source: the time its paging has reached
     notes: list[str] = field(default_factory=list)  # what the user should know about the result
+    stopped: bool = False  # by Ctrl-C or SIGTERM, before the end: what is stored is partial
 
 
 @dataclass
@@ -119,8 +121,7 @@ def run(work: Work, options: CollectOptions, every_s: float = 1.0) -> CollectSta
 
     async def noted(stop: asyncio.Event) -> None:
         await work(stop)
-        if stop.is_set():
-            options.stats.notes.append("stopped before the end: the same command goes on from where it was")
+        options.stats.stopped = stop.is_set()
 
     until_signalled(noted, progress, every_s)
     return options.stats

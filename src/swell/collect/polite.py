@@ -2,12 +2,14 @@
 asks for, backoff when it is failing, and a clear stop when it says no.
 
 - 429: wait as long as `Retry-After` says (seconds or an HTTP date), or until `ratelimit-reset`
-  (Bluesky: seconds since 1970) or `X-RateLimit-Reset` (Mastodon: an ISO time), then ask again;
+  (Bluesky: seconds since 1970) or `X-RateLimit-Reset` (Mastodon: an ISO time), then ask again
+  (a wait the server asked for is not counted among the attempts);
+- 3xx: followed (an instance that moved);
 - 5xx, a dropped connection, a page cut short: ask again after an exponential wait with jitter
   (tenacity's `wait_random_exponential`), so that many clients do not come back at once;
 - any other 4xx: no retry will change it: `CollectRefused`, with the URL and what the server said.
 
-After `attempts` tries the last failure is a `CollectRefused` too, saying how often it was tried.
+After `attempts` failures the last is a `CollectRefused` too, saying how often it was tried.
 """
 
 from __future__ import annotations
@@ -17,13 +19,15 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import orjson
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_random_exponential
 
 from swell import __version__
-from swell.errors import SwellError
+from swell.errors import SwellError, UsageError
+from swell.escapes import visible
 from swell.times import parse_iso_time
 
 DEFAULT_USER_AGENT = f"swell/{__version__} (swell collect; hashtag campaign research)"
@@ -33,6 +37,10 @@ BODY_SHOWN = 300  # characters of a refusal's body quoted in the error
 class CollectRefused(SwellError):
     """A service refused a request in a way that asking again will not change (a 4xx other than 429,
     or failures past the number of attempts)."""
+
+
+class CollectStopped(SwellError):
+    """A collection stopped (Ctrl-C, SIGTERM) before the end: the store holds part of what was asked."""
 
 
 class _Retry(Exception):
@@ -46,7 +54,8 @@ class _Retry(Exception):
 @dataclass
 class Politeness:
     user_agent: str = DEFAULT_USER_AGENT
-    attempts: int = 8  # tries of one page before giving up
+    attempts: int = 8  # failures of one page before giving up
+    waits: int = 100  # ... or rate limits saying how long to wait
     backoff_s: tuple[float, float] = (1.0, 120.0)  # the first and the longest wait after a 5xx or a drop
     longest_asked_s: float = 3_600.0  # a rate limit asking for longer than this stops the collection
     timeout_s: float = 30.0
@@ -54,7 +63,7 @@ class Politeness:
 
     def client(self, base_url: str = "") -> httpx.AsyncClient:
         headers = {"User-Agent": self.user_agent, "Accept": "application/json"}
-        return httpx.AsyncClient(base_url=base_url, headers=headers, timeout=self.timeout_s)
+        return httpx.AsyncClient(base_url=base_url, headers=headers, timeout=self.timeout_s, follow_redirects=True)
 
     async def get_json(self, client: httpx.AsyncClient, url: str, params: dict[str, Any]) -> Any:
         """The JSON body of GET url?params, asked again as the failures above say."""
@@ -66,10 +75,20 @@ class Politeness:
                 return failure.wait_s
             return backoff(state)
 
+        failures = waits = 0
+
+        def stop(state: RetryCallState) -> bool:
+            # A wait the server asked for is no failure, but a server asking for ever is given up on.
+            nonlocal failures, waits
+            failure = state.outcome.exception() if state.outcome else None
+            asked = isinstance(failure, _Retry) and failure.wait_s is not None
+            failures, waits = failures + (not asked), waits + asked
+            return failures >= self.attempts or waits >= self.waits
+
         retrying = AsyncRetrying(
             retry=retry_if_exception_type((_Retry, httpx.TransportError)),
             wait=wait,
-            stop=stop_after_attempt(self.attempts),
+            stop=stop,
             before_sleep=self._count,
             reraise=True,
         )
@@ -78,7 +97,8 @@ class Politeness:
                 with attempt:
                     return await self._get(client, url, params)
         except (_Retry, httpx.TransportError) as exc:
-            raise CollectRefused(f"{_where(client, url)}: gave up after {self.attempts} attempts ({exc})") from exc
+            tried = f"{failures} failures" + (f" and {waits} rate limits" if waits else "")
+            raise CollectRefused(f"{_where(client, url)}: gave up after {tried} ({exc})") from exc
         raise AssertionError("unreachable: tenacity either returns or raises")
 
     async def _get(self, client: httpx.AsyncClient, url: str, params: dict[str, Any]) -> Any:
@@ -128,6 +148,16 @@ def rate_limit_wait_s(headers: httpx.Headers, now_s: float) -> float | None:
             return None
         return max(0.0, at - now_s)
     return None
+
+
+def checked_url(url: str, what: str, schemes: tuple[str, ...] = ("http", "https")) -> str:
+    """The URL without a trailing slash; `UsageError` when it is not an absolute URL of one of
+    `schemes` (`mastodon.social` would otherwise be retried as a connection failure)."""
+    parts = urlsplit(url)
+    if parts.scheme not in schemes or not parts.netloc:
+        shown = " or ".join(f"{s}://" for s in schemes)
+        raise UsageError(f"{what} {visible(url)!r} is not a URL starting with {shown} (e.g. {schemes[-1]}://host)")
+    return url.rstrip("/")
 
 
 def _where(client: httpx.AsyncClient, url: str) -> str:

@@ -3,14 +3,16 @@
 
 - `SearchAppView`: Bluesky's `app.bsky.feed.searchPosts` over a file of PostViews, newest first,
   with `q` (required, as on the AppView), `tag`, `since`, `until`, `limit` (at most 100) and an
-  offset `cursor`, and the AppView's cap: no cursor past `cap` results of one query;
+  offset `cursor`, and the AppView's cap: no cursor past `cap` results of one query; moderated
+  posts left out of the pages, if asked (so that a page may be short, or empty with a cursor);
 - `MastodonInstance`: `/api/v1/timelines/tag/:hashtag` (`max_id`, `min_id`, `limit` at most 40)
   over statuses with this instance's local ids; `MastodonInstance.sharing` makes two instances that
   know some of the same statuses, under ids of their own, as federated instances do.
 
 Both misbehave on purpose, reproducibly (`Misbehaviour`, seeded): 429 with `Retry-After` (in
 seconds or as an HTTP date) or `ratelimit-reset`, 503, a connection dropped halfway through the
-body, or every request refused with one 4xx.
+body, or every request refused with one 4xx. A Mastodon instance also answers under `/moved/` with a
+redirect to the same path without it.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ class Misbehaviour:
     dropped: float = 0.0
     retry_after_s: int = 0  # what a 429 asks for
     refuse: int | None = None
+    rate_limited_first: int = 0  # the first this many requests: 429 with Retry-After, in a row
     seed: int = 0
     # For tests that must stop a collection at a known point: requests after the first `hold_after`
     # wait until `release` is set.
@@ -69,8 +72,8 @@ class Misbehaviour:
             said = {"error": "AuthMissing", "message": "Authentication Required"}
             return JSONResponse(said, status_code=self.refuse)
         draw = self._rng.random()
-        kind = None
-        if not self._failed_last:
+        kind = "429" if self.requests <= self.rate_limited_first else None
+        if kind is None and not self._failed_last:
             for name, chance in (("429", self.rate_limited), ("5xx", self.server_errors), ("dropped", self.dropped)):
                 if draw < chance:
                     kind = name
@@ -110,6 +113,11 @@ class SearchAppView:
     views: list[dict]
     cap: int = 10_000
     misbehaviour: Misbehaviour = field(default_factory=Misbehaviour)
+    # As the AppView leaves moderated posts out of its pages (they still count towards the cap and the
+    # cursor's offset): every `moderated`th post of a hashtag is left out; and `hitsTotal` may be left out.
+    moderated: int = 0
+    hits_total: bool = True
+    hidden: set[str] = field(default_factory=set, init=False)  # the uris of the posts left out
     # per hashtag, its posts' times (negated: newest first, for bisect) and the posts
     by_tag: dict[str, tuple[list[int], list[dict]]] = field(init=False)
     asked: list[str] = field(default_factory=list, init=False)  # the URLs requested, in order
@@ -126,6 +134,8 @@ class SearchAppView:
         for tag, posts in tagged.items():
             posts.sort(key=lambda e: e[0])
             self.by_tag[tag] = ([t for t, _ in posts], [v for _, v in posts])
+            if self.moderated:
+                self.hidden.update(v["uri"] for v in self.by_tag[tag][1][self.moderated - 1 :: self.moderated])
 
     @classmethod
     def from_file(cls, path: Path, **options) -> SearchAppView:
@@ -149,7 +159,9 @@ class SearchAppView:
         hits = max(0, last - first)
         offset, limit = int(q.get("cursor") or 0), min(int(q.get("limit") or 25), 100)
         end = min(offset + limit, hits, self.cap)
-        body: dict = {"posts": views[first + offset : first + end], "hitsTotal": hits}
+        body: dict = {"posts": [v for v in views[first + offset : first + end] if v["uri"] not in self.hidden]}
+        if self.hits_total:
+            body["hitsTotal"] = hits
         if end < min(hits, self.cap):
             body["cursor"] = str(end)
         return await self.misbehaviour.respond(body)
@@ -165,6 +177,8 @@ class SearchAppView:
 class MastodonInstance:
     statuses: list[dict]  # with this instance's local ids
     misbehaviour: Misbehaviour = field(default_factory=Misbehaviour)
+    ignores_max_id: bool = False  # as some servers do: every page is the newest
+    opaque_ids: bool = False  # ids that are not numbers, as Pleroma's, Akkoma's and GoToSocial's
     asked: list[str] = field(default_factory=list, init=False)  # the URLs requested, in order
     agents: set[str] = field(default_factory=set, init=False)  # the User-Agents they came with
 
@@ -205,17 +219,31 @@ class MastodonInstance:
         self.agents.add(request.headers.get("user-agent", ""))
         tag = normalize_hashtag(request.path_params["tag"])
         q = request.query_params
-        max_id, min_id = int(q.get("max_id") or 2**63), int(q.get("min_id") or q.get("since_id") or 0)
+        max_id = 2**63 if self.ignores_max_id or not q.get("max_id") else self._number(q["max_id"])
+        min_id = self._number(q.get("min_id") or q.get("since_id") or "0")
         limit = min(int(q.get("limit") or 20), 40)
         ids, statuses = self.by_tag.get(tag, ([], []))
         newer, older = bisect.bisect_right(ids, -max_id), bisect.bisect_left(ids, -min_id)
         # min_id: the oldest statuses after it, as Mastodon pages forward; else the newest before max_id
         start, end = (max(newer, older - limit), older) if "min_id" in q else (newer, min(older, newer + limit))
         page = statuses[start:end]
+        if self.opaque_ids:  # fixed-width, so that they sort as the numbers do
+            page = [{**status, "id": f"A{int(status['id']):016x}"} for status in page]
         return await self.misbehaviour.respond(page)
+
+    def _number(self, given: str) -> int:
+        return int(given[1:], 16) if self.opaque_ids and given.startswith("A") else int(given)
 
     def app(self):
         from starlette.applications import Starlette
         from starlette.routing import Route
 
-        return Starlette(routes=[Route("/api/v1/timelines/tag/{tag}", self.tag)])
+        return Starlette(routes=[Route("/api/v1/timelines/tag/{tag}", self.tag), Route("/moved/{path:path}", _moved)])
+
+
+async def _moved(request):
+    """`/moved/...` is at `/...` now (301), as an instance that moved says."""
+    from starlette.responses import RedirectResponse
+
+    query = f"?{request.url.query}" if request.url.query else ""
+    return RedirectResponse(f"/{request.path_params['path']}{query}", status_code=301)

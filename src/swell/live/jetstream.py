@@ -142,7 +142,7 @@ class JetstreamConnector(Connector):
     async def watch(self, db: Path) -> LiveStats:
         if self.v2:  # the time reached, committed beside the seq, or else where a v1 watch got to
             v1 = urlunsplit(urlsplit(self.options.url)._replace(path=wire.V1_PATH, query=""))
-            self.batch.seen_us = await asyncio.to_thread(committed_cursor, db, time_key(self.options.url))
+            self.batch.seen_us = await asyncio.to_thread(committed_cursor, db, self.key + SEEN_SUFFIX)
             if self.batch.seen_us is None:
                 self.batch.seen_us = await asyncio.to_thread(committed_cursor, db, stream_key(v1))
         else:  # the seq reached, committed beside the time

@@ -382,12 +382,14 @@ class MastodonReplay:
             self.refusals += 1
             status, error = self.refuse_timeline
             return JSONResponse({"error": error}, status_code=status)
-        tag = request.path_params.get("tag")
-        min_id = int(request.query_params.get("min_id", 0))
-        limit = min(int(request.query_params.get("limit", 20)), 40)
+        tag, q = request.path_params.get("tag"), request.query_params
+        limit = min(int(q.get("limit", 20)), 40)
         ids = [int(s["id"]) for s in self.statuses]
-        start = bisect.bisect_right(ids, min_id)
-        page = [s for s in self.statuses[start : self.published()] if self._has_tag(s, tag)][:limit]
+        start = bisect.bisect_right(ids, int(q.get("min_id", 0)))
+        end = min(bisect.bisect_left(ids, int(q["max_id"])) if "max_id" in q else len(ids), self.published())
+        tagged = [s for s in self.statuses[start:end] if self._has_tag(s, tag)]
+        # min_id: the oldest after it, as Mastodon pages forward; else the newest before max_id
+        page = tagged[:limit] if "min_id" in q else tagged[-limit:]
         return JSONResponse(page[::-1])  # newest first, as Mastodon returns them
 
     def app(self):
