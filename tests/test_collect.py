@@ -551,6 +551,12 @@ def test_sigkill_mid_jetstream_slice_then_the_same_command_finishes_it(tmp_path)
     query = "SELECT post_id FROM posts WHERE list_contains(hashtags, 'blast') AND epoch_us(created_at) >= ?"
     tagged = {r["post_id"] for r in rows(everything, query, [since])}
     reposts = {r["post_id"] for r in rows(everything, "SELECT post_id FROM posts WHERE kind = 'repost'")}
+    of_tagged = {  # the reposts of those posts, also those of posts kept before the kill
+        r["post_id"]
+        for r in rows(
+            everything, f"SELECT post_id FROM posts WHERE kind = 'repost' AND ref_post_id IN ({query})", [since]
+        )
+    }
     db = tmp_path / "killed.duckdb"
     with serving(replay) as url:
         cmd = [sys.executable, "-m", "swell", "collect", "bluesky", "blast", "--since",
@@ -564,7 +570,7 @@ def test_sigkill_mid_jetstream_slice_then_the_same_command_finishes_it(tmp_path)
         replay.release.set()
         swell(*cmd[3:])
     ids = stored_ids(db)
-    assert len(ids) == len(set(ids)) and set(ids) - reposts == tagged and set(ids) & reposts
+    assert len(ids) == len(set(ids)) and set(ids) - reposts == tagged and set(ids) & reposts == of_tagged
     assert [s["done"] for s in slices(db)] == [True] and replay.cursors[0] == since != replay.cursors[-1]  # resumed
 
 
