@@ -23,7 +23,7 @@ from websockets.sync.client import connect
 
 from conftest import DATA, ingest, rows
 from swell.live import jetstream_wire as wire
-from swell.live.jetstream import JetstreamOptions, stream_key, time_key, watch
+from swell.live.jetstream import JetstreamConnector, JetstreamOptions, stream_key, time_key, watch
 from swell.live.replay import Replay, serving
 from swell.simulate import write_jetstream
 from swell.store import Store, rejects_path
@@ -350,3 +350,28 @@ def test_swell_replay_serves_v2_with_a_lookback_floor(stream, tmp_path):
             info, first = (json.loads(ws.recv())["payload"] for _ in range(2))
         assert info["name"] == "OutdatedCursor" and first["seq"] == 101
         assert wire.v1_event(first)[1]["time_us"] == kept_from
+
+
+class _Waits(JetstreamConnector):
+    """The connector, its waits before reconnecting recorded and not waited (nothing here depends on time)."""
+
+    waits: list[float]
+
+    async def back_off(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+def test_a_rate_limited_handshake_waits_as_long_as_retry_after_says(stream, tmp_path):
+    """Refused with 429 and `Retry-After: 30` and with 503 in turn: each 429 is followed by a wait of
+    30 s at least, each 503 by the backoff alone (under a second, the connection before was up)."""
+    path, expected, until_us = stream
+    replay = Replay.from_file(path, drop_every=300, refuse_every=2, retry_after="30")
+    db = tmp_path / "limited.duckdb"
+    with serving(replay) as url:
+        connector = _Waits(JetstreamOptions(url=v2(url), until_us=until_us), asyncio.Event())
+        connector.waits = []
+        asyncio.run(connector.watch(db))
+    assert set(stored_ids(db)) == expected
+    refusals = replay.handshakes // 2
+    limited = (refusals + 1) // 2  # the first, third, ... refusal is a 429
+    assert limited >= 2 and sum(w >= 30 for w in connector.waits) == limited, connector.waits

@@ -14,7 +14,6 @@ After `attempts` failures the last is a `CollectRefused` too, saying how often i
 
 from __future__ import annotations
 
-import email.utils
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -28,7 +27,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wai
 from swell import __version__
 from swell.errors import SwellError, UsageError
 from swell.escapes import visible
-from swell.times import parse_iso_time
+from swell.ratelimits import rate_limit_wait_s
 
 DEFAULT_USER_AGENT = f"swell/{__version__} (swell collect; hashtag campaign research)"
 BODY_SHOWN = 300  # characters of a refusal's body quoted in the error
@@ -126,28 +125,6 @@ class Politeness:
             self.retries["dropped"] += 1
         else:
             self.retries["429" if what.startswith("429") else "5xx"] += 1
-
-
-def rate_limit_wait_s(headers: httpx.Headers, now_s: float) -> float | None:
-    """The seconds a 429 asks the client to wait: `Retry-After` (seconds, or an HTTP date), else the
-    reset time of Bluesky's `ratelimit-reset` (seconds since 1970) or Mastodon's `X-RateLimit-Reset`
-    (ISO 8601); None when it says nothing usable (then the backoff decides)."""
-    after = headers.get("retry-after")
-    if after:
-        if after.strip().isdigit():
-            return float(after)
-        try:
-            return max(0.0, email.utils.parsedate_to_datetime(after).timestamp() - now_s)
-        except (TypeError, ValueError):
-            pass
-    reset = headers.get("ratelimit-reset") or headers.get("x-ratelimit-reset")
-    if reset:
-        try:
-            at = float(reset) if reset.strip().replace(".", "", 1).isdigit() else parse_iso_time(reset) / 1e6
-        except ValueError:
-            return None
-        return max(0.0, at - now_s)
-    return None
 
 
 def checked_url(url: str, what: str, schemes: tuple[str, ...] = ("http", "https")) -> str:

@@ -51,6 +51,7 @@ class Connector:
         self.batch_started: float | None = None
         self.last_event = time.monotonic()
         self.reached_until = False  # an event at or after `until_us` has arrived
+        self.retry_after_s: float | None = None  # how long a server that refused with 429 asked to wait
 
     @property
     def key(self) -> str:
@@ -100,7 +101,8 @@ class Connector:
             # A drop or a refused connection: wait (with jitter, so that many clients do not come
             # back at once), then resume.
             await self.hand_off_if_due()
-            await self.sleep(wait * random.uniform(0.5, 1.0))
+            asked, self.retry_after_s = self.retry_after_s or 0.0, None
+            await self.back_off(max(wait * random.uniform(0.5, 1.0), asked))
             wait = min(wait * 2, longest)
 
     def connected(self) -> None:
@@ -149,6 +151,10 @@ class Connector:
             or self.reached_until
             or (limit is not None and time.monotonic() - self.last_event > limit)
         )
+
+    async def back_off(self, seconds: float) -> None:
+        """The wait before connecting again."""
+        await self.sleep(seconds)
 
     async def sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):  # woken early by stop

@@ -36,6 +36,8 @@ server error, stops the watch with the server's words (`StreamRefused`).
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -58,6 +60,7 @@ from swell.escapes import visible
 from swell.live import jetstream_wire as wire
 from swell.live.connector import Connector, LiveOptions
 from swell.live.writer import SEEN_SUFFIX, SEQ_SUFFIX, LiveStats, committed_cursor
+from swell.ratelimits import rate_limit_wait_s
 from swell.readers import jetstream
 from swell.readers.base import RECORD_ERRORS, reason_for
 
@@ -203,11 +206,15 @@ class JetstreamConnector(Connector):
         except InvalidURI as exc:
             raise StreamRefused(str(exc)) from exc
         except InvalidStatus as exc:
-            self._refused(url, exc.response.status_code, bytes(exc.response.body or b""))
+            response = exc.response
+            self._refused(url, response.status_code, bytes(response.body or b""), response.headers)
 
-    def _refused(self, url: str, status: int, body: bytes) -> None:
+    def _refused(self, url: str, status: int, body: bytes, headers: Mapping[str, str]) -> None:
         """A connection refused before the upgrade: a rate limit or a server error is tried again
-        (with backoff); the two refusals v2 names a way out of are taken; anything else stops."""
+        (with backoff, or after as long as a 429 says); the two refusals v2 names a way out of are
+        taken; anything else stops."""
+        if status == 429:
+            self.retry_after_s = rate_limit_wait_s(headers, time.time())
         if status == 429 or status >= 500:
             raise ConnectionError(f"HTTP {status}")
         error, message = wire.xrpc_error(body)

@@ -90,6 +90,7 @@ class Replay:
     drop_every: int = 0
     bad_frames: int = 0
     refuse_every: int = 0
+    retry_after: str | None = None  # the Retry-After header of the 429 refusals (None: none)
     error_frame: str | None = None  # v2: the terminal error frame sent before a drop (e.g. ConsumerTooSlow)
     rate: float = 0.0  # events per second; 0: as fast as the client reads
     seed: int = 0
@@ -221,7 +222,10 @@ class Replay:
         self.agents.add(request.headers.get("User-Agent", ""))
         if self.refuse_every and self.handshakes % self.refuse_every == 0:
             refused = 429 if self.handshakes // self.refuse_every % 2 else 503
-            return _xrpc_error(connection, refused, "RateLimitExceeded" if refused == 429 else "", "on purpose")
+            response = _xrpc_error(connection, refused, "RateLimitExceeded" if refused == 429 else "", "on purpose")
+            if refused == 429 and self.retry_after is not None:
+                response.headers["Retry-After"] = self.retry_after
+            return response
         try:
             self.plans[connection] = self._plan(parts.path, query)
             self.cursors.append(int(query["cursor"][0]) if "cursor" in query else None)
