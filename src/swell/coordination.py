@@ -14,16 +14,16 @@ A co-action is two accounts doing the same thing to the same object within a win
   LSH, vectorised with NumPy: `near_duplicate_groups`), reposts excluded.
 
 The edge u -> v has weight = the number of distinct posts of u that have a matching post of v with
-|t_v - t_u| <= T (coordination-network-toolkit's definition; directed).
+|t_v - t_u| <= T (coordination-network-toolkit's definition; directed). Edges are computed by a
+band join in DuckDB, never a loop over pairs: actions are bucketed by floor(t / T), the other side
+is replicated into the buckets b - 1, b, b + 1, and pairs are joined on (kind, object, bucket) and
+kept when |dt| <= T. Every pair within T shares exactly one (bucket, replica), so each is found once.
 
 Accounts that repost the same posts minutes or hours apart escape a window of seconds. A second,
 longer window (a day by default) catches them under a stricter bar: a pair of accounts is linked
 ("repeated co-repost", ...) only when they acted on more of the same objects within a day of each
 other than chance allows (`repeated_co_actions`). Hashtags are left out of it: a community shares
-its hashtags every day. Edges are computed by a
-band join in DuckDB, never a loop over pairs: actions are bucketed by floor(t / T), the other side
-is replicated into the buckets b - 1, b, b + 1, and pairs are joined on (kind, object, bucket) and
-kept when |dt| <= T. Every pair within T shares exactly one (bucket, replica), so each is found once.
+its hashtags every day.
 """
 
 from __future__ import annotations
@@ -169,9 +169,6 @@ def near_duplicate_groups(texts: pl.DataFrame, threshold: float = 0.8, num_perm:
 
     128 permutations: texts at Jaccard 0.9 are candidates with probability 0.93 (0.85 with 64), those
     at 0.7 with 0.08; vectorised, the extra permutations cost little."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
     none = pl.DataFrame(schema={"post_id": pl.String, "grp": pl.String})
     if texts.height < 2:
         return none
@@ -193,12 +190,20 @@ def near_duplicate_groups(texts: pl.DataFrame, threshold: float = 0.8, num_perm:
     if linked.is_empty():
         return none
     a, b = linked.get_column("first").to_numpy(), linked.get_column("i").to_numpy()
-    graph = coo_matrix((np.ones(len(a)), (a, b)), shape=(len(texts), len(texts)))
-    _, labels = connected_components(graph, directed=False)
+    labels = _components(a, b, len(texts))
     in_pair = np.zeros(len(texts), dtype=bool)
     in_pair[a] = in_pair[b] = True
     grouped = pl.DataFrame({"post_id": texts.get_column("post_id"), "component": labels}).filter(pl.Series(in_pair))
     return grouped.select("post_id", grp=pl.lit("near:") + pl.col("post_id").min().over("component"))
+
+
+def _components(a: np.ndarray, b: np.ndarray, nodes: int) -> np.ndarray:
+    """The connected component of each of `nodes` nodes (0, 1, ...) linked by the edges a[i] - b[i]."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    _, labels = connected_components(coo_matrix((np.ones(len(a)), (a, b)), shape=(nodes, nodes)), directed=False)
+    return labels
 
 
 def check_kinds(kinds: tuple[str, ...]) -> None:
@@ -375,8 +380,6 @@ def repeated_co_actions(
 def _communities(actions: pl.DataFrame) -> pl.DataFrame:
     """`actions` (kind, author_id, object) with the community of each: the connected component of
     the graph of accounts and the objects they act on, per kind."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
 
     def numbered(column: str) -> np.ndarray:  # 0, 1, 2, ... per distinct (kind, value)
         keys = pl.concat_str("kind", pl.lit("\x00"), column)
@@ -384,9 +387,7 @@ def _communities(actions: pl.DataFrame) -> pl.DataFrame:
 
     a, o = numbered("author_id"), numbered("object")
     n_accounts = int(a.max()) + 1
-    size = n_accounts + int(o.max()) + 1
-    graph = coo_matrix((np.ones(len(a)), (a, n_accounts + o)), shape=(size, size))
-    _, labels = connected_components(graph, directed=False)
+    labels = _components(a, n_accounts + o, n_accounts + int(o.max()) + 1)
     return actions.with_columns(community=pl.Series(labels[a]))
 
 
