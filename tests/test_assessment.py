@@ -80,11 +80,11 @@ def test_troll_run_hashtags_rank_above_organic_ones(troll_and_organic):
     assert len(trolls) == 358 and len(organic) == 34
     t, o = np.array(list(trolls.values())), np.array(list(organic.values()))
     auc = float(np.mean((t[:, None] > o[None, :]) + 0.5 * (t[:, None] == o[None, :])))
-    # Measured 0.94 (README; 0.87 before the accounts' co-actions across the collection were counted).
+    # Measured 0.934 (README; 0.87 before the accounts' co-actions across the collection were counted).
     # Not 1: some troll-run hashtags are carried by accounts that post once or twice in all the month.
     assert auc >= 0.92, auc
     assert np.mean(o < 0.2) >= 0.95  # organic campaigns read "nothing beyond what organic campaigns show"
-    assert np.mean(t >= 0.5) >= 0.7  # and most troll-run ones "strong" or more (measured 76%)
+    assert np.mean(t >= 0.5) >= 0.7  # and most troll-run ones "strong" or more (measured 72%)
 
 
 def test_a_grassroots_blast_reads_as_grassroots_and_a_coordinated_push_does_not(tmp_path):

@@ -67,7 +67,7 @@ REFERENCES = (
         0.05,
         0.50,
         0.6,
-        "the same, for clusters of three accounts or more below the strength bar too",
+        "the same, for every cluster, below the strength bar too",
     ),
     Reference(
         "duplicate_text_share",

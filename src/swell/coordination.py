@@ -22,8 +22,9 @@ kept when |dt| <= T. Every pair within T shares exactly one (bucket, replica), s
 Accounts that repost the same posts minutes or hours apart escape a window of seconds. A second,
 longer window (a day by default) catches them under a stricter bar: a pair of accounts is linked
 ("repeated co-repost", ...) only when they acted on more of the same objects within a day of each
-other than chance allows (`repeated_co_actions`). Hashtags are left out of it: a community shares
-its hashtags every day.
+other than chance allows (`repeated_co_actions`), reckoned from the popularity of the objects each
+account acts on. That pass also looks at hashtags (`repeated_kinds`): sharing one hashtag within a
+minute is what a trend is, sharing many rare hashtags again and again is what hashtag gamers do.
 """
 
 from __future__ import annotations
@@ -50,12 +51,15 @@ KINDS = ("co-repost", "co-post", "co-link", "co-reply", "co-hashtag", "near-dupl
 DEFAULT_KINDS = ("co-repost", "co-post", "co-link", "co-reply")
 REPEATED = "repeated "  # the prefix of the kinds of the longer window's edges ("repeated co-repost", ...)
 REPEAT_WINDOW_S = 86_400.0  # a day: reposting the same post hours apart, posting the same text next morning
-# Chance pairs tolerated per collection and kind: the Bonferroni-corrected level over all pairs of accounts.
+# The false discovery rate of repeated co-actions: the share of chance pairs tolerated among those kept
+# (Benjamini-Hochberg over every pair of accounts of a community, per kind).
 REPEAT_ALPHA = 0.05
 # The pairs an object contributes grow with the square of the accounts acting on it; objects are taken from
 # the least to the most shared while their pairs stay within this many per action (a viral post retweeted by
 # 50,000 accounts would make 1.25 billion pairs, and its sharing is explained by its popularity anyway).
-REPEAT_PAIRS_PER_ACTION = 20
+# A bound on cost, not on what is found: on the IRA tweets among 1,000 to 20,000 organic posts an hour, the
+# accounts found were the same from 2 to 20 pairs an action (benchmarks/README.md); 20 took twice as long.
+REPEAT_PAIRS_PER_ACTION = 5
 
 # Python's str.split() white space (Unicode's, and the separators \x1c-\x1f), spelled out so that
 # co-post text matches coordination-network-toolkit's normalisation exactly.
@@ -76,12 +80,17 @@ def normalised_text(text: pl.Expr) -> pl.Expr:
     )
 
 
-_SELECT = "SELECT author_id, post_id, {object} AS object, t FROM scope"
+# Each kind's actions: who, which post, on what object, when, and `loose`, the object the day-long pass
+# takes instead when it differs. Co-post's object is the text with its links (the post's URLs, not the
+# URLs in its text: on X those are t.co links, one per post), its loose object the text alone: the same
+# headline posted with links to different articles is the same text only if it repeats beyond chance.
+_SELECT = "SELECT author_id, post_id, {object} AS object, t, NULL AS loose FROM scope"
 _ACTIONS = {
     "co-repost": _SELECT.format(object="ref_post_id")
     + " WHERE kind = 'repost' AND ref_post_id IS NOT NULL"
-    + " UNION ALL SELECT author_id, post_id, 'text:' || norm AS object, t FROM unsourced_reposts",
-    "co-post": "SELECT author_id, post_id, norm AS object, t FROM texts",
+    + " UNION ALL SELECT author_id, post_id, 'text:' || norm AS object, t, NULL AS loose FROM unsourced_reposts",
+    "co-post": "SELECT author_id, post_id, coalesce(linked, norm) AS object, t,"
+    + " CASE WHEN linked IS NOT NULL THEN norm END AS loose FROM texts",
     "co-link": _SELECT.format(object="unnest(urls)")
     + " JOIN posts USING (post_id, author_id, kind) WHERE kind <> 'repost'",
     "co-reply": _SELECT.format(object="ref_post_id") + " WHERE kind = 'reply'",
@@ -213,6 +222,14 @@ def check_kinds(kinds: tuple[str, ...]) -> None:
         raise ValueError(f"unknown co-action kinds {sorted(unknown)}; kinds are {', '.join(KINDS)}")
 
 
+def repeated_kinds(kinds: tuple[str, ...]) -> tuple[str, ...]:
+    """The kinds the day-long pass (`repeated_co_actions`) looks at: those asked for, and hashtags. A
+    hashtag shared within a minute is what everyone in a trend does, so co-hashtag is not a default
+    kind; many rarely used hashtags shared again and again within a day, beyond what their popularity
+    explains, is what accounts playing the same hashtag games all month do."""
+    return tuple(dict.fromkeys((*kinds, "co-hashtag")))
+
+
 def co_action_network(
     engine: Engine,
     *,
@@ -238,10 +255,10 @@ def co_action_network(
     )
     engine.table(
         "texts",
-        f"""SELECT post_id, author_id, epoch_us(created_at) AS t, text FROM posts
+        f"""SELECT post_id, author_id, epoch_us(created_at) AS t, text, urls FROM posts
             WHERE ({where}) AND kind <> 'repost' AND text IS NOT NULL""",
         params,
-        rows=_normalised_texts,
+        rows=_linked_texts,
     )
     if "co-repost" in kinds:
         engine.table(
@@ -253,23 +270,25 @@ def co_action_network(
         )
     if "near-duplicate" in kinds:
         engine.register("near_duplicate_groups", near_duplicate_groups(engine.frame("SELECT post_id, norm FROM texts")))
-    actions = " UNION ALL ".join(f"SELECT '{kind}' AS kind, * FROM ({_ACTIONS[kind]})" for kind in kinds)
+    repeated = repeated_kinds(kinds) if repeat_window_s is not None else ()
+    every = tuple(dict.fromkeys(kinds + repeated))
+    actions = " UNION ALL ".join(f"SELECT '{kind}' AS kind, * FROM ({_ACTIONS[kind]})" for kind in every)
     engine.table(
         "actions",
-        f"""SELECT kind, author_id, post_id, object, t, t // $window AS b FROM ({actions})
+        f"""SELECT kind, author_id, post_id, object, t, t // $window AS b, loose FROM ({actions})
             WHERE length(object) > 0""",
         {"window": window_us},
     )
     # The band join: the other side replicated into the neighbouring buckets.
     engine.table(
         "pairs",
-        """WITH other AS (
-               SELECT kind, author_id, post_id, object, t, b + d AS b FROM actions, (VALUES (-1), (0), (1)) s(d))
+        """WITH band AS (SELECT * FROM actions WHERE list_contains($kinds, kind)),
+           other AS (SELECT kind, author_id, post_id, object, t, b + d AS b FROM band, (VALUES (-1), (0), (1)) s(d))
            SELECT a.kind, a.author_id AS source, o.author_id AS target, a.post_id AS source_post,
                   o.post_id AS target_post, a.object, (o.t - a.t) / 1e6 AS dt_s, a.t
-           FROM actions a JOIN other o ON a.kind = o.kind AND a.object = o.object AND a.b = o.b
+           FROM band a JOIN other o ON a.kind = o.kind AND a.object = o.object AND a.b = o.b
            WHERE a.author_id <> o.author_id AND abs(o.t - a.t) <= $window""",
-        {"window": window_us},
+        {"window": window_us, "kinds": list(kinds)},
     )
     # One pass over the pairs: the weight, the first and last co-action, and the earliest pairs as evidence
     # (ties in time broken by the posts and object, so that every engine picks the same pairs).
@@ -290,9 +309,8 @@ def co_action_network(
         .filter(pl.int_range(pl.len()).over("kind", "source", "target") < evidence_per_edge)
     )
     edges = edges.drop("samples").cast({"weight": pl.Int64})
-    repeatable = tuple(kind for kind in kinds if kind != "co-hashtag")
-    if repeat_window_s is not None and repeatable:
-        edges = pl.concat([edges, repeated_co_actions(engine, kinds=repeatable, window_s=repeat_window_s)])
+    if repeat_window_s is not None:
+        edges = pl.concat([edges, repeated_co_actions(engine, kinds=repeated, window_s=repeat_window_s)])
     accounts = engine.frame(
         """SELECT author_id AS account, arg_max(author_handle, t) FILTER (WHERE author_handle IS NOT NULL) AS handle,
                   count(*) AS posts
@@ -305,17 +323,22 @@ def repeated_co_actions(
     engine: Engine, *, kinds: tuple[str, ...], window_s: float = REPEAT_WINDOW_S, alpha: float = REPEAT_ALPHA
 ) -> pl.DataFrame:
     """Pairs of accounts that acted on more of the same objects, within `window_s` of each other, than
-    chance allows: edges of kind "repeated KIND" (both directions), weight = the objects shared.
+    chance allows: edges of kind "repeated KIND" (both directions), weight = the objects shared (a post
+    carrying several of them, such as a post with three hashtags, counts once).
 
-    Chance: if accounts chose their objects independently, in proportion to how much they act and how
-    popular each object is, accounts a and b (n_a and n_b actions of N) would share about
-    lambda = n_a * n_b * sum_o c_o (c_o - 1) / N^2 objects (c_o: accounts acting on o); a pair is kept when
-    sharing as many is less likely than `alpha` over the number of pairs of accounts (Poisson tail,
-    Bonferroni). Viral posts raise lambda for everyone, so organic cascades stay below the bar, while a
-    handful of accounts reposting one another's posts all day rises far above it. Chance is reckoned
-    within each community (accounts linked through the objects they share): communities that never
-    meet, such as two languages or two collections in one store, each have their own popular posts.
-    Uses the `actions` table of `co_action_network`."""
+    Chance, given what each account did: if account b spread its n_b actions over the objects in
+    proportion to how many other accounts acted on them (N actions in all), it would meet account a on
+    about lambda = n_b * reach_a / N of a's objects, where reach_a is how many other accounts' actions
+    fall on a's objects; the likelier of the two directions is taken. (Averaged over accounts, reach_a
+    is n_a * sum c(c-1) / N, the popularity null lambda = n_a n_b sum c(c-1) / N^2; taking each
+    account's own objects tells apart what the average mixes up.)
+    Accounts that act on viral posts have a large reach and need many shared objects; accounts that
+    meet again and again on objects nobody else touches need few. The pairs kept are those whose
+    Poisson tail P(X >= w) passes Benjamini-Hochberg at `alpha` over every pair of accounts of their
+    community (a pair sharing nothing has p = 1): among the pairs kept, about `alpha` or fewer are
+    chance. Chance is reckoned within each community (accounts linked through the objects they share):
+    communities that never meet, such as two languages or two collections in one store, each have their
+    own popular posts. Uses the `actions` table of `co_action_network`."""
     window_us = int(window_s * 1_000_000)
     check_kinds(kinds)
     known = ", ".join(f"'{kind}'" for kind in kinds)  # names of KINDS only: safe to spell out
@@ -324,52 +347,71 @@ def repeated_co_actions(
     engine.table(
         "repeat_actions",
         f"""WITH first AS (
-               SELECT kind, author_id, object, min(t) AS t FROM actions WHERE kind IN ({known})
-               GROUP BY kind, author_id, object),
+               SELECT kind, author_id, coalesce(loose, object) AS object, min(t) AS t, arg_min(post_id, t) AS post_id
+               FROM actions WHERE kind IN ({known})
+               GROUP BY kind, author_id, coalesce(loose, object)),
            shared AS (
                SELECT kind, object, c, sum(c * (c - 1) / 2) OVER (PARTITION BY kind ORDER BY c, object) AS pairs
                FROM (SELECT kind, object, count(*) AS c FROM first GROUP BY kind, object) WHERE c > 1),
            total AS (SELECT kind, count(*) AS n FROM first GROUP BY kind)
-           SELECT f.kind, f.author_id, f.object, f.t, s.c
+           SELECT f.kind, f.author_id, f.object, f.t, f.post_id, s.c
            FROM first f JOIN total USING (kind) LEFT JOIN shared s ON f.kind = s.kind AND f.object = s.object
            WHERE s.pairs IS NULL OR s.pairs <= $per_action * total.n""",
         {"per_action": REPEAT_PAIRS_PER_ACTION},
     )
+    # Pairs that meet on two objects or more, found by counting first: the distinct posts behind a pair's
+    # objects are counted only for those (counting them for every pair took three times as long).
     pairs = engine.frame(
-        """WITH a AS (SELECT * FROM repeat_actions WHERE c IS NOT NULL)
-           SELECT a.kind, a.author_id AS source, b.author_id AS target, count(*) AS weight,
+        """WITH a AS (SELECT * FROM repeat_actions WHERE c IS NOT NULL),
+           met AS (
+               SELECT a.kind, a.author_id AS source, b.author_id AS target
+               FROM a JOIN a AS b ON a.kind = b.kind AND a.object = b.object AND a.author_id < b.author_id
+                                     AND abs(a.t - b.t) <= $window
+               GROUP BY a.kind, a.author_id, b.author_id HAVING count(*) >= 2),
+           m AS (SELECT * FROM a SEMI JOIN (SELECT kind, source AS author_id FROM met
+                                            UNION SELECT kind, target FROM met) USING (kind, author_id))
+           SELECT a.kind, a.author_id AS source, b.author_id AS target,
+                  least(count(*), count(DISTINCT a.post_id), count(DISTINCT b.post_id)) AS weight,
                   min(least(a.t, b.t)) / 1e6 AS first_s, max(greatest(a.t, b.t)) / 1e6 AS last_s
-           FROM a JOIN a AS b
-             ON a.kind = b.kind AND a.object = b.object AND a.author_id < b.author_id AND abs(a.t - b.t) <= $window
-           GROUP BY a.kind, a.author_id, b.author_id HAVING count(*) >= 2""",
+           FROM m AS a JOIN m AS b ON a.kind = b.kind AND a.object = b.object AND a.author_id < b.author_id
+                                      AND abs(a.t - b.t) <= $window
+           SEMI JOIN met ON met.kind = a.kind AND met.source = a.author_id AND met.target = b.author_id
+           GROUP BY a.kind, a.author_id, b.author_id
+           HAVING least(count(*), count(DISTINCT a.post_id), count(DISTINCT b.post_id)) >= 2""",
         {"window": window_us},
     )
     if pairs.is_empty():
         return pairs.select("kind", "source", "target", pl.col("weight").cast(pl.Int64), "first_s", "last_s")
     # Chance, per community: accounts that share no object are communities of their own and never in a pair.
     shared = _communities(engine.frame("SELECT kind, author_id, object, c FROM repeat_actions WHERE c IS NOT NULL"))
+    # Per account: its actions `n` and its `reach`.
     activity = engine.frame(
-        """SELECT kind, author_id, count(*) AS n FROM repeat_actions
+        """SELECT kind, author_id, count(*) AS n, sum(coalesce(c, 1) - 1) AS reach FROM repeat_actions
            WHERE author_id IN (SELECT author_id FROM repeat_actions WHERE c IS NOT NULL) GROUP BY kind, author_id"""
     ).join(shared.select("kind", "author_id", "community").unique(), on=["kind", "author_id"])
-    objects = shared.select("kind", "community", "object", "c").unique()
-    chance = (
-        objects.group_by("kind", "community")
-        .agg(pairs=(pl.col("c") * (pl.col("c") - 1)).sum())
-        .join(
-            activity.group_by("kind", "community").agg(n=pl.col("n").sum(), accounts=pl.len()), on=["kind", "community"]
-        )
-        .select("kind", "community", "accounts", concentration=pl.col("pairs") / pl.col("n").cast(pl.Float64) ** 2)
-    )
+    chance = activity.group_by("kind", "community").agg(n=pl.col("n").sum(), accounts=pl.len())
     pairs = (
-        pairs.join(activity.rename({"author_id": "source", "n": "n_source"}), on=["kind", "source"])
-        .join(activity.rename({"author_id": "target", "n": "n_target"}), on=["kind", "target", "community"])
+        pairs.join(activity.rename({"author_id": "source", "n": "n_source", "reach": "reach_source"}),
+                   on=["kind", "source"])
+        .join(activity.rename({"author_id": "target", "n": "n_target", "reach": "reach_target"}),
+              on=["kind", "target", "community"])
         .join(chance, on=["kind", "community"])
+    )  # fmt: skip
+
+    expected = pl.max_horizontal(
+        pl.col("n_target") * pl.col("reach_source"), pl.col("n_source") * pl.col("reach_target")
+    ) / pl.col("n")
+    # P(X >= w), X ~ Poisson(expected)
+    tail = pdtrc(pairs["weight"].to_numpy() - 1, pairs.select(expected).to_series().to_numpy())
+    # Benjamini-Hochberg: the k most unlikely pairs are kept, k the largest rank whose p <= k * alpha / pairs.
+    group = ["kind", "community"]
+    ranked = pairs.with_columns(p=pl.Series(tail)).with_columns(
+        k=pl.col("p").rank("ordinal").over(group), m=pl.col("accounts") * (pl.col("accounts") - 1) / 2
     )
-    expected = (pairs["n_source"] * pairs["n_target"] * pairs["concentration"]).to_numpy()
-    tail = pdtrc(pairs["weight"].to_numpy() - 1, expected)  # P(X >= weight), X ~ Poisson(expected)
-    bar = alpha / (pairs["accounts"] * (pairs["accounts"] - 1) / 2).to_numpy()
-    kept = pairs.filter(pl.Series(tail < bar)).select(
+    ranked = ranked.with_columns(
+        last=pl.when(pl.col("p") <= pl.col("k") * alpha / pl.col("m")).then("k").otherwise(0).max().over(group)
+    )
+    kept = ranked.filter(pl.col("k") <= pl.col("last")).select(
         kind=pl.lit(REPEATED) + pl.col("kind"), source="source", target="target",
         weight=pl.col("weight").cast(pl.Int64), first_s="first_s", last_s="last_s",
     )  # fmt: skip
@@ -393,6 +435,22 @@ def _communities(actions: pl.DataFrame) -> pl.DataFrame:
 
 def _normalised_texts(texts: pl.DataFrame) -> pl.DataFrame:
     return texts.select("post_id", "author_id", "t", norm=normalised_text(pl.col("text"))).filter(pl.col("norm") != "")
+
+
+def _linked_texts(texts: pl.DataFrame) -> pl.DataFrame:
+    """Posts' normalised texts (`norm`) and, for posts with links, their text with links (`linked`)."""
+    normalised = _normalised_texts(texts.select("post_id", "author_id", "t", "text"))
+    linked = texts.filter(pl.col("urls").list.len() > 0).select(
+        "post_id", linked=normalised_text(text_with_links(pl.col("text"), pl.col("urls")))
+    )
+    return normalised.join(linked, on="post_id", how="left")
+
+
+def text_with_links(text: pl.Expr, urls: pl.Expr) -> pl.Expr:
+    """A post's text followed by its links (sorted, without their scheme, which `normalised_text` would take
+    for a URL in the text and remove): co-post's text, and the toolkit's CSV message."""
+    links = urls.list.eval(pl.element().str.replace(r"(?i)^https?://", "")).list.sort().list.join(" ")
+    return pl.concat_str(text, links, separator=" ")
 
 
 # --- clusters -------------------------------------------------------------------------------------
@@ -650,7 +708,7 @@ def coordination_report(
     repeat_window_s: float | None = REPEAT_WINDOW_S,
     min_weight: int = 2,
     method: str = "leiden",
-    min_size: int = 3,
+    min_size: int = 2,
     min_strength: float = 10.0,
     where: str | None = None,
     params: list | None = None,
@@ -836,7 +894,8 @@ def write_toolkit_csv(
     """Posts as coordination-network-toolkit's CSV input, to compare the two tools on the same data.
 
     Two of the toolkit's habits are neutralised so that both compute the same thing: its co_tweet
-    keeps URLs in the text (swell removes them, so they are removed from `message` here), and it
+    keeps URLs in the text (swell takes a post's links from its URLs, not its text, so the URLs are
+    removed from `message` here and the post's links written after it: `text_with_links`), and it
     links every text that normalises to nothing (such a text is written as its post id). Its co_link
     gives an empty URL to every post without one; `links_only` writes only posts that have links. A
     repost whose source is not in the data gets swell's stand-in for it, "text:" and its normalised
@@ -848,7 +907,7 @@ def write_toolkit_csv(
                CASE WHEN kind = 'reply' THEN ref_post_id END AS reply_id,
                coalesce(text, '') AS message, kind,
                printf('%.6f', epoch_us(created_at) / 1e6) AS timestamp,
-               array_to_string(urls, ' ') AS urls
+               array_to_string(urls, ' ') AS urls, coalesce(urls, []) AS links
         FROM posts WHERE ({where}) {"AND len(urls) > 0 AND kind <> 'repost'" if links_only else ""}
         ORDER BY created_at, post_id"""
     frame = con.sql(query, params=params or None).pl()
@@ -858,8 +917,10 @@ def write_toolkit_csv(
     frame = frame.with_columns(
         # a repost without its source: swell's co-repost object, its normalised text
         repost_id=pl.when(unsourced & (norm != "")).then(pl.lit("text:") + norm).otherwise("repost_id"),
-        message=pl.when(empty).then("message_id").otherwise(pl.col("message").str.replace_all(URL_PATTERN, " ")),
-    ).drop("kind")
+        message=pl.when(empty)
+        .then("message_id")
+        .otherwise(text_with_links(pl.col("message").str.replace_all(URL_PATTERN, " "), pl.col("links"))),
+    ).drop("kind", "links")
     frame.write_csv(path)
     return frame.height
 

@@ -33,7 +33,7 @@ DEFAULT_KIND_NAMES = ("co-repost", "co-post", "co-link", "co-reply")
     help=f"Co-action kinds; repeatable. Default: {', '.join(DEFAULT_KIND_NAMES)}.",
 )
 @network_options(method="leiden")
-@click.option("--min-size", type=int, default=3, show_default=True, help="Smallest cluster reported, in accounts.")
+@click.option("--min-size", type=int, default=2, show_default=True, help="Smallest cluster reported, in accounts.")
 @click.option(
     "--labels",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
