@@ -19,6 +19,7 @@ at or to feed to other tools.
 from __future__ import annotations
 
 import argparse
+import codecs
 import csv
 import gzip
 import io
@@ -319,7 +320,10 @@ class CorpusFile:
         if self.layout == "json":  # an API response saved whole: a pretty-printed array
             return b"[\n" + b",\n".join(e.raw for e in self.entries) + b"\n]\n"
         if self.layout == "csv":
-            return ",".join(csv_header()).encode() + b"\n" + b"".join(e.raw for e in self.entries)
+            # UTF-8 declared by a byte-order mark (as Excel's "CSV UTF-8" writes it): without it, a file
+            # whose only non-ASCII byte is a stray 0xFF reads as cp1252 text, not as a corrupt record.
+            header = codecs.BOM_UTF8 + ",".join(csv_header()).encode() + b"\n"
+            return header + b"".join(e.raw for e in self.entries)
         return b"".join(e.raw + b"\n" for e in self.entries)
 
     def content(self) -> bytes:
