@@ -97,6 +97,10 @@ def test_mapping_mistakes_are_usage_errors(db, tmp_path):
     assert result.exit_code == 2 and "unknown fields ['followers']" in result.output
     result = swell("ingest", "--db", db, "--map", "nonsense", SAMPLE, ok=False)
     assert result.exit_code == 2 and "--map takes COLUMN=FIELD" in result.output
+    bad.write_text('[columns]\npost_id = "a"\ncreated_at = "b"\nauthor_id = "c"\n[flags]\nis_retweet = "retweet"\n')
+    result = swell("ingest", "--db", db, "--mapping", bad, SAMPLE, ok=False)
+    said = " ".join(result.output.split())
+    assert result.exit_code == 2 and "name kinds ('repost', 'reply', 'quote'), not ['retweet']" in said
 
 
 def test_unknown_csv_is_said_at_once_with_its_columns(db, tmp_path):

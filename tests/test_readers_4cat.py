@@ -14,7 +14,11 @@ FOURCAT = DATA / "4cat"
 EXPORTS = {
     "x-import": ([DATA / "x-web" / "zeeschuimer-x-home-timeline.ndjson"], "x-web"),
     "x-api-v2": (
-        [DATA / "twitter-v2" / "two_tweets.jsonl", DATA / "twitter-v2" / "streaming_output_with_error.jsonl"],
+        [
+            DATA / "twitter-v2" / "two_tweets.jsonl",
+            DATA / "twitter-v2" / "streaming_output_with_error.jsonl",
+            FOURCAT / "twarc-csv-withheld-lookup.jsonl",
+        ],
         "twitter-v2",
     ),
     "bluesky": ([DATA / "bluesky" / "twitwi-bluesky-posts.head.json"], "bluesky"),
@@ -66,6 +70,18 @@ def test_a_4cat_csv_export_is_read_through_its_datasources_mapping(name, db, tmp
             assert post["ref_post_id"] is None
     kinds = sorted(p["kind"] for p in from_csv.values())
     assert kinds == sorted(p["kind"] for p in original.values()) and len(set(kinds)) > 1
+
+
+def test_4cats_placeholder_for_a_tweet_it_could_not_have_is_no_post(db):
+    """An id lookup's missing tweet: 4CAT writes the API's error with "UNKNOWN" as its author and the
+    time of the lookup; it is counted as ignored, and 4CAT's own CSV leaves it out."""
+    [placeholder] = [line for line in (FOURCAT / "x-api-v2.ndjson").read_text().splitlines() if "UNKNOWN" in line]
+    assert json.loads(placeholder)["resource_type"] == "tweet"
+    result = ingest(db, FOURCAT / "x-api-v2.ndjson")
+    said = " ".join(result.output.split())  # as printed, wrapped
+    assert "ignored (not posts): twitter-v2 tweet that could not be had (4CAT's error placeholder) 1" in said
+    assert rows(db, "SELECT count(*) AS n FROM posts WHERE author_id = 'UNKNOWN'") == [{"n": 0}]
+    assert json.loads(placeholder)["id"] not in {r["id"] for r in _csv_rows(FOURCAT / "x-api-v2.csv")}
 
 
 def test_x_api_v2_csv_times_and_followers(db, tmp_path):

@@ -257,17 +257,14 @@ class _Run:
         return "jsonl"
 
     def _header_line(self, first: bytes) -> str:
-        """The first line of a file that may be CSV, in the encoding its bytes are in (said in a note
-        when it is not UTF-8); standard input is read as JSON lines, so it is not looked at."""
+        """The first line of a file that may be CSV, in the encoding its bytes are in; standard input
+        is read as JSON lines, so it is not looked at."""
         if not self.source.resumable:
             return first.decode("utf-8", errors="replace")
         head = self.source.stream.peek(csv_reader.ENCODING_SAMPLE)[: csv_reader.ENCODING_SAMPLE]
         self.encoding = csv_reader.detect_encoding(head)
         if self.encoding in ("utf-8", "utf-8-sig"):
             return first.decode("utf-8", errors="replace")
-        self.sink.summary.notes.append(
-            f"{self.name}: text in {csv_reader.encoding_name(self.encoding)}, not UTF-8: decoded as such"
-        )
         lines = head.decode(self.encoding, errors="replace").lstrip("\ufeff").splitlines()
         return next((line for line in lines if line.strip()), "")
 
@@ -405,6 +402,9 @@ class _Run:
             self._after_record(item)
 
     def csv_records(self) -> None:
+        if self.encoding not in ("utf-8", "utf-8-sig"):
+            shown = csv_reader.encoding_name(self.encoding)
+            self.sink.summary.notes.append(f"{self.name}: text in {shown}, not UTF-8: decoded as such")
         header, rows = csv_reader.read_rows(self.source.text(self.encoding), self.delimiter, self.encoding)
         mapping = self.ingest.mapping or csv_reader.mapping_for_header(header)
         if mapping is None:

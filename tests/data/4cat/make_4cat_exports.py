@@ -101,11 +101,14 @@ def x_import_items(fourcat: dict) -> list[dict]:
 
 def x_api_v2_items(fourcat: dict) -> list[dict]:
     """X API v2 response pages as the datasource's get_items handles each: every tweet of `data`
-    through enrich_tweet with the page's includes and the errors it lists as missing objects."""
+    through enrich_tweet with the page's includes and the errors it lists as missing objects; then,
+    for the id lookup, its error through fix_tweet_error, as get_items does for an id it asked for
+    and did not get (here the error is of the tweet the looked-up one replies to: see SOURCE.md)."""
     search = object.__new__(fourcat["x-api-v2"])
     items = []
-    for name in ("two_tweets.jsonl", "streaming_output_with_error.jsonl"):
-        for line in (DATA / "twitter-v2" / name).read_text().splitlines():
+    pages = [DATA / "twitter-v2" / "two_tweets.jsonl", DATA / "twitter-v2" / "streaming_output_with_error.jsonl"]
+    for path in [*pages, HERE / "twarc-csv-withheld-lookup.jsonl"]:
+        for line in path.read_text().splitlines():
             try:
                 page = json.loads(line)
             except json.JSONDecodeError:  # the file's last line is cut short: no page
@@ -127,6 +130,8 @@ def x_api_v2_items(fourcat: dict) -> list[dict]:
                         missing,
                     )
                 )
+    lookup = json.loads((HERE / "twarc-csv-withheld-lookup.jsonl").read_text())
+    items.append(search.fix_tweet_error(lookup["errors"][0]))
     return items
 
 
@@ -171,7 +176,10 @@ def write(name: str, items: list[dict], datasource: type) -> None:
     with (HERE / f"{name}.csv").open("w", encoding="utf-8", newline="") as out:  # views_dataset.get_mapped_result
         writer = None
         for item in items:
-            mapped = datasource.map_item(json.loads(json.dumps(item)))  # read back from the NDJSON
+            try:
+                mapped = datasource.map_item(json.loads(json.dumps(item)))  # read back from the NDJSON
+            except (KeyError, IndexError):  # get_mapped_item's MapItemException: iterate_items skips it
+                continue
             for name in mapped.get_missing_fields():  # iterate_items' default for a missing field
                 mapped.data[name] = mapped.data[name].value
             mapped = mapped.data
