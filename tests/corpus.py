@@ -134,9 +134,11 @@ HOSTILE_KEYS = ["[/]", "[bold]x[/bold]", ":end:", "\x1b[31mred", "\u202eevil", "
 
 
 def _single(record: Record) -> bool:
-    """A record that gives one post (not a page of them, whose other posts a bad field would not touch)."""
+    """A record that gives one post (not a page of them, whose other posts a bad field would not touch,
+    nor 4CAT's stand-in for a tweet it could not have, which gives none whatever its fields say)."""
     v = record.value
-    return record.fmt != "csv" and "data" not in v and "posts" not in v and "feed" not in v and "event" not in v
+    pages = "data" in v or "posts" in v or "feed" in v or "event" in v
+    return record.fmt != "csv" and not pages and "resource_type" not in v
 
 
 def _set(value: dict, path: tuple[str, ...], new) -> bool:
