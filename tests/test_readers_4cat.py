@@ -8,6 +8,7 @@ import json
 import pytest
 
 from conftest import DATA, ingest, rejects, rows, utc
+from swell.readers.base import pseudonymised
 
 FOURCAT = DATA / "4cat"
 # 4CAT export -> the sample it was made from, and the reader that reads that export's NDJSON
@@ -143,3 +144,30 @@ def test_4cat_malformed_records_are_rejected_with_file_and_line(db, tmp_path):
     }
     stored = rows(db, "SELECT source FROM posts WHERE source LIKE ?", [f"{export}:%"])
     assert len(stored) == len(_csv_rows(FOURCAT / "x-api-v2.csv")) - 2
+
+
+@pytest.mark.parametrize("suffix", ["ndjson", "csv"])
+@pytest.mark.parametrize("name", EXPORTS)
+def test_a_pseudonymised_4cat_export_gives_its_posts_under_pseudonyms(name, suffix, db, tmp_path):
+    """4CAT's "Pseudonymise" hashes every value under an author* or user* key, follower counts and
+    account creation times too: those are unknown, not bad records; each account keeps one pseudonym."""
+    ingest(db, FOURCAT / f"{name}-pseudonymised.{suffix}")
+    assert rejects(db) == []
+    plain_db = tmp_path / "plain.duckdb"
+    ingest(plain_db, FOURCAT / f"{name}.{suffix}")
+    hidden, plain = _posts(db), _posts(plain_db)
+    assert hidden and hidden.keys() <= plain.keys()
+    details = any(p["author_followers"] is not None or p["author_created_at"] is not None for p in plain.values())
+    assert details == (suffix == "ndjson" or name != "x-import")  # 4CAT's X import CSV has neither
+    pseudonyms: dict[str, str] = {}
+    for post_id, post in hidden.items():
+        want = plain[post_id]
+        assert pseudonymised(post["author_id"]) and pseudonymised(post["author_handle"])
+        assert pseudonyms.setdefault(want["author_id"], post["author_id"]) == post["author_id"]
+        assert (post["author_followers"], post["author_created_at"]) == (None, None)
+        same = ("platform", "created_at", "kind", "lang", "ref_post_id")
+        assert {f: post[f] for f in same} == {f: want[f] for f in same}, post_id
+        assert sorted(post["hashtags"]) == sorted(want["hashtags"])
+        if post["kind"] != "repost":  # a retweet's "RT @user: " names the retweeted account by pseudonym
+            assert post["text"] == want["text"]
+    assert len(set(pseudonyms.values())) == len(pseudonyms) > 1

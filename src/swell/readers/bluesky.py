@@ -16,6 +16,7 @@ from swell.readers.base import (
     RECORD_ERRORS,
     BadRecord,
     Sink,
+    author_time_or_none,
     count_or_none,
     reason_for,
     require_str,
@@ -135,7 +136,7 @@ def post_view_to_post(view: dict, source: str) -> Post:
         seen_us=parse_iso_time(indexed) if indexed else None,
         source=source,
         author_followers=count_or_none(_get(author, "followersCount"), "author.followersCount"),
-        author_created_at=parse_iso_time(author_created) if author_created else None,
+        author_created_at=author_time_or_none(author_created),
     )
 
 

@@ -51,7 +51,7 @@ import pycountry
 
 from swell.model import POST_SCHEMA, Post
 from swell.normalise import hashtags_from_text, normalize_hashtags, normalize_urls
-from swell.readers.base import BadRecord
+from swell.readers.base import BadRecord, pseudonymised
 from swell.sources import MAX_LINE, TOO_LONG_KEPT
 from swell.times import datetime_to_us, parse_iso_time
 
@@ -314,7 +314,8 @@ class RowConverter:
         if kind not in ("post", "repost", "quote", "reply"):
             raise BadRecord(f"kind {kind!r} is not post, repost, quote or reply (add it to [values.kind])")
         text = self._get(row, "text")
-        followers = self._get(row, "author_followers")
+        followers = self._get(row, "author_followers")  # these two 4CAT's pseudonymisation may have hashed
+        author_created = self._get(row, "author_created_at")
         return Post(
             post_id=_prefixed(platform, post_id),
             platform=platform,
@@ -331,8 +332,8 @@ class RowConverter:
             else hashtags_from_text(text),
             urls=normalize_urls(self._list(row, "urls")),
             mentions=self._list(row, "mentions"),
-            author_followers=_count(followers) if followers else None,
-            author_created_at=self._time(self._get(row, "author_created_at")),
+            author_followers=_count(followers) if followers and not pseudonymised(followers) else None,
+            author_created_at=None if pseudonymised(author_created) else self._time(author_created),
             source=source,
         )
 

@@ -14,6 +14,7 @@ from swell.readers.base import (
     RECORD_ERRORS,
     BadRecord,
     Sink,
+    author_time_or_none,
     count_or_none,
     reason_for,
     require_str,
@@ -143,6 +144,6 @@ def tweet_to_post(tweet: dict, includes: Includes, source: str) -> Post:
             [m.get("id") or includes.user_ids.get(m.get("username"), m.get("username")) for m in mentions]
         ),
         author_followers=count_or_none(followers, "author.public_metrics.followers_count"),
-        author_created_at=parse_iso_time(author_created) if author_created else None,
+        author_created_at=author_time_or_none(author_created),
         source=source,
     )

@@ -9,13 +9,17 @@ as CSV" route writes it, makes the CSV. 4CAT's code is read from a checkout give
 
     python make_4cat_exports.py /path/to/4cat-checkout   # needs atproto and python-dateutil
 
-It writes, next to itself: x-import.ndjson/.csv, x-api-v2.ndjson/.csv, bluesky.ndjson/.csv.
+It writes, next to itself: x-import.ndjson/.csv, x-api-v2.ndjson/.csv, bluesky.ndjson/.csv, and
+each pseudonymised as 4CAT's "Pseudonymise" processor does it (`*-pseudonymised.ndjson/.csv`).
 """
 
 from __future__ import annotations
 
 import ast
+import copy
 import csv
+import fnmatch
+import hashlib
 import importlib.util
 import json
 import sys
@@ -51,8 +55,8 @@ def _real_functions(path: Path, names: set[str]) -> dict:
     """Functions of 4CAT's common/lib/helpers.py, taken whole from its source (the module itself
     imports a server's worth of packages)."""
     tree = ast.parse(path.read_text())
-    chosen = [node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name in names]
-    namespace: dict = {}
+    chosen = [node for node in tree.body if isinstance(node, ast.FunctionDef | ast.ClassDef) and node.name in names]
+    namespace: dict = {"copy": copy, "fnmatch": fnmatch}
     exec("import re\nfrom html.parser import HTMLParser\nfrom urllib.parse import urlparse, urlunparse", namespace)
     exec(compile(ast.Module(body=chosen, type_ignores=[]), str(path), "exec"), namespace)
     return {name: namespace[name] for name in names}
@@ -60,7 +64,8 @@ def _real_functions(path: Path, names: set[str]) -> dict:
 
 def load_4cat(root: Path) -> dict[str, type]:
     helpers = _real_functions(
-        root / "common/lib/helpers.py", {"strip_tags", "normalize_url_encoding", "format_import_item"}
+        root / "common/lib/helpers.py",
+        {"strip_tags", "normalize_url_encoding", "format_import_item", "dict_search_and_update", "HashCache"},
     )
     for package in ("backend", "backend.lib", "common", "common.lib"):
         _module(package, __path__=[])
@@ -83,7 +88,7 @@ def load_4cat(root: Path) -> dict[str, type]:
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         classes[key] = getattr(module, name)
-    classes["format_import_item"] = helpers["format_import_item"]
+    classes.update(helpers)
     return classes
 
 
@@ -169,10 +174,19 @@ def bluesky_items(fourcat: dict) -> list[dict]:
     return items
 
 
-def write(name: str, items: list[dict], datasource: type) -> None:
-    with (HERE / f"{name}.ndjson").open("w", encoding="utf-8", newline="") as out:  # items_to_ndjson
+def pseudonymised(fourcat: dict, items: list[dict]) -> list[dict]:
+    """processors/conversion/remove_author_info.py on an NDJSON dataset, mode "pseudonymise", its
+    default fields: every value under an author* or user* key hashed by a HashCache. 4CAT salts the
+    hash with 16 random bytes; a fixed salt here makes the files the same on every run."""
+    cache = fourcat["HashCache"](hashlib.blake2b(digest_size=24, salt=b"swell tests salt"))
+    return [fourcat["dict_search_and_update"](item, ["author*", "user*"], cache.update_cache) for item in items]
+
+
+def write(name: str, items: list[dict], datasource: type, ensure_ascii: bool = True) -> None:
+    """The NDJSON as items_to_ndjson writes it (the pseudonymise processor: without ensure_ascii)."""
+    with (HERE / f"{name}.ndjson").open("w", encoding="utf-8", newline="") as out:
         for item in items:
-            out.write(json.dumps(item) + "\n")
+            out.write(json.dumps(item, ensure_ascii=ensure_ascii) + "\n")
     with (HERE / f"{name}.csv").open("w", encoding="utf-8", newline="") as out:  # views_dataset.get_mapped_result
         writer = None
         for item in items:
@@ -191,9 +205,16 @@ def write(name: str, items: list[dict], datasource: type) -> None:
 
 def main() -> None:
     fourcat = load_4cat(Path(sys.argv[1]))
+    exports = {
+        "x-import": x_import_items(fourcat)[:10],  # the first quote is the ninth: enough to pseudonymise
+        "x-api-v2": x_api_v2_items(fourcat),
+        "bluesky": bluesky_items(fourcat),
+    }
+    for name, items in exports.items():
+        if name != "x-import":
+            write(name, items, fourcat[name])
+        write(f"{name}-pseudonymised", pseudonymised(fourcat, items), fourcat[name], ensure_ascii=False)
     write("x-import", x_import_items(fourcat), fourcat["x-import"])
-    write("x-api-v2", x_api_v2_items(fourcat), fourcat["x-api-v2"])
-    write("bluesky", bluesky_items(fourcat), fourcat["bluesky"])
 
 
 if __name__ == "__main__":
