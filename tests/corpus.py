@@ -19,6 +19,7 @@ at or to feed to other tools.
 from __future__ import annotations
 
 import argparse
+import codecs
 import csv
 import gzip
 import io
@@ -133,9 +134,11 @@ HOSTILE_KEYS = ["[/]", "[bold]x[/bold]", ":end:", "\x1b[31mred", "\u202eevil", "
 
 
 def _single(record: Record) -> bool:
-    """A record that gives one post (not a page of them, whose other posts a bad field would not touch)."""
+    """A record that gives one post (not a page of them, whose other posts a bad field would not touch,
+    nor 4CAT's stand-in for a tweet it could not have, which gives none whatever its fields say)."""
     v = record.value
-    return record.fmt != "csv" and "data" not in v and "posts" not in v and "feed" not in v and "event" not in v
+    pages = "data" in v or "posts" in v or "feed" in v or "event" in v
+    return record.fmt != "csv" and not pages and "resource_type" not in v
 
 
 def _set(value: dict, path: tuple[str, ...], new) -> bool:
@@ -319,7 +322,10 @@ class CorpusFile:
         if self.layout == "json":  # an API response saved whole: a pretty-printed array
             return b"[\n" + b",\n".join(e.raw for e in self.entries) + b"\n]\n"
         if self.layout == "csv":
-            return ",".join(csv_header()).encode() + b"\n" + b"".join(e.raw for e in self.entries)
+            # UTF-8 declared by a byte-order mark (as Excel's "CSV UTF-8" writes it): without it, a file
+            # whose only non-ASCII byte is a stray 0xFF reads as cp1252 text, not as a corrupt record.
+            header = codecs.BOM_UTF8 + ",".join(csv_header()).encode() + b"\n"
+            return header + b"".join(e.raw for e in self.entries)
         return b"".join(e.raw + b"\n" for e in self.entries)
 
     def content(self) -> bytes:

@@ -1,7 +1,11 @@
 """CSV exports through column mappings: the IRA troll tweets (data/ira-2016-09/SOURCE.md), --map options."""
 
+import codecs
 import csv
+import io
 import re
+
+import pytest
 
 from conftest import DATA, ingest, post, rejects, rows, swell, utc
 
@@ -93,6 +97,10 @@ def test_mapping_mistakes_are_usage_errors(db, tmp_path):
     assert result.exit_code == 2 and "unknown fields ['followers']" in result.output
     result = swell("ingest", "--db", db, "--map", "nonsense", SAMPLE, ok=False)
     assert result.exit_code == 2 and "--map takes COLUMN=FIELD" in result.output
+    bad.write_text('[columns]\npost_id = "a"\ncreated_at = "b"\nauthor_id = "c"\n[flags]\nis_retweet = "retweet"\n')
+    result = swell("ingest", "--db", db, "--mapping", bad, SAMPLE, ok=False)
+    said = " ".join(result.output.split())
+    assert result.exit_code == 2 and "name kinds ('repost', 'reply', 'quote'), not ['retweet']" in said
 
 
 def test_unknown_csv_is_said_at_once_with_its_columns(db, tmp_path):
@@ -184,3 +192,67 @@ def test_numeric_times_in_any_unit_and_malformed_rows_kept_whole(db, tmp_path):
     assert bad[6]["raw"] == "5,1709294400,a,too,many\n"  # as it was in the file
     assert bad[6]["reason"] == "row has 5 fields, the header has 4"
     assert "too large to be seconds" in bad[7]["reason"]
+
+
+FOURCAT_BLUESKY = DATA / "4cat" / "bluesky.csv"  # real French posts, with emoji (data/4cat/SOURCE.md)
+
+
+def _texts(db) -> dict[str, str]:
+    return {r["post_id"]: r["text"] for r in rows(db)}
+
+
+@pytest.mark.parametrize(
+    ("encoding", "delimiter", "said"),
+    [("cp1252", ",", "cp1252"), ("utf-16", "\t", "UTF-16"), ("utf-16-le", ",", "UTF-16LE"), ("utf-8-sig", ",", None)],
+)
+def test_a_csv_export_in_another_encoding_is_decoded_and_said(encoding, delimiter, said, db, tmp_path):
+    """Excel's saves of a real export: "CSV" in cp1252 (what it lacks becomes ?), "Unicode text" in
+    UTF-16 with a byte-order mark and tabs, UTF-16 without one, "CSV UTF-8" with a byte-order mark."""
+    utf8 = tmp_path / "utf8.duckdb"
+    ingest(utf8, FOURCAT_BLUESKY)
+    with FOURCAT_BLUESKY.open(newline="", encoding="utf-8") as f:
+        table = list(csv.reader(f))
+    out = io.StringIO()
+    csv.writer(out, delimiter=delimiter).writerows(table)
+    saved = tmp_path / f"export-{encoding}.csv"
+    saved.write_bytes(out.getvalue().encode(encoding, errors="replace"))
+    result = ingest(db, saved)
+    assert "csv (4cat-bluesky) 7" in result.output and rejects(db) == []
+    notes = [line for line in result.output.splitlines() if line.startswith("note")]
+    assert notes == ([f"note {saved}: text in {said}, not UTF-8: decoded as such"] if said else [])
+    expected = {k: v.encode(encoding, errors="replace").decode(encoding) for k, v in _texts(utf8).items()}
+    assert _texts(db) == expected
+    assert any(c in "éèà" for text in expected.values() for c in text)
+
+
+def test_a_corrupt_record_in_an_otherwise_utf8_csv_is_rejected_not_guessed_at(db, tmp_path):
+    """One valid UTF-8 character beyond ASCII makes the file UTF-8: a bad byte elsewhere is a corrupt
+    record, set aside with its line; no other encoding is guessed, no note."""
+    lines = SAMPLE.read_bytes().splitlines(keepends=True)
+    assert any(not line.isascii() for line in lines[1:])  # emoji, curly quotes
+    at = next(i for i, line in enumerate(lines) if i > 0 and line.isascii())
+    cells = zip(next(csv.reader([lines[0].decode()])), next(csv.reader([lines[at].decode()])), strict=True)
+    column = next(name for name, cell in cells if "http" in cell)  # where the first "http" of the line is
+    lines[at] = lines[at].replace(b"http", b"ht\xe9tp", 1)  # a Latin-1 é amid UTF-8
+    broken = tmp_path / "broken.csv"
+    broken.write_bytes(b"".join(lines))
+    result = ingest(db, broken)
+    assert "note" not in result.output
+    [bad] = rejects(db)
+    assert (bad["line"], bad["reason"]) == (at + 1, f"invalid UTF-8 in column {column!r}")
+    assert len(rows(db)) == 99
+
+
+def test_a_record_its_encoding_cannot_decode_is_a_reject_in_that_encoding(db, tmp_path):
+    """UTF-16 with half of an emoji's surrogate pair (a save cut mid-character): that record is set
+    aside, saying which encoding it is not, and the others are read."""
+    text = FOURCAT_BLUESKY.read_bytes().decode().encode("utf-16-le")
+    emoji = "🙃".encode("utf-16-le")  # in the first post's body
+    assert text.count(emoji) == 1
+    export = tmp_path / "export.csv"
+    export.write_bytes(codecs.BOM_UTF16_LE + text.replace(emoji, emoji[:2]))
+    result = ingest(db, export)
+    assert "text in UTF-16, not UTF-8" in result.output
+    [bad] = rejects(db)
+    assert (bad["line"], bad["reason"]) == (2, "invalid UTF-16 in column 'body'")
+    assert len(rows(db)) == 6

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import shlex
+from importlib import resources
 from pathlib import Path
 
 import click
@@ -81,4 +82,6 @@ def test_the_choices_offered_are_what_the_library_has():
     assert set(options.DETECTOR_NAMES) == set(DETECTORS)
     assert (set(coordination.KIND_NAMES), set(coordination.DEFAULT_KIND_NAMES)) == (set(KINDS), set(DEFAULT_KINDS))
     assert set(store.READER_NAMES) == {*(r.NAME for r in BUILTIN), "csv"}
+    shipped = resources.files("swell").joinpath("mappings").iterdir()
+    assert set(store.MAPPING_NAMES) == {p.name.removesuffix(".toml") for p in shipped if p.name.endswith(".toml")}
     assert set(simulate.WRITER_NAMES) == set(WRITERS)

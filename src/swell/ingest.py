@@ -231,13 +231,14 @@ class _Run:
         self.last_name = self.forced.NAME if self.forced else ""
         self.parse_line = getattr(self.forced, "parse_line", None)  # the last format's fast path, if any
         self.delimiter = ","  # a CSV file's, found by `layout`
+        self.encoding = "utf-8"  # a CSV file's, found by `layout`
 
     def layout(self) -> str:
         """How to read this file: the sniffed layout, CSV where a mapping is given or fits the header."""
         layout = self.source.layout
         first = (self.source.first_line.splitlines() or [b""])[0]  # a CSV may end its lines with CR alone
         starts_as_json = self.source.first_line.startswith((b"{", b"["))
-        sniffed = None if starts_as_json else csv_reader.sniff_header(first.decode("utf-8", errors="replace"))
+        sniffed = None if starts_as_json else csv_reader.sniff_header(self._header_line(first))
         header, self.delimiter = sniffed or ([], ",")
         mapping = self.ingest.mapping
         if self.ingest.fmt == "csv" or (mapping is not None and (layout == "text" or mapping.fits(header))):
@@ -254,6 +255,18 @@ class _Run:
             f"({', '.join(csv_reader.shipped_names())}); if it is CSV, pass --mapping or --map"
         )
         return "jsonl"
+
+    def _header_line(self, first: bytes) -> str:
+        """The first line of a file that may be CSV, in the encoding its bytes are in; standard input
+        is read as JSON lines, so it is not looked at."""
+        if not self.source.resumable:
+            return first.decode("utf-8", errors="replace")
+        head = self.source.stream.peek(csv_reader.ENCODING_SAMPLE)[: csv_reader.ENCODING_SAMPLE]
+        self.encoding = csv_reader.detect_encoding(head)
+        if self.encoding in ("utf-8", "utf-8-sig"):
+            return first.decode("utf-8", errors="replace")
+        lines = head.decode(self.encoding, errors="replace").lstrip("\ufeff").splitlines()
+        return next((line for line in lines if line.strip()), "")
 
     def flush(self) -> None:
         sink, summary = self.sink, self.sink.summary
@@ -389,7 +402,10 @@ class _Run:
             self._after_record(item)
 
     def csv_records(self) -> None:
-        header, rows = csv_reader.read_rows(self.source.text(), self.delimiter)
+        if self.encoding not in ("utf-8", "utf-8-sig"):
+            shown = csv_reader.encoding_name(self.encoding)
+            self.sink.summary.notes.append(f"{self.name}: text in {shown}, not UTF-8: decoded as such")
+        header, rows = csv_reader.read_rows(self.source.text(self.encoding), self.delimiter, self.encoding)
         mapping = self.ingest.mapping or csv_reader.mapping_for_header(header)
         if mapping is None:
             shown = ", ".join(header[:12]) + (f", ... ({len(header)} in all)" if len(header) > 12 else "")

@@ -10,6 +10,7 @@ Layouts:
 
 from __future__ import annotations
 
+import codecs
 import io
 import sys
 import zlib
@@ -244,6 +245,18 @@ class Decompressed(io.RawIOBase):
         self._done = True
 
 
+def _undecodable(error: UnicodeError) -> tuple[str, int]:
+    """Bytes a codec other than UTF-8 cannot decode, each as a lone surrogate (U+DCFF), which no
+    text holds: surrogateescape keeps bytes of 0x80 and above only, and UTF-16's come in pairs."""
+    if not isinstance(error, UnicodeDecodeError):
+        raise error
+    return "\udcff" * (error.end - error.start), error.end
+
+
+_UNDECODABLE = "swell.undecodable"
+codecs.register_error(_UNDECODABLE, _undecodable)
+
+
 class InputFile:
     """An open input: `stream` gives the decompressed bytes, `position()` the bytes read from disk."""
 
@@ -353,9 +366,11 @@ class InputFile:
                 yield builder.value if builder is not None else TooDeep(deepest)
                 builder, deepest = None, 0
 
-    def text(self) -> io.TextIOWrapper:
-        """A text view for CSV: UTF-8 (a byte-order mark skipped); undecodable bytes are kept as
-        surrogates, so that the CSV reader can set their record aside instead of changing it."""
+    def text(self, encoding: str = "utf-8") -> io.TextIOWrapper:
+        """A text view for CSV, in `encoding` (a UTF-8 byte-order mark skipped); undecodable bytes are
+        kept as surrogates, so that the CSV reader can set their record aside instead of changing it."""
+        codec = "utf-8-sig" if encoding == "utf-8" else encoding
+        errors = "surrogateescape" if codec.startswith("utf-8") else _UNDECODABLE
         # Kept on the object: a collected TextIOWrapper closes the stream under it.
-        self._text = io.TextIOWrapper(self.stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
+        self._text = io.TextIOWrapper(self.stream, encoding=codec, errors=errors, newline="")
         return self._text

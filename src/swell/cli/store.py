@@ -20,6 +20,7 @@ from swell.cli.options import (
 
 SHOWN_REJECTS = 10  # reject messages printed as they come; the rest are counted and in the rejects file
 READER_NAMES = ("twitter-v1", "twitter-v2", "x-web", "jetstream", "bluesky", "mastodon", "csv")  # checked in test_docs
+MAPPING_NAMES = ("ira-fivethirtyeight", "ira-by-author", "twarc-csv", "4cat-x-import", "4cat-x-api-v2", "4cat-bluesky")
 
 
 @click.command(short_help="Read posts from files, folders or standard input into the store.")
@@ -33,8 +34,8 @@ READER_NAMES = ("twitter-v1", "twitter-v2", "x-web", "jetstream", "bluesky", "ma
 @click.option(
     "--mapping",
     metavar="FILE|NAME",
-    help="CSV column mapping: a TOML or JSON file, or the name of a shipped one (ira-fivethirtyeight, "
-    "ira-by-author, twarc-csv) or a plugin's.",
+    help=f"CSV column mapping: a TOML or JSON file, or the name of a shipped one ({', '.join(MAPPING_NAMES)}) "
+    "or a plugin's.",
 )
 @click.option(
     "--map",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from swell.model import Post
+from swell.times import parse_iso_time
 
 
 class Reader(Protocol):
@@ -53,6 +54,11 @@ def reason_for(exc: BaseException) -> str:
     return f"bad value ({type(exc).__name__}: {exc})"
 
 
+def author_time_or_none(value: Any) -> int | None:
+    """An account's creation time: None when absent or pseudonymised (`pseudonymised`)."""
+    return parse_iso_time(value) if value and not pseudonymised(value) else None
+
+
 def text_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
@@ -62,13 +68,25 @@ def strings(values: Any) -> list[str]:
     return [v for v in values if isinstance(v, str) and v] if isinstance(values, list) else []
 
 
+def pseudonymised(value: Any) -> bool:
+    """Whether a value is 4CAT's pseudonym for what was there: its "pseudonymise" option replaces
+    every value under an `author*` or `user*` key (a handle, but also a follower count or a creation
+    time) by the hex BLAKE2b digest, 24 bytes, of its text. Such a count or time is unknown, not wrong."""
+    return isinstance(value, str) and len(value) == 48 and all(c in _HEX for c in value)
+
+
+_HEX = frozenset("0123456789abcdef")
+
+
 def count_or_none(value: Any, what: str) -> int | None:
-    """A count such as followers: None when absent; an integer, or digits as some exports write it.
-    Anything else (a float, which is also what a JSON parser makes of an integer beyond 64 bits; a
-    word) is a bad record, not a silently missing value. The range is checked with the whole post
-    (`swell.model.implausible`)."""
+    """A count such as followers: None when absent or pseudonymised; an integer, or digits as some
+    exports write it. Anything else (a float, which is also what a JSON parser makes of an integer
+    beyond 64 bits; a word) is a bad record, not a silently missing value. The range is checked with
+    the whole post (`swell.model.implausible`)."""
     if value is None or type(value) is int:
         return value
+    if pseudonymised(value):
+        return None
     if isinstance(value, str) and value.isdigit():
         return int(value)
     raise BadRecord(f"{what} must be a count, got {type(value).__name__} {str(value)[:40]}")

@@ -1,6 +1,10 @@
 """Bluesky AppView objects: `PostView`s, alone or in `getPosts`/`searchPosts` (`posts`) and
 `getAuthorFeed`/`getTimeline` (`feed`) responses, where a `reasonRepost` becomes a repost row.
 
+The same objects as the atproto Python SDK's `model_dump()` writes them (what 4CAT's Bluesky
+search keeps, one a line, with its `4CAT_metadata`) are read too: their keys are snake_case
+(`indexed_at`, `created_at`) and the type of an object is `py_type`, not `$type` (`_get`).
+
 `record_to_post` turns an `app.bsky.feed.post` record into a post; the Jetstream reader uses it too.
 """
 
@@ -12,6 +16,7 @@ from swell.readers.base import (
     RECORD_ERRORS,
     BadRecord,
     Sink,
+    author_time_or_none,
     count_or_none,
     reason_for,
     require_str,
@@ -27,6 +32,16 @@ _TAG = "app.bsky.richtext.facet#tag"
 _LINK = "app.bsky.richtext.facet#link"
 _MENTION = "app.bsky.richtext.facet#mention"
 _REASON_REPOST = "app.bsky.feed.defs#reasonRepost"
+
+
+# The lexicon's names and what the atproto Python SDK's model_dump() calls them.
+_SNAKE = {"$type": "py_type", "indexedAt": "indexed_at", "createdAt": "created_at", "followersCount": "followers_count"}
+
+
+def _get(obj: dict, name: str):
+    """A field by its lexicon name, or by the atproto Python SDK's name for it."""
+    value = obj.get(name)
+    return obj.get(_SNAKE[name]) if value is None and name in _SNAKE else value
 
 
 def matches(rec: dict) -> bool:
@@ -58,7 +73,7 @@ def _parse_item(item: dict, source: str, sink: Sink) -> None:
     post = post_view_to_post(view, source)
     reason = item.get("reason")
     repost = None
-    if isinstance(reason, dict) and reason.get("$type") == _REASON_REPOST:
+    if isinstance(reason, dict) and _get(reason, "$type") == _REASON_REPOST:
         by = reason["by"]
         reposter = require_str(by["did"], "reason.by.did")
         # Older AppViews give no uri for the repost record; an account can repost a post only once,
@@ -69,9 +84,9 @@ def _parse_item(item: dict, source: str, sink: Sink) -> None:
             author_id=reposter,
             author_handle=text_or_none(by.get("handle")),
             subject_uri=view["uri"],
-            created_us=parse_iso_time(reason["indexedAt"]),
+            created_us=parse_iso_time(_get(reason, "indexedAt")),
             source=source,
-            author_followers=count_or_none(by.get("followersCount"), "reason.by.followersCount"),
+            author_followers=count_or_none(_get(by, "followersCount"), "reason.by.followersCount"),
         )
     sink.post(post)
     if repost is not None:
@@ -111,7 +126,8 @@ def repost_to_post(
 
 def post_view_to_post(view: dict, source: str) -> Post:
     author = view["author"]
-    indexed = view.get("indexedAt")
+    indexed = _get(view, "indexedAt")
+    author_created = _get(author, "createdAt")
     return record_to_post(
         uri=require_str(view["uri"], "uri"),
         author_id=require_str(author["did"], "author.did"),
@@ -119,8 +135,8 @@ def post_view_to_post(view: dict, source: str) -> Post:
         record=view["record"],
         seen_us=parse_iso_time(indexed) if indexed else None,
         source=source,
-        author_followers=count_or_none(author.get("followersCount"), "author.followersCount"),
-        author_created_at=parse_iso_time(author["createdAt"]) if author.get("createdAt") else None,
+        author_followers=count_or_none(_get(author, "followersCount"), "author.followersCount"),
+        author_created_at=author_time_or_none(author_created),
     )
 
 
@@ -156,7 +172,7 @@ def record_to_post(
     text = record.get("text")
     if not isinstance(text, str):
         raise BadRecord("post record has no text")
-    created = record.get("createdAt")
+    created = _get(record, "createdAt")
     try:
         created_us = parse_iso_time(created) if isinstance(created, str) else None
     except ValueError:
@@ -177,7 +193,7 @@ def record_to_post(
         for feature in facet.get("features") or () if isinstance(facet, dict) else ():
             if not isinstance(feature, dict):
                 continue
-            kind = feature.get("$type")
+            kind = _get(feature, "$type")
             if kind == _TAG:
                 tags.append(feature.get("tag"))
             elif kind == _LINK:

@@ -15,8 +15,14 @@ on the command line (`COLUMN=FIELD`, `COLUMN=FIELD~REGEX` for a pattern, `platfo
     kind = "post"
     [refs]                            # column holding a referenced post id -> the kind it implies
     "referenced_tweets.retweeted.id" = "repost"
+    [flags]                           # column saying yes/no (or empty) -> the kind a yes implies
+    is_retweet = "repost"
     [ref_authors]                     # kind -> column holding the referenced author
     repost = "retweeted_user_id"
+
+A row that several refs or flags mark is a repost before a reply before a quote, as in the JSON
+readers; a flag sets the kind without a referenced post (4CAT's CSV exports name none), unless a
+ref column of the same kind holds its id. A flag is set by any value but empty, no, false or 0.
 
 An export without post ids names `key_columns` instead: the post id is then a hash of those columns,
 the same on every ingest, so re-ingesting stays idempotent.
@@ -26,6 +32,7 @@ Hashtags come from a hashtags column when the mapping names one, otherwise from 
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import re
@@ -38,12 +45,13 @@ from importlib import resources
 from importlib.metadata import entry_points
 from pathlib import Path
 
+import charset_normalizer
 import orjson
 import pycountry
 
 from swell.model import POST_SCHEMA, Post
 from swell.normalise import hashtags_from_text, normalize_hashtags, normalize_urls
-from swell.readers.base import BadRecord
+from swell.readers.base import BadRecord, pseudonymised
 from swell.sources import MAX_LINE, TOO_LONG_KEPT
 from swell.times import datetime_to_us, parse_iso_time
 
@@ -62,6 +70,8 @@ def language_code(value: str) -> str:
 
 
 NAME = "csv"
+_REF_KINDS = ("repost", "reply", "quote")  # in the order a row marked as several is taken as one
+_NO = frozenset(("", "no", "false", "0"))  # what a flag column says when it is not set
 REQUIRED = ("post_id", "created_at", "author_id")
 FIELDS = frozenset(POST_SCHEMA.names) - {"source"}
 LIST_FIELDS = frozenset(("hashtags", "urls", "mentions"))
@@ -76,6 +86,7 @@ class Mapping:
     values: dict[str, dict[str, str]] = field(default_factory=dict)
     defaults: dict[str, str] = field(default_factory=dict)
     refs: dict[str, str] = field(default_factory=dict)  # CSV column -> kind
+    flags: dict[str, str] = field(default_factory=dict)  # CSV column (yes/no) -> kind
     ref_authors: dict[str, str] = field(default_factory=dict)  # kind -> CSV column
     patterns: dict[str, str] = field(default_factory=dict)  # unified field -> regex with one group
     key_columns: list[str] = field(default_factory=list)  # hashed into post_id when there is no id column
@@ -121,6 +132,9 @@ class Mapping:
         if missing:
             raise ValueError(f"mapping {self.name}: no column given for {missing}")
         self.check_list_columns()
+        odd = sorted({*self.refs.values(), *self.flags.values(), *self.ref_authors} - set(_REF_KINDS))
+        if odd:
+            raise ValueError(f"mapping {self.name}: refs, flags and ref_authors name kinds {_REF_KINDS}, not {odd}")
         for name, pattern in self.patterns.items():
             if re.compile(pattern).groups != 1:
                 raise ValueError(f"mapping {self.name}: the pattern for {name} needs exactly one (group)")
@@ -132,7 +146,7 @@ class Mapping:
 
     def needed_columns(self) -> set[str]:
         columns = {c for v in self.columns.values() for c in ([v] if isinstance(v, str) else v)}
-        return {*columns, *self.refs, *self.ref_authors.values(), *self.key_columns}
+        return {*columns, *self.refs, *self.flags, *self.ref_authors.values(), *self.key_columns}
 
     def fits(self, header: list[str]) -> bool:
         return self.needed_columns() <= set(header)
@@ -260,6 +274,18 @@ class RowConverter:
             return _epoch_us(float(value))
         return parse_iso_time(value)
 
+    def _marked(self, row: dict) -> dict[str, str | None]:
+        """The kinds a row's ref and flag columns mark it as, each with its referenced post's id
+        where a ref column holds one."""
+        marked: dict[str, str | None] = {}
+        for column, ref_kind in self.m.refs.items():
+            if row.get(column):
+                marked.setdefault(ref_kind, row[column])
+        for column, ref_kind in self.m.flags.items():
+            if row[column].strip().lower() not in _NO:
+                marked.setdefault(ref_kind, None)
+        return marked
+
     def _key(self, row: dict) -> str:
         joined = "\x1f".join(row[c] for c in self.m.key_columns)
         return "csv-" + hashlib.blake2b(joined.encode(), digest_size=12).hexdigest()
@@ -279,15 +305,17 @@ class RowConverter:
         kind = self._get(row, "kind") or "post"
         ref_post_id = self._get(row, "ref_post_id")
         ref_author_id = self._get(row, "ref_author_id")
-        for column, ref_kind in self.m.refs.items():
-            if row.get(column):
-                kind, ref_post_id = ref_kind, row[column]
+        marked = self._marked(row)
+        for ref_kind in _REF_KINDS:
+            if ref_kind in marked:
+                kind, ref_post_id = ref_kind, marked[ref_kind]
                 ref_author_id = row.get(self.m.ref_authors.get(ref_kind, ""), "") or None
                 break
         if kind not in ("post", "repost", "quote", "reply"):
             raise BadRecord(f"kind {kind!r} is not post, repost, quote or reply (add it to [values.kind])")
         text = self._get(row, "text")
-        followers = self._get(row, "author_followers")
+        followers = self._get(row, "author_followers")  # these two 4CAT's pseudonymisation may have hashed
+        author_created = self._get(row, "author_created_at")
         return Post(
             post_id=_prefixed(platform, post_id),
             platform=platform,
@@ -304,8 +332,8 @@ class RowConverter:
             else hashtags_from_text(text),
             urls=normalize_urls(self._list(row, "urls")),
             mentions=self._list(row, "mentions"),
-            author_followers=_count(followers) if followers else None,
-            author_created_at=self._time(self._get(row, "author_created_at")),
+            author_followers=_count(followers) if followers and not pseudonymised(followers) else None,
+            author_created_at=None if pseudonymised(author_created) else self._time(author_created),
             source=source,
         )
 
@@ -356,12 +384,68 @@ def sniff_header(first_line: str) -> tuple[list[str], str] | None:
     return header, delimiter
 
 
-def read_rows(text_stream, delimiter: str = ",") -> tuple[list[str], Iterator[tuple[int, dict | str, str | None]]]:
+# Byte-order marks, longest first (UTF-32 LE's begins with UTF-16 LE's), and the codec that drops them.
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+ENCODING_SAMPLE = 1 << 20  # bytes of a CSV file looked at to tell its encoding
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")  # bytes that were not UTF-8, as surrogateescape decodes them
+_UTF8_BEYOND_ASCII = re.compile("[^\x00-\x7f\udc80-\udcff]")  # a character UTF-8 took several bytes for
+
+
+def detect_encoding(head: bytes) -> str:
+    """The encoding of a CSV file (a Python codec name) from its first bytes.
+
+    A byte-order mark says it (Excel's "CSV UTF-8" and "Unicode text" write one). Without one, text
+    whose every other byte is NUL is UTF-16, which charset-normalizer tells LE from BE. Otherwise
+    the file is UTF-8 unless its non-ASCII bytes are never UTF-8: one valid multi-byte character
+    makes it a UTF-8 file in which a bad byte is a corrupt record (set aside with its line, not
+    guessed at); a file with none is in a legacy 8-bit encoding (Excel's cp1252 and its siblings),
+    which charset-normalizer names from the text."""
+    for bom, codec in _BOMS:
+        if head.startswith(bom):
+            return codec
+    if head.count(0) * 3 > len(head):  # ASCII text in UTF-16: a NUL every other byte
+        guess = charset_normalizer.from_bytes(head, cp_isolation=["utf_16_le", "utf_16_be"]).best()
+        return guess.encoding if guess is not None else "utf-8"
+    if head.isascii():
+        return "utf-8"
+    text = head.decode("utf-8", errors="surrogateescape")
+    if len(head) >= ENCODING_SAMPLE:  # the sample may end inside a character
+        text = text[:-3]
+    if _NOT_UTF8.search(text) is None or _UTF8_BEYOND_ASCII.search(text) is not None:
+        return "utf-8"
+    matches = charset_normalizer.from_bytes(head)
+    best = matches.best()
+    if best is None:
+        return "utf-8"
+    # Code pages agree on most bytes (cp1250 and cp1252 on curly quotes, dashes and é), and
+    # charset-normalizer can find several equally good: then the one Excel writes in most of the
+    # world is taken (French read as cp1250 would turn è into č).
+    tied = (m for m in matches if (m.chaos, m.coherence) == (best.chaos, best.coherence))
+    return "cp1252" if any("cp1252" in m.could_be_from_charset for m in tied) else best.encoding
+
+
+def encoding_name(codec: str) -> str:
+    """A codec name as people write it ('utf_16_le' is UTF-16LE, 'utf-8-sig' is UTF-8 after a mark)."""
+    name = codecs.lookup(codec).name
+    return {"utf-8-sig": "UTF-8", "utf-8": "UTF-8", "utf-16": "UTF-16", "utf-32": "UTF-32",
+            "utf-16-le": "UTF-16LE", "utf-16-be": "UTF-16BE"}.get(name, name)  # fmt: skip
+
+
+def read_rows(
+    text_stream, delimiter: str = ",", encoding: str = "utf-8"
+) -> tuple[list[str], Iterator[tuple[int, dict | str, str | None]]]:
     """The header, and per record: the line where it starts, the row as a dict or why it is
     malformed, and a malformed record's text as it was in the file (for the rejects file).
 
     A quoted cell may span lines, so the start line is tracked, not counted. `text_stream` decodes
-    with errors="surrogateescape": a record with bytes that are not UTF-8 is malformed, not changed.
+    with errors="surrogateescape": a record with bytes that are not in its encoding is malformed,
+    not changed.
     """
     consumed: list[str] = []  # the lines of the record being read
     too_long: list[int] = []  # the length of a line not held (longer than MAX_LINE characters)
@@ -402,7 +486,7 @@ def read_rows(text_stream, delimiter: str = ",") -> tuple[list[str], Iterator[tu
                     if fields:
                         yield start, f"row has {len(fields)} fields, the header has {len(header)}", _text(consumed)
                 elif (where := _undecodable(fields)) is not None:
-                    yield start, f"invalid UTF-8 in column {header[where]!r}", _text(consumed)
+                    yield start, f"invalid {encoding_name(encoding)} in column {header[where]!r}", _text(consumed)
                 else:
                     yield start, dict(zip(header, fields, strict=True)), None
             consumed.clear()
@@ -412,7 +496,7 @@ def read_rows(text_stream, delimiter: str = ",") -> tuple[list[str], Iterator[tu
 
 
 def _undecodable(fields: list[str]) -> int | None:
-    """The first field holding bytes that were not UTF-8 (decoded as surrogates), or None."""
+    """The first field holding bytes that its encoding does not have (decoded as surrogates), or None."""
     for i, value in enumerate(fields):
         if not value.isascii():
             try:

@@ -1,7 +1,8 @@
 """X/Twitter API v2 as twarc2 writes it: response pages (`data` + `includes`) and flattened tweets.
 
 A page's tweets name their authors and referenced tweets by id; both are looked up in the page's
-`includes`. twarc2's flattened lines carry them inline (`author`, full `referenced_tweets`).
+`includes`. twarc2's flattened lines carry them inline (`author`, full `referenced_tweets`), and so
+do 4CAT's X API v2 datasets (`author_user`, full `referenced_tweets`, one tweet a line).
 A line holding only `errors` (a stream disconnect, a failed request) is rejected with the API's message.
 """
 
@@ -13,6 +14,7 @@ from swell.readers.base import (
     RECORD_ERRORS,
     BadRecord,
     Sink,
+    author_time_or_none,
     count_or_none,
     reason_for,
     require_str,
@@ -41,6 +43,11 @@ def parse(rec: dict, source: str, sink: Sink) -> None:
         message = first.get("detail") or first.get("message") or first.get("title") or "no detail"
         raise BadRecord(f"{NAME} API error response: {message}")
     if "data" not in rec:  # a flattened tweet: everything it references is inline
+        if rec.get("resource_type") == "tweet" and "detail" in rec:
+            # 4CAT's stand-in for a tweet an id lookup could not have: the API's error, the time of
+            # the lookup as created_at and "UNKNOWN" as author; nothing of a post.
+            sink.ignore(f"{NAME} tweet that could not be had (4CAT's error placeholder)")
+            return
         sink.post(tweet_to_post(rec, _NO_INCLUDES, source))
         return
     data = rec["data"]
@@ -81,9 +88,15 @@ class Includes:
 _NO_INCLUDES = Includes()
 
 
+def _inline_author(tweet: dict) -> dict:
+    """The author a flattened tweet carries: twarc2's `author`, 4CAT's `author_user`."""
+    author = tweet.get("author") or tweet.get("author_user")
+    return author if isinstance(author, dict) else {}
+
+
 def tweet_to_post(tweet: dict, includes: Includes, source: str) -> Post:
     post_id = require_str(tweet["id"], "id")
-    author = tweet.get("author") or includes.users.get(tweet.get("author_id")) or {}
+    author = _inline_author(tweet) or includes.users.get(tweet.get("author_id")) or {}
     author_id = require_str(tweet.get("author_id") or author.get("id"), "author_id")
     text, entities = _text_and_entities(tweet)
 
@@ -97,7 +110,7 @@ def tweet_to_post(tweet: dict, includes: Includes, source: str) -> Post:
     if ref is not None:
         ref_post_id = require_str(ref["id"], "referenced_tweets.id")
         full_ref = includes.tweets.get(ref_post_id) or ref  # flattened lines carry the whole tweet inline
-        ref_author_id = text_or_none(full_ref.get("author_id") or (full_ref.get("author") or {}).get("id"))
+        ref_author_id = text_or_none(full_ref.get("author_id") or _inline_author(full_ref).get("id"))
         if kind == "reply" and not ref_author_id:
             ref_author_id = text_or_none(tweet.get("in_reply_to_user_id"))
         if kind == "repost" and not ref_author_id:  # original not included: the "RT @user:" mention names it
@@ -105,7 +118,7 @@ def tweet_to_post(tweet: dict, includes: Includes, source: str) -> Post:
             ref_author_id = text_or_none(first.get("id") or includes.user_ids.get(first.get("username")))
         if kind == "repost" and "text" in full_ref:
             # The retweet's own text is truncated and its entities computed on the truncation.
-            ref_author = full_ref.get("author") or includes.users.get(ref_author_id) or {}
+            ref_author = _inline_author(full_ref) or includes.users.get(ref_author_id) or {}
             ref_text, entities = _text_and_entities(full_ref)
             text = f"RT @{ref_author.get('username', '')}: {ref_text}"
 
@@ -131,6 +144,6 @@ def tweet_to_post(tweet: dict, includes: Includes, source: str) -> Post:
             [m.get("id") or includes.user_ids.get(m.get("username"), m.get("username")) for m in mentions]
         ),
         author_followers=count_or_none(followers, "author.public_metrics.followers_count"),
-        author_created_at=parse_iso_time(author_created) if author_created else None,
+        author_created_at=author_time_or_none(author_created),
         source=source,
     )

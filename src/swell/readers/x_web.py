@@ -17,7 +17,7 @@ from typing import Any
 import msgspec
 
 from swell.readers import twitter_v1
-from swell.readers.base import BadRecord, Sink
+from swell.readers.base import BadRecord, Sink, pseudonymised
 
 NAME = "x-web"
 _HOSTS = ("twitter.com", "x.com")
@@ -62,11 +62,13 @@ def _user(result: dict) -> dict:
     """A v1.1 user from a user result: ids from `rest_id`, the rest from `legacy`, or from `core`
     where X moved the handle and the creation time in 2025."""
     legacy, core = result.get("legacy") or {}, result.get("core") or {}
+    followers, created = legacy.get("followers_count"), core.get("created_at") or legacy.get("created_at")
     return {
         "id_str": result["rest_id"],
         "screen_name": core.get("screen_name") or legacy.get("screen_name"),
-        "followers_count": legacy.get("followers_count"),
-        "created_at": core.get("created_at") or legacy.get("created_at"),
+        # unknown where 4CAT's pseudonymisation hashed them, as everything under `user_results`
+        "followers_count": None if pseudonymised(followers) else followers,
+        "created_at": None if pseudonymised(created) else created,
     }
 
 
