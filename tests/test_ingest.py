@@ -310,17 +310,6 @@ def test_the_fast_path_stores_what_the_general_path_stores(tmp_path):
     assert len(stored["lines.jsonl"]) > 20 and len(set_aside["lines.jsonl"]) > 20
     assert stored["lines.jsonl"] == stored["array.json"]
     assert set_aside["lines.jsonl"] == set_aside["array.json"]
-    # In blocks of one and of three lines, DuckDB's SQL reads every block whose lines it reads exactly
-    # (`Store.append_json_lines`), the others are read line by line: the same posts, from the same lines.
-    from swell import ingest_files
-
-    with_sources = "SELECT * FROM posts ORDER BY post_id"
-    expected = rows(tmp_path / "lines.jsonl.duckdb", with_sources)
-    for batch_size in (3,):
-        db = tmp_path / f"blocks-{batch_size}.duckdb"
-        ingest_files([tmp_path / "lines.jsonl"], db, batch_size=batch_size)
-        assert rows(db, with_sources) == expected
-        assert sorted(int(r["line"]) for r in rejects(db)) == set_aside["lines.jsonl"]
 
 
 def test_a_store_being_created_is_waited_for_and_a_text_file_is_no_store(tmp_path):

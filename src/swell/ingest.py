@@ -10,10 +10,9 @@ from __future__ import annotations
 import gc
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import ijson
@@ -27,7 +26,7 @@ from swell.readers import car, detect, formats
 from swell.readers import csv as csv_reader
 from swell.readers.base import RECORD_ERRORS, Reader, reason_for
 from swell.rejects import reject_line
-from swell.sources import MAX_DEPTH, MAX_LINE, STDIN, BlockFile, InputFile, TooDeep, TooLong, expand_inputs
+from swell.sources import MAX_DEPTH, MAX_LINE, STDIN, InputFile, TooDeep, TooLong, expand_inputs
 from swell.store import FileProgress, PostWriter, Store
 from swell.times import iso
 
@@ -39,7 +38,6 @@ def format_choices() -> tuple[str, ...]:
 
 _FAST_PATH_MISSES = (msgspec.MsgspecError, *RECORD_ERRORS)
 BATCH_SIZE = 50_000
-BLOCK_BYTES = 64 << 20  # at most this much of a file in a block of lines (with the lines' list, twice in memory)
 # DuckDB's share of an ingest's memory (a batch of 50,000 posts is well under it): with Python, the
 # libraries and the batch being built, an ingest stays under 1 GiB whatever the size of its files.
 INGEST_DUCKDB_MIB = 256
@@ -206,11 +204,7 @@ class Ingest:
             read = {"csv": run.csv_records, "jsonl": run.jsonl_records, "car": run.car_records}.get(
                 layout, run.json_items
             )
-            try:
-                self._without_gc(read)
-            finally:
-                if run.block_file is not None:
-                    run.block_file.close()
+            self._without_gc(read)
             if source.damage is not None:  # e.g. the .gz of a collection killed mid-write: what was read is kept
                 sink.reject(
                     f"compressed data {source.damage}; the {summary.records:,} records before it were read",
@@ -237,7 +231,6 @@ class _Run:
         self.last_name = self.forced.NAME if self.forced else ""
         self.parse_line = getattr(self.forced, "parse_line", None)  # the last format's fast path, if any
         self.delimiter = ","  # a CSV file's, found by `layout`
-        self.block_file: BlockFile | None = None  # where a block of lines is put for DuckDB to read
 
     def layout(self) -> str:
         """How to read this file: the sniffed layout, CSV where a mapping is given or fits the header."""
@@ -324,78 +317,12 @@ class _Run:
             sink.reject(reason_for(exc), record, source)
 
     def jsonl_records(self) -> None:
-        """JSON lines, in blocks of up to `batch_size` lines: a block of a format with a fast path in SQL
-        (`Store.append_json_lines`) is stored by DuckDB, committed with the file's progress, if it reads
-        every line exactly; any other block is read line by line, committed every `batch_size` posts."""
-        lines, before = self.source.lines(), self.progress.records_done
-        for _ in zip(range(before), lines, strict=False):  # committed by an earlier ingest
-            pass
-        for block in self._blocks(lines):
-            if not self._stored_by_sql(block, before):
-                self._line_by_line(block, before)
-            before += len(block)
-
-    def _blocks(self, lines: Iterable[bytes | TooLong]) -> Iterator[list[bytes | TooLong]]:
-        block: list[bytes | TooLong] = []
-        size, most = 0, self.ingest.batch_size
-        for line in lines:
-            block.append(line)
-            size += len(line)
-            if len(block) >= most or size >= BLOCK_BYTES:
-                yield block
-                block, size = [], 0
-        if block:
-            yield block
-
-    def _sql_reader(self, block: list[bytes | TooLong]) -> ModuleType | None:
-        """The reader whose SQL may read this block: the forced format's, or that of the record read
-        last (for a file's first block, of its first line), if it has SQL and the store runs it."""
-        if not isinstance(self.ingest.store, Store) or any(isinstance(line, TooLong) for line in block):
-            return None
-        reader = self.last
-        if reader is None:
-            try:
-                first = orjson.loads(block[0])  # type: ignore[arg-type]  # no TooLong in the block
-            except orjson.JSONDecodeError:  # read line by line, to be rejected with its number
-                return None
-            reader = detect(first) if type(first) is dict else None
-        return reader if isinstance(reader, ModuleType) and hasattr(reader, "SQL_POSTS") else None
-
-    def _stored_by_sql(self, block: list[bytes | TooLong], before: int) -> bool:
-        """Whether DuckDB stored the whole block (with the file's progress after it)."""
-        reader = self._sql_reader(block)
-        if reader is None:
-            return False
-        store, sink, summary = self.ingest.store, self.sink, self.sink.summary
-        assert isinstance(store, Store)
-        if sink.posts or sink.deletions or sink.rejects:  # what the lines before hold is committed first
-            self.progress.records_done = before
-            self.flush()
-        if self.block_file is None:
-            self.block_file = BlockFile()
-        path = self.block_file.write(block)
-        self.progress.records_done = before + len(block)
-        kept = self.progress if self.source.resumable else None
-        stored = store.append_json_lines(path, reader, self.name, before, len(block), kept, summary.platforms)
-        if stored is None:
-            return False
-        posts, new, first_us, last_us = stored
-        summary.records += len(block)
-        summary.formats[reader.NAME] += len(block)
-        summary.posts += posts
-        summary.new += new
-        summary.widen(first_us, last_us)
-        self.last, self.last_name = reader, reader.NAME
-        self.parse_line = getattr(reader, "parse_line", None)
-        if self.ingest.on_progress:
-            self.ingest.on_progress(self.name, self.source.position(), self.total, summary.posts)
-        return True
-
-    def _line_by_line(self, block: list[bytes | TooLong], before: int) -> None:
         loads, decode_error = orjson.loads, orjson.JSONDecodeError
-        name, dispatch, sink = self.name, self.dispatch, self.sink
+        done, name, dispatch, sink = self.progress.records_done, self.name, self.dispatch, self.sink
         posts, batch_size, summary = sink.posts, self.ingest.batch_size, sink.summary
-        for lineno, line in enumerate(block, before + 1):
+        for lineno, line in enumerate(self.source.lines(), 1):
+            if lineno <= done:
+                continue
             source = f"{name}:{lineno}"
             if isinstance(line, TooLong):
                 sink.reject(f"line of {line.length:,} bytes, longer than {MAX_LINE:,}", line.head, source)
@@ -563,9 +490,6 @@ def ingest_files(
     summaries, failed = [], []
     with Store(db) as store:
         store.cap_memory(INGEST_DUCKDB_MIB)
-        # One thread: an ingest is one core's work, and a second DuckDB thread on that core (as pinned
-        # in benchmarks/ingest.py) only takes turns with the first.
-        store.con.execute("SET threads = 1")
         job = Ingest(store, fmt=fmt, mapping=mapping, batch_size=batch_size, force=force,
                      on_reject=on_reject, on_progress=on_progress)  # fmt: skip
         for path in inputs:

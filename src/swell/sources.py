@@ -11,10 +11,7 @@ Layouts:
 from __future__ import annotations
 
 import io
-import os
-import shutil
 import sys
-import tempfile
 import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -362,34 +359,3 @@ class InputFile:
         # Kept on the object: a collected TextIOWrapper closes the stream under it.
         self._text = io.TextIOWrapper(self.stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
         return self._text
-
-
-class BlockFile:
-    """A file that holds one block of lines at a time, for a reader that takes files (DuckDB's
-    `read_json`), in a private folder in memory where there is one (/dev/shm). Each block is written
-    over the last: the pages are already there, so writing costs a copy, not new memory each time."""
-
-    _IOV_MAX = 1024  # buffers one pwritev takes (Linux)
-
-    def __init__(self) -> None:
-        shm = Path("/dev/shm")
-        self._folder = Path(tempfile.mkdtemp(prefix="swell-", dir=shm if shm.is_dir() else None))
-        self.path = self._folder / "block.jsonl"
-        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
-
-    def write(self, lines: list) -> Path:
-        """Put these lines (bytes, each with its newline) in the file, and only them."""
-        offset = 0
-        for start in range(0, len(lines), self._IOV_MAX):
-            chunk = lines[start : start + self._IOV_MAX]
-            wanted = sum(map(len, chunk))
-            written = os.pwritev(self._fd, chunk, offset)
-            if written < wanted:  # a short write (a full file system): the rest, the slow way
-                os.pwrite(self._fd, b"".join(chunk)[written:], offset + written)
-            offset += wanted
-        os.ftruncate(self._fd, offset)
-        return self.path
-
-    def close(self) -> None:
-        os.close(self._fd)
-        shutil.rmtree(self._folder, ignore_errors=True)

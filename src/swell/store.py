@@ -14,7 +14,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from types import ModuleType
 from typing import Protocol
 
 import duckdb
@@ -180,7 +179,6 @@ class Store(PostWriter):
             raise StoreNotFound(f"no store at {self.path} (make one with `swell ingest --db {self.path} FILES`)")
         self.con = _connect(self.path, read_only, wait_s)
         self.con.execute("SET TimeZone = 'UTC'")
-        self._prepared: set[str] = set()  # readers whose SQL is defined on the connection
         if not read_only:
             self.con.execute(_SCHEMA_SQL)
         elif not _count(self.con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'posts'"):
@@ -246,7 +244,10 @@ class Store(PostWriter):
                     [list(d) for d in deletions],
                 )
             if progress is not None:
-                self._keep_progress(progress)
+                con.execute(
+                    "INSERT OR REPLACE INTO ingested_files VALUES (?, ?, ?, ?, ?)",
+                    [progress.path, progress.size, progress.mtime_ns, progress.records_done, progress.complete],
+                )
             if gaps:
                 con.executemany(
                     "INSERT OR IGNORE INTO gaps VALUES (?, make_timestamptz(?), make_timestamptz(?), ?)",
@@ -270,71 +271,6 @@ class Store(PostWriter):
                 con.rollback()
             raise
         return new
-
-    def append_json_lines(
-        self,
-        block: Path,
-        reader: ModuleType,
-        name: str,
-        before: int,
-        lines: int,
-        progress: FileProgress | None = None,
-        platforms: Counter[str] | None = None,
-    ) -> tuple[int, int, int | None, int | None] | None:
-        """The fast path of an ingest: store the posts of `block`, a file of `lines` JSON lines (lines
-        before + 1, ... of the file `name`), as DuckDB reads them with the reader's SQL_COLUMNS and its
-        SQL_POSTS turns them into posts rows, in one transaction with `progress`. Returns (posts read,
-        posts new, first and last time in µs), or None, having stored nothing, where DuckDB cannot read
-        a line or the SQL does not read a row exactly: the caller then reads the block line by line."""
-        con = self.con
-        self._prepare(reader)
-        columns = "{" + ", ".join(f"'{field}': '{kind}'" for field, kind in reader.SQL_COLUMNS.items()) + "}"
-        read = f"read_json($path, format = 'newline_delimited', columns = {columns}) WITH ORDINALITY"
-        con.begin()
-        try:
-            try:
-                con.execute(
-                    f"CREATE OR REPLACE TEMP TABLE _block AS WITH statuses AS (SELECT * FROM {read}) "
-                    f"SELECT * FROM ({reader.SQL_POSTS})",
-                    {"path": str(block), "name": name, "before": before},
-                )
-            except duckdb.Error:  # a line DuckDB cannot read, or a row SQL does not read exactly
-                con.rollback()
-                return None
-            [(posts, first, last)] = con.execute(
-                "SELECT count(*), epoch_us(min(created_at)), epoch_us(max(created_at)) FROM _block"
-            ).fetchall()
-            if posts != lines:  # a blank line: DuckDB skips it, and the lines after it would be misnumbered
-                con.rollback()
-                return None
-            added = con.execute("INSERT OR IGNORE INTO posts BY NAME SELECT * FROM _block RETURNING platform")
-            per_platform = Counter(added.fetchnumpy()["platform"].tolist())
-            if platforms is not None:
-                platforms.update(per_platform)
-            con.execute("DROP TABLE _block")
-            if progress is not None:
-                self._keep_progress(progress)
-            con.commit()
-        except BaseException:
-            with contextlib.suppress(duckdb.Error):
-                con.rollback()
-            raise
-        return posts, sum(per_platform.values()), first, last
-
-    def _prepare(self, reader: ModuleType) -> None:
-        """Define a reader's SQL macros and Python functions on this connection, once."""
-        if reader.NAME in self._prepared:
-            return
-        self.con.execute(reader.SQL_MACROS)
-        for name, (function, parameters, returns) in reader.SQL_FUNCTIONS.items():
-            self.con.create_function(name, function, [duckdb.sqltype(p) for p in parameters], duckdb.sqltype(returns))
-        self._prepared.add(reader.NAME)
-
-    def _keep_progress(self, progress: FileProgress) -> None:
-        self.con.execute(
-            "INSERT OR REPLACE INTO ingested_files VALUES (?, ?, ?, ?, ?)",
-            [progress.path, progress.size, progress.mtime_ns, progress.records_done, progress.complete],
-        )
 
     def file_progress(self, path: str, size: int, mtime_ns: int) -> FileProgress:
         """What an earlier ingest of this exact file (same size and mtime) committed."""
