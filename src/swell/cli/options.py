@@ -165,7 +165,7 @@ def network_options(method: str) -> Decorator:
             default=86_400.0,
             show_default=True,
             help="Seconds within which co-actions repeated more often than chance allows also link two "
-            "accounts (0: not at all).",
+            "accounts: the kinds asked for, and hashtags (0: not at all).",
         ),
         click.option("--min-weight", type=int, default=2, show_default=True, help="Fewest co-actions for an edge."),
         click.option(
