@@ -261,7 +261,7 @@ class _Run:
         is read as JSON lines, so it is not looked at."""
         if not self.source.resumable:
             return first.decode("utf-8", errors="replace")
-        head = self.source.stream.peek(csv_reader.ENCODING_SAMPLE)[: csv_reader.ENCODING_SAMPLE]
+        head = self.source.sample(csv_reader.ENCODING_SAMPLE)
         self.encoding = csv_reader.detect_encoding(head)
         if self.encoding in ("utf-8", "utf-8-sig"):
             return first.decode("utf-8", errors="replace")

@@ -295,6 +295,17 @@ class InputFile:
         compression = _compression(raw)
         return Decompressed(raw, compression) if compression else raw
 
+    def sample(self, size: int) -> bytes:
+        """The first `size` bytes of the (decompressed) file, or all of a shorter one, read through a
+        handle of their own: a peek at `stream` gives what happens to be buffered (for gzip, less
+        than a MiB), and the reading of `stream` is left where it is."""
+        with open(self.path, "rb") as raw, io.BufferedReader(self._decompressed(raw)) as stream:
+            chunks, left = [], size
+            while left and (chunk := stream.read(left)):
+                chunks.append(chunk)
+                left -= len(chunk)
+        return b"".join(chunks)
+
     @property
     def damage(self) -> str | None:
         """Why the compressed data ended early (cut short, or corrupt), and where, if it did."""
