@@ -171,3 +171,19 @@ def test_a_pseudonymised_4cat_export_gives_its_posts_under_pseudonyms(name, suff
         if post["kind"] != "repost":  # a retweet's "RT @user: " names the retweeted account by pseudonym
             assert post["text"] == want["text"]
     assert len(set(pseudonyms.values())) == len(pseudonyms) > 1
+
+
+def test_of_two_mappings_that_fit_the_one_that_knows_more_of_the_header_reads_it(db, tmp_path):
+    """An X import CSV with a follower count added (as a later 4CAT, or a spreadsheet, might) fits
+    the X API v2 mapping too, which reads all but one of the same columns: the X import mapping knows
+    more of the header, so the quoted tweet's id (quote_tweet_id) is kept."""
+    table = list(csv.reader((FOURCAT / "x-import.csv").open(newline="", encoding="utf-8")))
+    export = tmp_path / "x-import-with-followers.csv"
+    with export.open("w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows([[*row, "12" if i else "author_followers"] for i, row in enumerate(table)])
+    result = ingest(db, export)
+    assert "csv (4cat-x-import) " in result.output and rejects(db) == []
+    quotes = [p for p in _posts(db).values() if p["kind"] == "quote"]
+    assert quotes and all(p["ref_post_id"] is not None for p in quotes)
+    for name in ("x-api-v2", "x-import"):  # each export alone still goes to its own
+        assert f"csv (4cat-{name}) " in ingest(tmp_path / f"{name}.duckdb", FOURCAT / f"{name}.csv").output

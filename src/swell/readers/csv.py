@@ -19,6 +19,7 @@ on the command line (`COLUMN=FIELD`, `COLUMN=FIELD~REGEX` for a pattern, `platfo
     is_retweet = "repost"
     [ref_authors]                     # kind -> column holding the referenced author
     repost = "retweeted_user_id"
+    export_columns = [...]            # optional: all the export's columns, to tell it from a similar one
 
 A row that several refs or flags mark is a repost before a reply before a quote, as in the JSON
 readers; a flag sets the kind without a referenced post (4CAT's CSV exports name none), unless a
@@ -91,6 +92,9 @@ class Mapping:
     patterns: dict[str, str] = field(default_factory=dict)  # unified field -> regex with one group
     key_columns: list[str] = field(default_factory=list)  # hashed into post_id when there is no id column
     time_format: list[str] = field(default_factory=list)
+    # every column of the export this mapping is written for, read or not: only to tell apart exports
+    # whose columns the mappings read differ by one or two (`mapping_for_header`)
+    export_columns: list[str] = field(default_factory=list)
 
     @classmethod
     def from_dict(cls, name: str, data: dict) -> Mapping:
@@ -198,12 +202,13 @@ def shipped_names() -> list[str]:
 
 
 def mapping_for_header(header: list[str]) -> Mapping | None:
-    """The first shipped mapping whose columns all appear in the header."""
-    for name in shipped_names():
-        mapping = load_mapping(name)
-        if mapping.fits(header):
-            return mapping
-    return None
+    """The known mapping for a header: of those whose columns all appear in it, the one that knows the
+    most of its columns (those it reads and its `export_columns`), so that exports whose mappings read
+    all but one column alike (4CAT's X API v2 and X import) are told apart by all the others; of
+    mappings that know as many, the first by name (`shipped_names`)."""
+    columns = set(header)
+    fitting = [mapping for mapping in map(load_mapping, shipped_names()) if mapping.fits(header)]
+    return max(fitting, key=lambda m: len((m.needed_columns() | set(m.export_columns)) & columns), default=None)
 
 
 def split_cell(value: str) -> list[str]:
