@@ -4,6 +4,7 @@ samples (data/4cat/SOURCE.md), so each is checked against the posts of the sampl
 
 import csv
 import json
+import re
 
 import pytest
 
@@ -187,3 +188,21 @@ def test_of_two_mappings_that_fit_the_one_that_knows_more_of_the_header_reads_it
     assert quotes and all(p["ref_post_id"] is not None for p in quotes)
     for name in ("x-api-v2", "x-import"):  # each export alone still goes to its own
         assert f"csv (4cat-{name}) " in ingest(tmp_path / f"{name}.duckdb", FOURCAT / f"{name}.csv").output
+
+
+@pytest.mark.parametrize("suffix", ["ndjson", "csv"])
+@pytest.mark.parametrize("name", EXPORTS)
+def test_a_4cat_anonymised_export_is_refused_for_what_it_is(name, suffix, db, tmp_path):
+    """4CAT's default "Anonymise" writes REDACTED where "Pseudonymise" writes a hash (the same
+    values: every one under an author* or user* key), so every post would be one account's: each
+    record is set aside saying so, none stored under REDACTED, no error about a count or a time."""
+    pseudonymised_export = (FOURCAT / f"{name}-pseudonymised.{suffix}").read_text(encoding="utf-8")
+    anonymised = tmp_path / f"{name}-anonymised.{suffix}"
+    anonymised.write_text(re.sub(r"\b[0-9a-f]{48}\b", "REDACTED", pseudonymised_export), encoding="utf-8")
+    result = ingest(db, anonymised, ok=False)
+    assert "bad value" not in result.output and "REDACTED" not in result.output
+    reasons = [r["reason"] for r in rejects(db)]
+    assert reasons and set(reasons) == {"4CAT anonymised export: it has no account ids, which swell needs"}
+    plain = tmp_path / "plain.duckdb"
+    ingest(plain, FOURCAT / f"{name}-pseudonymised.{suffix}")
+    assert len(reasons) == len(_posts(plain)) and rows(db, "SELECT * FROM posts") == []

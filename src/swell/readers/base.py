@@ -92,6 +92,20 @@ def count_or_none(value: Any, what: str) -> int | None:
     raise BadRecord(f"{what} must be a count, got {type(value).__name__} {str(value)[:40]}")
 
 
+# 4CAT's "anonymise" option writes this in place of every value under an `author*` or `user*` key:
+# no account can be told from another, and swell keys posts, trends and coordination by account.
+REDACTED = "REDACTED"
+ANONYMISED = "4CAT anonymised export: it has no account ids, which swell needs"
+
+
+def account_id(value: Any, what: str) -> str:
+    """A post's author id: a non-empty string, and not 4CAT's REDACTED (a bad record, said once
+    for what it is rather than as whichever of the account's other values fails first)."""
+    if value == REDACTED:
+        raise BadRecord(ANONYMISED)
+    return require_str(value, what)
+
+
 def require_str(value: Any, what: str) -> str:
     """Ids and handles must be non-empty strings; a number where a string belongs is a bad record."""
     if isinstance(value, str) and value:

@@ -52,7 +52,7 @@ import pycountry
 
 from swell.model import POST_SCHEMA, Post
 from swell.normalise import hashtags_from_text, normalize_hashtags, normalize_urls
-from swell.readers.base import BadRecord, pseudonymised
+from swell.readers.base import BadRecord, account_id, pseudonymised
 from swell.sources import MAX_LINE, TOO_LONG_KEPT
 from swell.times import datetime_to_us, parse_iso_time
 
@@ -303,7 +303,7 @@ class RowConverter:
 
     def convert(self, row: dict, source: str) -> Post:
         post_id = self._required(row, "post_id") if "post_id" in self.m.columns else self._key(row)
-        author_id = self._required(row, "author_id")
+        author_id = account_id(self._required(row, "author_id"), "author_id")
         created_us = self._time(self._required(row, "created_at"))
         assert created_us is not None  # a value was given, and _time raises on what is not a time
         platform = self._get(row, "platform") or self.m.platform
