@@ -206,3 +206,19 @@ def test_a_4cat_anonymised_export_is_refused_for_what_it_is(name, suffix, db, tm
     plain = tmp_path / "plain.duckdb"
     ingest(plain, FOURCAT / f"{name}-pseudonymised.{suffix}")
     assert len(reasons) == len(_posts(plain)) and rows(db, "SELECT * FROM posts") == []
+
+
+@pytest.mark.parametrize("name", EXPORTS)
+def test_a_pseudonymised_export_keeps_no_real_id_of_another_account(name, db, tmp_path):
+    """4CAT leaves real ids where no author* or user* key holds them (a reply's in_reply_to_user_id,
+    the DID in a Bluesky at:// URI, mentions): next to pseudonymous authors they are left out, said once."""
+    export = FOURCAT / f"{name}-pseudonymised.ndjson"
+    result = ingest(db, export)
+    plain = tmp_path / "plain.duckdb"
+    ingest(plain, FOURCAT / f"{name}.ndjson")
+    linked = [p for p in _posts(plain).values() if p["ref_author_id"] or p["mentions"]]
+    assert linked  # what there was to leave out
+    hidden = _posts(db)
+    assert all((p["ref_author_id"], p["mentions"]) == (None, []) for p in hidden.values())
+    notes = [line for line in " ".join(result.output.split()).split("note ")[1:] if "4CAT pseudonymised" in line]
+    assert len(notes) == 1 and notes[0].startswith(f"{export}: 4CAT pseudonymised export: the accounts")

@@ -24,7 +24,14 @@ from swell.errors import UsageError
 from swell.model import Post, implausible, posts_to_batch_or_reject
 from swell.readers import car, detect, formats
 from swell.readers import csv as csv_reader
-from swell.readers.base import RECORD_ERRORS, Reader, reason_for
+from swell.readers.base import (
+    LINKS_LEFT_OUT,
+    RECORD_ERRORS,
+    Reader,
+    pseudonymised,
+    reason_for,
+    without_real_account_links,
+)
 from swell.rejects import reject_line
 from swell.sources import MAX_DEPTH, MAX_LINE, STDIN, InputFile, TooDeep, TooLong, expand_inputs
 from swell.store import FileProgress, PostWriter, Store
@@ -114,6 +121,11 @@ class _FileSink:
         self.rejects: list[bytes] = []
 
     def post(self, post: Post) -> None:
+        if (post.ref_author_id or post.mentions) and pseudonymised(post.author_id):
+            post = without_real_account_links(post)
+            note = f"{self.summary.path}: {LINKS_LEFT_OUT}"
+            if note not in self.summary.notes:
+                self.summary.notes.append(note)
         if (problem := implausible(post)) is None:
             self.posts.append(post)
         else:

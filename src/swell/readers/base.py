@@ -77,6 +77,19 @@ def pseudonymised(value: Any) -> bool:
 
 _HEX = frozenset("0123456789abcdef")
 
+# 4CAT's pseudonymisation leaves the ids of other accounts that are not under an author* or user* key:
+# a reply's in_reply_to_user_id, the DID in a Bluesky at:// URI, mentions.
+LINKS_LEFT_OUT = (
+    "4CAT pseudonymised export: the accounts its posts reply to, quote, repost or mention are left "
+    "empty (4CAT kept their real ids, which would not join its authors' pseudonyms)"
+)
+
+
+def without_real_account_links(post: Post) -> Post:
+    """A post of a pseudonymised author without the other accounts' ids 4CAT left real: next to the
+    pseudonyms they would make one account two, and undo the pseudonymisation of those it replied to."""
+    return post._replace(ref_author_id=None, mentions=[])
+
 
 def count_or_none(value: Any, what: str) -> int | None:
     """A count such as followers: None when absent or pseudonymised; an integer, or digits as some
