@@ -273,35 +273,55 @@ def _saved(table: list[list[str]], path, encoding: str):
     return path
 
 
-def test_the_encoding_is_told_from_a_whole_sample_of_a_gzipped_file(db, tmp_path):
-    """The sample is read in full: a peek at the buffered gzip stream gives one compressed chunk's worth
-    (here about 150 kB, all ASCII), and the cp1252 rows after it were rejected as bad UTF-8."""
+def _padded(before: int, after: int) -> list[list[str]]:
+    """The real export with ASCII rows of its own around its posts: `before` bytes of them, then the
+    posts, then `after` bytes. Their text is hex digests, as little repeated as real text: gzip packs
+    it 2-3 times (a row repeated would come out of the first compressed chunk whole)."""
     table = _bluesky_table()
     [plain] = [row for row in table[1:] if all(cell.isascii() for cell in row)]
     post_id, body = table[0].index("id"), table[0].index("body")
 
-    def padding(n: int) -> list[list[str]]:  # as little repetition as real text: gzip packs it 2-3 times
-        filler = []
-        for i in range(n):
+    def padding(size: int, name: str) -> list[list[str]]:
+        rows, used = [], 0
+        while used < size:
             row = list(plain)
-            row[post_id] += f"-{n}-{i}"
-            row[body] = "".join(hashlib.sha256(f"{n}.{i}.{k}".encode()).hexdigest() for k in range(12))
-            filler.append(row)
-        return filler
+            row[post_id] += f"-{name}-{len(rows)}"
+            row[body] = "".join(hashlib.sha256(f"{name}.{len(rows)}.{k}".encode()).hexdigest() for k in range(12))
+            rows.append(row)
+            used += len(",".join(row)) + 2
+        return rows
 
-    per_row = len(",".join(padding(1)[0]))
-    rows_before = 950_000 // per_row  # the first accent between the peek's end and the sample's
-    export = _saved([table[0], *padding(rows_before), *table[1:], *padding(300)], tmp_path / "export.csv", "cp1252")
-    text = export.read_bytes()
+    return [table[0], *padding(before, "before"), *table[1:], *padding(after, "after")]
+
+
+def _cp1252_texts_of_the_export(tmp_path) -> dict[str, str]:
+    utf8 = tmp_path / "utf8.duckdb"
+    ingest(utf8, FOURCAT_BLUESKY)
+    return {k: v.encode("cp1252", errors="replace").decode("cp1252") for k, v in _texts(utf8).items()}
+
+
+def test_the_encoding_is_told_from_a_whole_sample_of_a_gzipped_file(db, tmp_path):
+    """The sample is read in full: a peek at the buffered gzip stream gives one compressed chunk's
+    worth (here about 150 kB, all ASCII), and the cp1252 rows after it were rejected as bad UTF-8."""
+    text = _saved(_padded(950_000, 300_000), tmp_path / "export.csv", "cp1252").read_bytes()
     first_accent = next(i for i, byte in enumerate(text) if byte >= 0x80)
     assert 900_000 < first_accent < csv_reader.ENCODING_SAMPLE < len(text)
     packed = tmp_path / "export.csv.gz"
     packed.write_bytes(gzip.compress(text))
     result = ingest(db, packed)
     assert f"note {packed}: text in cp1252, not UTF-8" in result.output and rejects(db) == []
-    utf8 = tmp_path / "utf8.duckdb"
-    ingest(utf8, FOURCAT_BLUESKY)
-    want = {k: v.encode("cp1252", errors="replace").decode("cp1252") for k, v in _texts(utf8).items()}
+    want = _cp1252_texts_of_the_export(tmp_path)
+    assert {k: v for k, v in _texts(db).items() if k in want} == want
+
+
+def test_a_file_ascii_in_its_first_megabyte_is_told_where_it_goes_beyond(db, tmp_path):
+    """A cp1252 file whose first accent comes after the sample: its encoding is told from the line of
+    that accent (its rows were rejected as bad UTF-8)."""
+    export = _saved(_padded(1_200_000, 0), tmp_path / "export.csv", "cp1252")
+    assert export.read_bytes()[: csv_reader.ENCODING_SAMPLE].isascii()
+    result = ingest(db, export)
+    assert f"note {export}: text in cp1252, not UTF-8" in result.output and rejects(db) == []
+    want = _cp1252_texts_of_the_export(tmp_path)
     assert {k: v for k, v in _texts(db).items() if k in want} == want
 
 

@@ -275,6 +275,9 @@ class _Run:
             return first.decode("utf-8", errors="replace")
         head = self.source.sample(csv_reader.ENCODING_SAMPLE)
         self.encoding = csv_reader.detect_encoding(head)
+        if self.encoding == "utf-8" and head.isascii() and len(head) == csv_reader.ENCODING_SAMPLE:
+            # English in its first MiB: the encoding is told where the file first goes beyond ASCII
+            self.encoding = csv_reader.detect_encoding(self.source.sample_beyond_ascii(csv_reader.ENCODING_SAMPLE))
         if self.encoding in ("utf-8", "utf-8-sig"):
             return first.decode("utf-8", errors="replace")
         lines = head.decode(self.encoding, errors="replace").lstrip("\ufeff").splitlines()
