@@ -325,10 +325,11 @@ def test_a_file_ascii_in_its_first_megabyte_is_told_where_it_goes_beyond(db, tmp
     assert {k: v for k, v in _texts(db).items() if k in want} == want
 
 
-@pytest.mark.parametrize("encoding", ["utf-8", "utf-16-le", "utf-16-be"])
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"])
 def test_a_sample_that_ends_inside_a_character_is_still_told(encoding):
     """Wherever the sample ends (a gzip stream, a short file), a character it cuts is not taken for a
-    byte the encoding lacks, and UTF-16 cut at an odd byte is still UTF-16."""
+    byte the encoding lacks, and UTF-16 (or UTF-32) without a byte-order mark, cut at an odd byte, is
+    still told from where its NULs are."""
     decoded = FOURCAT_BLUESKY.read_text(encoding="utf-8")
     text, ends, offset = decoded.encode(encoding), [], 0
     for char in decoded:

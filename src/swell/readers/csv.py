@@ -401,10 +401,9 @@ ENCODING_SAMPLE = 1 << 20  # bytes of a CSV file looked at to tell its encoding
 _NOT_UTF8 = re.compile("[\udc80-\udcff]")  # bytes that were not UTF-8, as surrogateescape decodes them
 _UTF8_BEYOND_ASCII = re.compile("[^\x00-\x7f\udc80-\udcff]")  # a character UTF-8 took several bytes for
 # What a spreadsheet saves a CSV file in where it is not Unicode: the Windows code pages and Latin-1
-# (and its euro-sign revision). The DOS and Mac code pages charset-normalizer would also try read the
-# same bytes as other letters (cp1252's € as cp1125's А), and no one saves a CSV file in them.
-_LEGACY = ["cp1250", "cp1251", "cp1252", "cp1253", "cp1254", "cp1255", "cp1256", "cp1257", "cp1258"]
-_LEGACY += ["latin_1", "iso8859_15"]
+# (and its euro-sign revision). charset-normalizer would also try the DOS and Mac code pages, which
+# read the same bytes as other letters (cp1252's € as cp1125's А) and which no one saves a CSV in.
+_LEGACY = [*(f"cp{n}" for n in range(1250, 1259)), "latin_1", "iso8859_15"]
 _LEGACY_CHAOS = 0.4  # charset-normalizer's threshold: a short text in Polish already measures 0.22
 
 
