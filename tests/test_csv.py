@@ -2,12 +2,15 @@
 
 import codecs
 import csv
+import gzip
+import hashlib
 import io
 import re
 
 import pytest
 
 from conftest import DATA, ingest, post, rejects, rows, swell, utc
+from swell.readers import csv as csv_reader
 
 IRA = DATA / "ira-2016-09"
 SAMPLE = IRA / "IRAhandle_tweets_sample.csv"
@@ -256,3 +259,128 @@ def test_a_record_its_encoding_cannot_decode_is_a_reject_in_that_encoding(db, tm
     [bad] = rejects(db)
     assert (bad["line"], bad["reason"]) == (2, "invalid UTF-16 in column 'body'")
     assert len(rows(db)) == 6
+
+
+def _bluesky_table() -> list[list[str]]:
+    with FOURCAT_BLUESKY.open(newline="", encoding="utf-8") as f:
+        return list(csv.reader(f))
+
+
+def _saved(table: list[list[str]], path, encoding: str):
+    out = io.StringIO()
+    csv.writer(out).writerows(table)
+    path.write_bytes(out.getvalue().encode(encoding, errors="replace"))
+    return path
+
+
+def _padded(before: int, after: int) -> list[list[str]]:
+    """The real export with ASCII rows of its own around its posts: `before` bytes of them, then the
+    posts, then `after` bytes. Their text is hex digests, as little repeated as real text: gzip packs
+    it 2-3 times (a row repeated would come out of the first compressed chunk whole)."""
+    table = _bluesky_table()
+    [plain] = [row for row in table[1:] if all(cell.isascii() for cell in row)]
+    post_id, body = table[0].index("id"), table[0].index("body")
+
+    def padding(size: int, name: str) -> list[list[str]]:
+        rows, used = [], 0
+        while used < size:
+            row = list(plain)
+            row[post_id] += f"-{name}-{len(rows)}"
+            row[body] = "".join(hashlib.sha256(f"{name}.{len(rows)}.{k}".encode()).hexdigest() for k in range(12))
+            rows.append(row)
+            used += len(",".join(row)) + 2
+        return rows
+
+    return [table[0], *padding(before, "before"), *table[1:], *padding(after, "after")]
+
+
+def _cp1252_texts_of_the_export(tmp_path) -> dict[str, str]:
+    utf8 = tmp_path / "utf8.duckdb"
+    ingest(utf8, FOURCAT_BLUESKY)
+    return {k: v.encode("cp1252", errors="replace").decode("cp1252") for k, v in _texts(utf8).items()}
+
+
+def test_the_encoding_is_told_from_a_whole_sample_of_a_gzipped_file(db, tmp_path):
+    """The sample is read in full: a peek at the buffered gzip stream gives one compressed chunk's
+    worth (here about 150 kB, all ASCII), and the cp1252 rows after it were rejected as bad UTF-8."""
+    text = _saved(_padded(950_000, 300_000), tmp_path / "export.csv", "cp1252").read_bytes()
+    first_accent = next(i for i, byte in enumerate(text) if byte >= 0x80)
+    assert 900_000 < first_accent < csv_reader.ENCODING_SAMPLE < len(text)
+    packed = tmp_path / "export.csv.gz"
+    packed.write_bytes(gzip.compress(text))
+    result = ingest(db, packed)
+    assert f"note {packed}: text in cp1252, not UTF-8" in result.output and rejects(db) == []
+    want = _cp1252_texts_of_the_export(tmp_path)
+    assert {k: v for k, v in _texts(db).items() if k in want} == want
+
+
+def test_a_file_ascii_in_its_first_megabyte_is_told_where_it_goes_beyond(db, tmp_path):
+    """A cp1252 file whose first accent comes after the sample: its encoding is told from the line of
+    that accent (its rows were rejected as bad UTF-8)."""
+    export = _saved(_padded(1_200_000, 0), tmp_path / "export.csv", "cp1252")
+    assert export.read_bytes()[: csv_reader.ENCODING_SAMPLE].isascii()
+    result = ingest(db, export)
+    assert f"note {export}: text in cp1252, not UTF-8" in result.output and rejects(db) == []
+    want = _cp1252_texts_of_the_export(tmp_path)
+    assert {k: v for k, v in _texts(db).items() if k in want} == want
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"])
+def test_a_sample_that_ends_inside_a_character_is_still_told(encoding):
+    """Wherever the sample ends (a gzip stream, a short file), a character it cuts is not taken for a
+    byte the encoding lacks, and UTF-16 (or UTF-32) without a byte-order mark, cut at an odd byte, is
+    still told from where its NULs are."""
+    decoded = FOURCAT_BLUESKY.read_text(encoding="utf-8")
+    text, ends, offset = decoded.encode(encoding), [], 0
+    for char in decoded:
+        size = len(char.encode(encoding))
+        if not char.isascii():
+            ends += range(offset + 1, offset + size)  # inside the character
+        offset += size
+    assert len(ends) > 40
+    for end in ends[:40]:
+        assert csv_reader.detect_encoding(text[:end]) == encoding, end
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_a_bad_character_in_utf16_without_a_byte_order_mark_is_one_reject(encoding, db, tmp_path):
+    """Half of a surrogate pair, and an odd last byte (a download cut short), in UTF-16 without a
+    mark: the encoding is told from where the NULs are, not from a clean decode, so the record with
+    the bad character is set aside and the rest read (a failed decode made it UTF-8: all was lost)."""
+    text = FOURCAT_BLUESKY.read_bytes().decode().encode(encoding)
+    emoji = "🙃".encode(encoding)  # in the first post's body
+    half = emoji[:2] if encoding.endswith("le") else emoji[2:]  # the high surrogate alone / the low alone
+    export = tmp_path / "export.csv"
+    export.write_bytes(text.replace(emoji, half)[:-1])
+    result = ingest(db, export)
+    said = encoding.upper().replace("-LE", "LE").replace("-BE", "BE")
+    assert f"text in {said}, not UTF-8" in result.output
+    reasons = {r["line"]: r["reason"] for r in rejects(db)}
+    last = len(FOURCAT_BLUESKY.read_bytes().splitlines()) + 1  # the odd byte, after the last line's end
+    assert reasons == {2: f"invalid {said} in column 'body'", last: "row has 1 fields, the header has 31"}
+    assert len(rows(db)) == 6
+
+
+@pytest.mark.parametrize(
+    ("text", "encoding", "count", "said"),
+    [
+        ("€100 only", "cp1252", 50, "cp1252"),  # was cp1125: "А100 only"
+        ("€100 only", "cp1252", 1, "cp1252"),  # was cp437
+        ("naïve résumé", "latin-1", 1, "cp1252"),  # was cp775; cp1252 has Latin-1's letters
+        ("Très élevé, déjà vu à côté", "cp1252", 1, "cp1252"),  # was cp1257: "Trčs"
+        ("Zażółć gęślą jaźń", "cp1250", 50, "cp1250"),  # was no match: UTF-8, every row rejected
+        ("Привет, как дела?", "cp1251", 20, "cp1251"),
+    ],
+)
+def test_a_legacy_code_page_is_one_a_spreadsheet_saves_in(text, encoding, count, said, db, tmp_path):
+    """Without a byte-order mark or UTF-8, the Windows code pages (and Latin-1) are the candidates,
+    cp1252 where charset-normalizer rates it as well as another or names none."""
+    posts = ([i, f"2024-01-01T00:00:{i:02}Z", f"u{i}", text] for i in range(count))
+    table = [["id", "created_at", "author_id", "text"], *posts]
+    export = _saved(table, tmp_path / "export.csv", encoding)
+    result = swell("ingest", "--db", db, *_MAP_TEXT, export)
+    assert f"note {export}: text in {said}, not UTF-8: decoded as such" in result.output
+    assert rejects(db) == [] and {r["text"] for r in rows(db)} == {text} and len(rows(db)) == count
+
+
+_MAP_TEXT = [f"--map={c}" for c in ("id=post_id", "created_at=created_at", "author_id=author_id", "text=text")]

@@ -4,6 +4,7 @@ samples (data/4cat/SOURCE.md), so each is checked against the posts of the sampl
 
 import csv
 import json
+import re
 
 import pytest
 
@@ -171,3 +172,53 @@ def test_a_pseudonymised_4cat_export_gives_its_posts_under_pseudonyms(name, suff
         if post["kind"] != "repost":  # a retweet's "RT @user: " names the retweeted account by pseudonym
             assert post["text"] == want["text"]
     assert len(set(pseudonyms.values())) == len(pseudonyms) > 1
+
+
+def test_of_two_mappings_that_fit_the_one_that_knows_more_of_the_header_reads_it(db, tmp_path):
+    """An X import CSV with a follower count added (as a later 4CAT, or a spreadsheet, might) fits
+    the X API v2 mapping too, which reads all but one of the same columns: the X import mapping knows
+    more of the header, so the quoted tweet's id (quote_tweet_id) is kept."""
+    table = list(csv.reader((FOURCAT / "x-import.csv").open(newline="", encoding="utf-8")))
+    export = tmp_path / "x-import-with-followers.csv"
+    with export.open("w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows([[*row, "12" if i else "author_followers"] for i, row in enumerate(table)])
+    result = ingest(db, export)
+    assert "csv (4cat-x-import) " in result.output and rejects(db) == []
+    quotes = [p for p in _posts(db).values() if p["kind"] == "quote"]
+    assert quotes and all(p["ref_post_id"] is not None for p in quotes)
+    for name in ("x-api-v2", "x-import"):  # each export alone still goes to its own
+        assert f"csv (4cat-{name}) " in ingest(tmp_path / f"{name}.duckdb", FOURCAT / f"{name}.csv").output
+
+
+@pytest.mark.parametrize("suffix", ["ndjson", "csv"])
+@pytest.mark.parametrize("name", EXPORTS)
+def test_a_4cat_anonymised_export_is_refused_for_what_it_is(name, suffix, db, tmp_path):
+    """4CAT's default "Anonymise" writes REDACTED where "Pseudonymise" writes a hash (the same
+    values: every one under an author* or user* key), so every post would be one account's: each
+    record is set aside saying so, none stored under REDACTED, no error about a count or a time."""
+    pseudonymised_export = (FOURCAT / f"{name}-pseudonymised.{suffix}").read_text(encoding="utf-8")
+    anonymised = tmp_path / f"{name}-anonymised.{suffix}"
+    anonymised.write_text(re.sub(r"\b[0-9a-f]{48}\b", "REDACTED", pseudonymised_export), encoding="utf-8")
+    result = ingest(db, anonymised, ok=False)
+    assert "bad value" not in result.output and "REDACTED" not in result.output
+    reasons = [r["reason"] for r in rejects(db)]
+    assert reasons and set(reasons) == {"4CAT anonymised export: it has no account ids, which swell needs"}
+    plain = tmp_path / "plain.duckdb"
+    ingest(plain, FOURCAT / f"{name}-pseudonymised.{suffix}")
+    assert len(reasons) == len(_posts(plain)) and rows(db, "SELECT * FROM posts") == []
+
+
+@pytest.mark.parametrize("name", EXPORTS)
+def test_a_pseudonymised_export_keeps_no_real_id_of_another_account(name, db, tmp_path):
+    """4CAT leaves real ids where no author* or user* key holds them (a reply's in_reply_to_user_id,
+    the DID in a Bluesky at:// URI, mentions): next to pseudonymous authors they are left out, said once."""
+    export = FOURCAT / f"{name}-pseudonymised.ndjson"
+    result = ingest(db, export)
+    plain = tmp_path / "plain.duckdb"
+    ingest(plain, FOURCAT / f"{name}.ndjson")
+    linked = [p for p in _posts(plain).values() if p["ref_author_id"] or p["mentions"]]
+    assert linked  # what there was to leave out
+    hidden = _posts(db)
+    assert all((p["ref_author_id"], p["mentions"]) == (None, []) for p in hidden.values())
+    notes = [line for line in " ".join(result.output.split()).split("note ")[1:] if "4CAT pseudonymised" in line]
+    assert len(notes) == 1 and notes[0].startswith(f"{export}: 4CAT pseudonymised export: the accounts")

@@ -24,7 +24,14 @@ from swell.errors import UsageError
 from swell.model import Post, implausible, posts_to_batch_or_reject
 from swell.readers import car, detect, formats
 from swell.readers import csv as csv_reader
-from swell.readers.base import RECORD_ERRORS, Reader, reason_for
+from swell.readers.base import (
+    LINKS_LEFT_OUT,
+    RECORD_ERRORS,
+    Reader,
+    pseudonymised,
+    reason_for,
+    without_real_account_links,
+)
 from swell.rejects import reject_line
 from swell.sources import MAX_DEPTH, MAX_LINE, STDIN, InputFile, TooDeep, TooLong, expand_inputs
 from swell.store import FileProgress, PostWriter, Store
@@ -114,6 +121,11 @@ class _FileSink:
         self.rejects: list[bytes] = []
 
     def post(self, post: Post) -> None:
+        if (post.ref_author_id or post.mentions) and pseudonymised(post.author_id):
+            post = without_real_account_links(post)
+            note = f"{self.summary.path}: {LINKS_LEFT_OUT}"
+            if note not in self.summary.notes:
+                self.summary.notes.append(note)
         if (problem := implausible(post)) is None:
             self.posts.append(post)
         else:
@@ -261,8 +273,11 @@ class _Run:
         is read as JSON lines, so it is not looked at."""
         if not self.source.resumable:
             return first.decode("utf-8", errors="replace")
-        head = self.source.stream.peek(csv_reader.ENCODING_SAMPLE)[: csv_reader.ENCODING_SAMPLE]
+        head = self.source.sample(csv_reader.ENCODING_SAMPLE)
         self.encoding = csv_reader.detect_encoding(head)
+        if self.encoding == "utf-8" and head.isascii() and len(head) == csv_reader.ENCODING_SAMPLE:
+            # English in its first MiB: the encoding is told where the file first goes beyond ASCII
+            self.encoding = csv_reader.detect_encoding(self.source.sample_beyond_ascii(csv_reader.ENCODING_SAMPLE))
         if self.encoding in ("utf-8", "utf-8-sig"):
             return first.decode("utf-8", errors="replace")
         lines = head.decode(self.encoding, errors="replace").lstrip("\ufeff").splitlines()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import codecs
 import io
+import re
 import sys
 import zlib
 from collections.abc import Iterable, Iterator
@@ -253,6 +254,16 @@ def _undecodable(error: UnicodeError) -> tuple[str, int]:
     return "\udcff" * (error.end - error.start), error.end
 
 
+def _read_fully(stream: BinaryIO, size: int) -> bytes:
+    """`size` bytes of a stream, fewer only at its end (one read may give less)."""
+    chunks, left = [], size
+    while left and (chunk := stream.read(left)):
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+_BEYOND_ASCII = re.compile(rb"[\x80-\xff]")
 _UNDECODABLE = "swell.undecodable"
 codecs.register_error(_UNDECODABLE, _undecodable)
 
@@ -294,6 +305,24 @@ class InputFile:
     def _decompressed(raw: Any) -> Any:
         compression = _compression(raw)
         return Decompressed(raw, compression) if compression else raw
+
+    def sample(self, size: int) -> bytes:
+        """The first `size` bytes of the (decompressed) file, or all of a shorter one, read through a
+        handle of their own: a peek at `stream` gives what happens to be buffered (for gzip, less
+        than a MiB), and the reading of `stream` is left where it is."""
+        with open(self.path, "rb") as raw, io.BufferedReader(self._decompressed(raw)) as stream:
+            return _read_fully(stream, size)
+
+    def sample_beyond_ascii(self, size: int) -> bytes:
+        """`size` bytes from the start of the line where the file first has a byte beyond ASCII (none
+        if it has none), for a file whose first `sample` is all ASCII: the file is read up to there,
+        through a handle of its own."""
+        with open(self.path, "rb") as raw, io.BufferedReader(self._decompressed(raw)) as stream:
+            while chunk := stream.read(size):
+                if (beyond := _BEYOND_ASCII.search(chunk)) is not None:
+                    line = chunk.rfind(b"\n", 0, beyond.start()) + 1
+                    return chunk[line:] + _read_fully(stream, line)
+        return b""
 
     @property
     def damage(self) -> str | None:

@@ -77,6 +77,19 @@ def pseudonymised(value: Any) -> bool:
 
 _HEX = frozenset("0123456789abcdef")
 
+# 4CAT's pseudonymisation leaves the ids of other accounts that are not under an author* or user* key:
+# a reply's in_reply_to_user_id, the DID in a Bluesky at:// URI, mentions.
+LINKS_LEFT_OUT = (
+    "4CAT pseudonymised export: the accounts its posts reply to, quote, repost or mention are left "
+    "empty (4CAT kept their real ids, which would not join its authors' pseudonyms)"
+)
+
+
+def without_real_account_links(post: Post) -> Post:
+    """A post of a pseudonymised author without the other accounts' ids 4CAT left real: next to the
+    pseudonyms they would make one account two, and undo the pseudonymisation of those it replied to."""
+    return post._replace(ref_author_id=None, mentions=[])
+
 
 def count_or_none(value: Any, what: str) -> int | None:
     """A count such as followers: None when absent or pseudonymised; an integer, or digits as some
@@ -90,6 +103,20 @@ def count_or_none(value: Any, what: str) -> int | None:
     if isinstance(value, str) and value.isdigit():
         return int(value)
     raise BadRecord(f"{what} must be a count, got {type(value).__name__} {str(value)[:40]}")
+
+
+# 4CAT's "anonymise" option writes this in place of every value under an `author*` or `user*` key:
+# no account can be told from another, and swell keys posts, trends and coordination by account.
+REDACTED = "REDACTED"
+ANONYMISED = "4CAT anonymised export: it has no account ids, which swell needs"
+
+
+def account_id(value: Any, what: str) -> str:
+    """A post's author id: a non-empty string, and not 4CAT's REDACTED (a bad record, said once
+    for what it is rather than as whichever of the account's other values fails first)."""
+    if value == REDACTED:
+        raise BadRecord(ANONYMISED)
+    return require_str(value, what)
 
 
 def require_str(value: Any, what: str) -> str:

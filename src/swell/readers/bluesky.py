@@ -16,6 +16,7 @@ from swell.readers.base import (
     RECORD_ERRORS,
     BadRecord,
     Sink,
+    account_id,
     author_time_or_none,
     count_or_none,
     reason_for,
@@ -75,7 +76,7 @@ def _parse_item(item: dict, source: str, sink: Sink) -> None:
     repost = None
     if isinstance(reason, dict) and _get(reason, "$type") == _REASON_REPOST:
         by = reason["by"]
-        reposter = require_str(by["did"], "reason.by.did")
+        reposter = account_id(by["did"], "reason.by.did")
         # Older AppViews give no uri for the repost record; an account can repost a post only once,
         # so (reposter, post) identifies it.
         repost_uri = reason.get("uri") or f"repost:{reposter}:{view['uri']}"
@@ -130,7 +131,7 @@ def post_view_to_post(view: dict, source: str) -> Post:
     author_created = _get(author, "createdAt")
     return record_to_post(
         uri=require_str(view["uri"], "uri"),
-        author_id=require_str(author["did"], "author.did"),
+        author_id=account_id(author["did"], "author.did"),
         author_handle=text_or_none(author.get("handle")),
         record=view["record"],
         seen_us=parse_iso_time(indexed) if indexed else None,

@@ -19,6 +19,7 @@ on the command line (`COLUMN=FIELD`, `COLUMN=FIELD~REGEX` for a pattern, `platfo
     is_retweet = "repost"
     [ref_authors]                     # kind -> column holding the referenced author
     repost = "retweeted_user_id"
+    export_columns = [...]            # optional: all the export's columns, to tell it from a similar one
 
 A row that several refs or flags mark is a repost before a reply before a quote, as in the JSON
 readers; a flag sets the kind without a referenced post (4CAT's CSV exports name none), unless a
@@ -51,7 +52,7 @@ import pycountry
 
 from swell.model import POST_SCHEMA, Post
 from swell.normalise import hashtags_from_text, normalize_hashtags, normalize_urls
-from swell.readers.base import BadRecord, pseudonymised
+from swell.readers.base import BadRecord, account_id, pseudonymised
 from swell.sources import MAX_LINE, TOO_LONG_KEPT
 from swell.times import datetime_to_us, parse_iso_time
 
@@ -91,6 +92,9 @@ class Mapping:
     patterns: dict[str, str] = field(default_factory=dict)  # unified field -> regex with one group
     key_columns: list[str] = field(default_factory=list)  # hashed into post_id when there is no id column
     time_format: list[str] = field(default_factory=list)
+    # every column of the export this mapping is written for, read or not: only to tell apart exports
+    # whose columns the mappings read differ by one or two (`mapping_for_header`)
+    export_columns: list[str] = field(default_factory=list)
 
     @classmethod
     def from_dict(cls, name: str, data: dict) -> Mapping:
@@ -198,12 +202,13 @@ def shipped_names() -> list[str]:
 
 
 def mapping_for_header(header: list[str]) -> Mapping | None:
-    """The first shipped mapping whose columns all appear in the header."""
-    for name in shipped_names():
-        mapping = load_mapping(name)
-        if mapping.fits(header):
-            return mapping
-    return None
+    """The known mapping for a header: of those whose columns all appear in it, the one that knows the
+    most of its columns (those it reads and its `export_columns`), so that exports whose mappings read
+    all but one column alike (4CAT's X API v2 and X import) are told apart by all the others; of
+    mappings that know as many, the first by name (`shipped_names`)."""
+    columns = set(header)
+    fitting = [mapping for mapping in map(load_mapping, shipped_names()) if mapping.fits(header)]
+    return max(fitting, key=lambda m: len((m.needed_columns() | set(m.export_columns)) & columns), default=None)
 
 
 def split_cell(value: str) -> list[str]:
@@ -298,7 +303,7 @@ class RowConverter:
 
     def convert(self, row: dict, source: str) -> Post:
         post_id = self._required(row, "post_id") if "post_id" in self.m.columns else self._key(row)
-        author_id = self._required(row, "author_id")
+        author_id = account_id(self._required(row, "author_id"), "author_id")
         created_us = self._time(self._required(row, "created_at"))
         assert created_us is not None  # a value was given, and _time raises on what is not a time
         platform = self._get(row, "platform") or self.m.platform
@@ -395,46 +400,71 @@ _BOMS = (
 ENCODING_SAMPLE = 1 << 20  # bytes of a CSV file looked at to tell its encoding
 _NOT_UTF8 = re.compile("[\udc80-\udcff]")  # bytes that were not UTF-8, as surrogateescape decodes them
 _UTF8_BEYOND_ASCII = re.compile("[^\x00-\x7f\udc80-\udcff]")  # a character UTF-8 took several bytes for
+# What a spreadsheet saves a CSV file in where it is not Unicode: the Windows code pages and Latin-1
+# (and its euro-sign revision). charset-normalizer would also try the DOS and Mac code pages, which
+# read the same bytes as other letters (cp1252's € as cp1125's А) and which no one saves a CSV in.
+_LEGACY = [*(f"cp{n}" for n in range(1250, 1259)), "latin_1", "iso8859_15"]
+_LEGACY_CHAOS = 0.4  # charset-normalizer's threshold: a short text in Polish already measures 0.22
 
 
 def detect_encoding(head: bytes) -> str:
-    """The encoding of a CSV file (a Python codec name) from its first bytes.
+    """The encoding of a CSV file (a Python codec name) from its first bytes (`ENCODING_SAMPLE`, which
+    may end inside a character).
 
     A byte-order mark says it (Excel's "CSV UTF-8" and "Unicode text" write one). Without one, text
-    whose every other byte is NUL is UTF-16, which charset-normalizer tells LE from BE. Otherwise
+    whose every other byte is NUL is UTF-16 (every fourth pair, UTF-32), little- or big-endian by where
+    the NULs are: told from the NULs alone, so that a bad character (half of a surrogate pair, an odd
+    byte at the end of a download cut short) is a reject in that encoding, not the file lost. Otherwise
     the file is UTF-8 unless its non-ASCII bytes are never UTF-8: one valid multi-byte character
     makes it a UTF-8 file in which a bad byte is a corrupt record (set aside with its line, not
-    guessed at); a file with none is in a legacy 8-bit encoding (Excel's cp1252 and its siblings),
-    which charset-normalizer names from the text."""
+    guessed at); a file with none is in a Windows code page, which charset-normalizer names from the
+    text, and cp1252 (Excel's in most of the world) where it cannot."""
     for bom, codec in _BOMS:
         if head.startswith(bom):
             return codec
-    if head.count(0) * 3 > len(head):  # ASCII text in UTF-16: a NUL every other byte
-        guess = charset_normalizer.from_bytes(head, cp_isolation=["utf_16_le", "utf_16_be"]).best()
-        return guess.encoding if guess is not None else "utf-8"
+    if wide := _utf16_or_32(head):
+        return wide
     if head.isascii():
         return "utf-8"
-    text = head.decode("utf-8", errors="surrogateescape")
-    if len(head) >= ENCODING_SAMPLE:  # the sample may end inside a character
-        text = text[:-3]
+    # A character cut by the end of the sample is held back, not taken for a byte UTF-8 lacks.
+    text = codecs.getincrementaldecoder("utf-8")("surrogateescape").decode(head, final=False)
     if _NOT_UTF8.search(text) is None or _UTF8_BEYOND_ASCII.search(text) is not None:
         return "utf-8"
-    matches = charset_normalizer.from_bytes(head)
+    matches = charset_normalizer.from_bytes(head, cp_isolation=_LEGACY, threshold=_LEGACY_CHAOS)
     best = matches.best()
     if best is None:
-        return "utf-8"
+        return "cp1252"
     # Code pages agree on most bytes (cp1250 and cp1252 on curly quotes, dashes and é), and
-    # charset-normalizer can find several equally good: then the one Excel writes in most of the
-    # world is taken (French read as cp1250 would turn è into č).
-    tied = (m for m in matches if (m.chaos, m.coherence) == (best.chaos, best.coherence))
-    return "cp1252" if any("cp1252" in m.could_be_from_charset for m in tied) else best.encoding
+    # charset-normalizer can rate another as well or a little better on a few words: cp1252 is taken
+    # whenever it reads the text as coherently (French read as cp1257 would turn è into č).
+    if any("cp1252" in m.could_be_from_charset and m.coherence >= best.coherence for m in matches):
+        return "cp1252"
+    return best.encoding
+
+
+def _utf16_or_32(head: bytes) -> str | None:
+    """UTF-16 or UTF-32 without a byte-order mark, from where its NUL bytes are (ASCII characters
+    in UTF-16 LE have one at every odd offset; text in an 8-bit encoding has none); None for neither."""
+    quarter = len(head) // 4
+    if not quarter:
+        return None
+    nuls = [head[i : quarter * 4 : 4].count(0) for i in range(4)]
+    if nuls[2] + nuls[3] > 1.8 * quarter and nuls[0] * 2 < quarter:
+        return "utf-32-le"
+    if nuls[0] + nuls[1] > 1.8 * quarter and nuls[3] * 2 < quarter:
+        return "utf-32-be"
+    even, odd = nuls[0] + nuls[2], nuls[1] + nuls[3]
+    if max(even, odd) * 2 > quarter and min(even, odd) * 10 < max(even, odd):  # in a quarter of the characters
+        return "utf-16-le" if odd > even else "utf-16-be"
+    return None
 
 
 def encoding_name(codec: str) -> str:
     """A codec name as people write it ('utf_16_le' is UTF-16LE, 'utf-8-sig' is UTF-8 after a mark)."""
     name = codecs.lookup(codec).name
     return {"utf-8-sig": "UTF-8", "utf-8": "UTF-8", "utf-16": "UTF-16", "utf-32": "UTF-32",
-            "utf-16-le": "UTF-16LE", "utf-16-be": "UTF-16BE"}.get(name, name)  # fmt: skip
+            "utf-16-le": "UTF-16LE", "utf-16-be": "UTF-16BE",
+            "utf-32-le": "UTF-32LE", "utf-32-be": "UTF-32BE"}.get(name, name)  # fmt: skip
 
 
 def read_rows(

@@ -14,6 +14,7 @@ from swell.readers.base import (
     RECORD_ERRORS,
     BadRecord,
     Sink,
+    account_id,
     author_time_or_none,
     count_or_none,
     reason_for,
@@ -97,7 +98,7 @@ def _inline_author(tweet: dict) -> dict:
 def tweet_to_post(tweet: dict, includes: Includes, source: str) -> Post:
     post_id = require_str(tweet["id"], "id")
     author = _inline_author(tweet) or includes.users.get(tweet.get("author_id")) or {}
-    author_id = require_str(tweet.get("author_id") or author.get("id"), "author_id")
+    author_id = account_id(tweet.get("author_id") or author.get("id"), "author_id")
     text, entities = _text_and_entities(tweet)
 
     kind, ref = "post", None

@@ -17,7 +17,7 @@ from typing import Any
 import msgspec
 
 from swell.readers import twitter_v1
-from swell.readers.base import BadRecord, Sink, pseudonymised
+from swell.readers.base import BadRecord, Sink, account_id, pseudonymised
 
 NAME = "x-web"
 _HOSTS = ("twitter.com", "x.com")
@@ -64,7 +64,7 @@ def _user(result: dict) -> dict:
     legacy, core = result.get("legacy") or {}, result.get("core") or {}
     followers, created = legacy.get("followers_count"), core.get("created_at") or legacy.get("created_at")
     return {
-        "id_str": result["rest_id"],
+        "id_str": account_id(result["rest_id"], "rest_id"),
         "screen_name": core.get("screen_name") or legacy.get("screen_name"),
         # unknown where 4CAT's pseudonymisation hashed them, as everything under `user_results`
         "followers_count": None if pseudonymised(followers) else followers,
