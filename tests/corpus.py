@@ -342,17 +342,27 @@ class CorpusFile:
 
     def decoded(self) -> bytes:
         """What a decoder makes of the file's bytes: for a cut file, what precedes the cut."""
+        return self._decode()[0]
+
+    def cut_inside_a_member(self) -> bool:
+        """Whether the file's compressed data ends inside a gzip member or zstd frame. A cut that falls
+        between two of the 4 kB frames leaves complete frames: no reader can tell that more were due."""
+        return not self._decode()[1]
+
+    def _decode(self) -> tuple[bytes, bool]:
+        """What the file's bytes decode to, and whether the last member or frame was complete."""
         data = self.content()
         if self.layout.startswith("jsonl.gz"):
-            return zlib.decompressobj(wbits=31).decompress(data)
+            decoder = zlib.decompressobj(wbits=31)
+            return decoder.decompress(data), decoder.eof
         if self.layout.startswith("jsonl.zst"):
-            out, rest = [], data
+            out, rest, complete = [], data, True
             while rest:  # frame by frame; the last may be cut short
                 decoder = zstandard.ZstdDecompressor().decompressobj()
                 out.append(decoder.decompress(rest))
-                rest = decoder.unused_data if decoder.eof else b""
-            return b"".join(out)
-        return data
+                rest, complete = (decoder.unused_data, True) if decoder.eof else (b"", False)
+            return b"".join(out), complete
+        return data, True
 
     def positions(self) -> list[int | str]:
         """Where swell places each entry: its line (a CSV record's first line), or `item N`."""
