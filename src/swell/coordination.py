@@ -215,6 +215,11 @@ def _components(a: np.ndarray, b: np.ndarray, nodes: int) -> np.ndarray:
     return labels
 
 
+def _spelled(kinds: tuple[str, ...]) -> str:
+    """Kinds as an SQL list, after `check_kinds`: names of KINDS only, so safe to spell out."""
+    return ", ".join(f"'{kind}'" for kind in kinds)
+
+
 def check_kinds(kinds: tuple[str, ...]) -> None:
     """Raise if a kind is unknown."""
     unknown = set(kinds) - set(KINDS)
@@ -270,8 +275,8 @@ def co_action_network(
         )
     if "near-duplicate" in kinds:
         engine.register("near_duplicate_groups", near_duplicate_groups(engine.frame("SELECT post_id, norm FROM texts")))
-    repeated = repeated_kinds(kinds) if repeat_window_s is not None else ()
-    every = tuple(dict.fromkeys(kinds + repeated))
+    # The day-long pass looks at more kinds (hashtags) than the window of seconds: their actions are built once.
+    every = repeated_kinds(kinds) if repeat_window_s is not None else kinds
     actions = " UNION ALL ".join(f"SELECT '{kind}' AS kind, * FROM ({_ACTIONS[kind]})" for kind in every)
     engine.table(
         "actions",
@@ -282,13 +287,13 @@ def co_action_network(
     # The band join: the other side replicated into the neighbouring buckets.
     engine.table(
         "pairs",
-        """WITH band AS (SELECT * FROM actions WHERE list_contains($kinds, kind)),
+        f"""WITH band AS (SELECT * FROM actions WHERE kind IN ({_spelled(kinds)})),
            other AS (SELECT kind, author_id, post_id, object, t, b + d AS b FROM band, (VALUES (-1), (0), (1)) s(d))
            SELECT a.kind, a.author_id AS source, o.author_id AS target, a.post_id AS source_post,
                   o.post_id AS target_post, a.object, (o.t - a.t) / 1e6 AS dt_s, a.t
            FROM band a JOIN other o ON a.kind = o.kind AND a.object = o.object AND a.b = o.b
            WHERE a.author_id <> o.author_id AND abs(o.t - a.t) <= $window""",
-        {"window": window_us, "kinds": list(kinds)},
+        {"window": window_us},
     )
     # One pass over the pairs: the weight, the first and last co-action, and the earliest pairs as evidence
     # (ties in time broken by the posts and object, so that every engine picks the same pairs).
@@ -310,7 +315,7 @@ def co_action_network(
     )
     edges = edges.drop("samples").cast({"weight": pl.Int64})
     if repeat_window_s is not None:
-        edges = pl.concat([edges, repeated_co_actions(engine, kinds=repeated, window_s=repeat_window_s)])
+        edges = pl.concat([edges, repeated_co_actions(engine, kinds=every, window_s=repeat_window_s)])
     accounts = engine.frame(
         """SELECT author_id AS account, arg_max(author_handle, t) FILTER (WHERE author_handle IS NOT NULL) AS handle,
                   count(*) AS posts
@@ -345,7 +350,6 @@ def repeated_co_actions(
     each have their own popular posts. Uses the `actions` table of `co_action_network`."""
     window_us = int(window_s * 1_000_000)
     check_kinds(kinds)
-    known = ", ".join(f"'{kind}'" for kind in kinds)  # names of KINDS only: safe to spell out
     # One action per account and object; objects that more than one account acted on carry their count
     # `c`, unless they are among the most shared ones past the budget, which are left out altogether.
     engine.table(
@@ -353,7 +357,7 @@ def repeated_co_actions(
         f"""WITH first AS (
                SELECT kind, author_id, coalesce(loose, object) AS object, min(t) AS t,
                       arg_min(post_id, {{'t': t, 'post_id': post_id}}) AS post_id
-               FROM actions WHERE kind IN ({known})
+               FROM actions WHERE kind IN ({_spelled(kinds)})
                GROUP BY kind, author_id, coalesce(loose, object)),
            shared AS (
                SELECT kind, object, c, sum(c * (c - 1) / 2) OVER (PARTITION BY kind ORDER BY c, object) AS pairs
@@ -439,16 +443,16 @@ def _communities(actions: pl.DataFrame) -> pl.DataFrame:
 
 
 def _normalised_texts(texts: pl.DataFrame) -> pl.DataFrame:
-    return texts.select("post_id", "author_id", "t", norm=normalised_text(pl.col("text"))).filter(pl.col("norm") != "")
+    """`texts` with the normalised `norm` in place of `text`, texts that normalise to nothing left out."""
+    return texts.with_columns(norm=normalised_text(pl.col("text"))).filter(pl.col("norm") != "").drop("text")
 
 
 def _linked_texts(texts: pl.DataFrame) -> pl.DataFrame:
     """Posts' normalised texts (`norm`) and, for posts with links, their text with links (`linked`): the
     normalised text, a line break (which a normalised text never holds) and the post's links as stored."""
-    normalised = _normalised_texts(texts.select("post_id", "author_id", "t", "text"))
-    links = texts.filter(pl.col("urls").list.len() > 0).select("post_id", links=links_key(pl.col("urls")))
-    return normalised.join(links, on="post_id", how="left").select(
-        "post_id", "author_id", "t", "norm", linked=pl.concat_str("norm", pl.lit("\n"), "links")
+    with_links = pl.concat_str("norm", pl.lit("\n"), links_key(pl.col("urls")))
+    return _normalised_texts(texts).select(
+        "post_id", "author_id", "t", "norm", linked=pl.when(pl.col("urls").list.len() > 0).then(with_links)
     )
 
 
