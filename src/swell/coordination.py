@@ -369,22 +369,31 @@ def repeated_co_actions(
         {"per_action": REPEAT_PAIRS_PER_ACTION},
     )
     # Pairs that meet on two objects or more, found by counting first: the distinct posts behind a pair's
-    # objects are counted only for those (counting them for every pair took three times as long).
+    # objects are counted only for those (counting them for every pair took three times as long). Each step
+    # is a table of its own: Spark inlines a query's CTEs, and ran the first step twice in one query.
+    engine.table(
+        "repeat_met",
+        """WITH a AS (SELECT * FROM repeat_actions WHERE c IS NOT NULL)
+           SELECT a.kind, a.author_id AS source, b.author_id AS target
+           FROM a JOIN a AS b ON a.kind = b.kind AND a.object = b.object AND a.author_id < b.author_id
+                                 AND abs(a.t - b.t) <= $window
+           GROUP BY a.kind, a.author_id, b.author_id HAVING count(*) >= 2""",
+        {"window": window_us},
+    )
+    engine.table(
+        "repeat_met_actions",
+        """SELECT * FROM repeat_actions
+           SEMI JOIN (SELECT kind, source AS author_id FROM repeat_met UNION SELECT kind, target FROM repeat_met)
+           USING (kind, author_id) WHERE c IS NOT NULL""",
+    )
     pairs = engine.frame(
-        """WITH a AS (SELECT * FROM repeat_actions WHERE c IS NOT NULL),
-           met AS (
-               SELECT a.kind, a.author_id AS source, b.author_id AS target
-               FROM a JOIN a AS b ON a.kind = b.kind AND a.object = b.object AND a.author_id < b.author_id
-                                     AND abs(a.t - b.t) <= $window
-               GROUP BY a.kind, a.author_id, b.author_id HAVING count(*) >= 2),
-           m AS (SELECT * FROM a SEMI JOIN (SELECT kind, source AS author_id FROM met
-                                            UNION SELECT kind, target FROM met) USING (kind, author_id))
-           SELECT a.kind, a.author_id AS source, b.author_id AS target,
+        """SELECT a.kind, a.author_id AS source, b.author_id AS target,
                   least(count(*), count(DISTINCT a.post_id), count(DISTINCT b.post_id)) AS weight,
                   min(least(a.t, b.t)) / 1e6 AS first_s, max(greatest(a.t, b.t)) / 1e6 AS last_s
-           FROM m AS a JOIN m AS b ON a.kind = b.kind AND a.object = b.object AND a.author_id < b.author_id
-                                      AND abs(a.t - b.t) <= $window
-           SEMI JOIN met ON met.kind = a.kind AND met.source = a.author_id AND met.target = b.author_id
+           FROM repeat_met_actions AS a
+           JOIN repeat_met_actions AS b ON a.kind = b.kind AND a.object = b.object AND a.author_id < b.author_id
+                                           AND abs(a.t - b.t) <= $window
+           SEMI JOIN repeat_met AS met ON met.kind = a.kind AND met.source = a.author_id AND met.target = b.author_id
            GROUP BY a.kind, a.author_id, b.author_id
            HAVING least(count(*), count(DISTINCT a.post_id), count(DISTINCT b.post_id)) >= 2""",
         {"window": window_us},
