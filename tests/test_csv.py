@@ -130,6 +130,16 @@ def test_binary_data_with_a_delimiter_is_not_taken_for_a_csv_header(db, tmp_path
     assert [(r["line"], r["reason"].split(":")[0]) for r in rejects(db)] == [(1, "invalid JSON")]
 
 
+def test_punctuation_between_delimiters_is_not_taken_for_a_csv_header(db, tmp_path):
+    """Found by the property test: `!|!` was sniffed as a header of two columns named `!` and the file
+    refused whole; a header names its columns, so it has a letter or a digit somewhere."""
+    punctuation = tmp_path / "punctuation.jsonl"
+    punctuation.write_bytes(b"!|!\n")
+    result = ingest(db, punctuation, ok=False)
+    assert result.exit_code == 1 and "a CSV file" not in result.output
+    assert [(r["line"], r["reason"].split(":")[0]) for r in rejects(db)] == [(1, "invalid JSON")]
+
+
 def test_a_csv_with_semicolons_is_read_with_its_delimiter(db, tmp_path):
     export = tmp_path / "export.csv"
     export.write_text(

@@ -376,7 +376,8 @@ def sniff_header(first_line: str) -> tuple[list[str], str] | None:
     """The columns and the delimiter of a CSV header line (`csv.Sniffer`, among , ; tab |), or None
     when the line is not one: fewer than two columns, an empty column name, a control character
     (binary data, not names), or longer than a header is (the sniffer's regular expressions are not
-    run over megabytes of something else)."""
+    run over megabytes of something else), or no letter or digit in any of its names (`!|!` names
+    nothing)."""
     if len(first_line) > MAX_HEADER or any(c < " " and c not in "\t\r\n" for c in first_line):
         return None
     try:
@@ -385,6 +386,8 @@ def sniff_header(first_line: str) -> tuple[list[str], str] | None:
     except csv.Error:
         return None
     if len(header) < 2 or not all(column.strip() for column in header):
+        return None
+    if not any(c.isalnum() for column in header for c in column):
         return None
     return header, delimiter
 
