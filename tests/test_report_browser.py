@@ -16,8 +16,10 @@ import pytest
 from playwright.sync_api import BrowserContext, Page, sync_playwright
 
 from conftest import ingest, swell
+from swell.coordination import coordination_report
 from swell.live.replay import Replay, serving
 from swell.simulate import Campaign, Simulation, generate, write_jetstream
+from swell.store import Store
 
 CHROMIUM = "/usr/bin/chromium"
 # Every wait in the browser is for something to appear; this only turns a hang into a failure.
@@ -166,9 +168,12 @@ def status(n: int, when: datetime, text: str, handle: str, retweet_of: dict | No
     }
 
 
-def test_hostile_text_renders_as_text(browser, tmp_path):
-    """Post text, handles and hashtags that try to run script, break out of attributes or of the
-    page's JSON, flip the text direction, or run to 10,000 characters: all shown as text."""
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory) -> Path:
+    """A store of posts whose text, handles and hashtags try to run script, break out of attributes or
+    of the page's JSON, flip the text direction, or run to 10,000 characters; the same texts by
+    several accounts within seconds (a co-post cluster), and reposts of each."""
+    tmp_path = tmp_path_factory.mktemp("hostile")
     start = datetime(2024, 5, 1, 12, tzinfo=UTC)
     statuses = []
     for burst in range(3):  # the same texts by several accounts within seconds: a co-post cluster
@@ -184,7 +189,12 @@ def test_hostile_text_renders_as_text(browser, tmp_path):
     path.write_bytes(b"\n".join(orjson.dumps(s) for s in statuses))
     db = tmp_path / "hostile.duckdb"
     ingest(db, path)
-    swell("campaign", "#Blast", "--db", db, "--report", tmp_path / "h.html", "--min-weight", "2")
+    return db
+
+
+def test_hostile_text_renders_as_text(browser, hostile, tmp_path):
+    """Every hostile value in the campaign report shown as text."""
+    swell("campaign", "#Blast", "--db", hostile, "--report", tmp_path / "h.html", "--min-weight", "2")
 
     page, problems = open_report(browser, tmp_path / "h.html")
     assert problems == []
@@ -197,6 +207,28 @@ def test_hostile_text_renders_as_text(browser, tmp_path):
     assert "#🔥🔥" in page.locator("#chart-cohashtags").inner_text()
     assert page.locator(".cluster").count() >= 1  # the evidence, hostile text included, is shown
     page.screenshot(path=tmp_path / "hostile.png", full_page=True)
+
+
+def test_a_notebook_shows_a_coordination_report_and_its_assessment_as_text(browser, hostile):
+    """What a notebook shows for a report (`_repr_html_`): its assessment and clusters, hostile handles
+    as text, nothing run."""
+    with Store(hostile, read_only=True) as store:
+        report = coordination_report(store.engine, min_weight=2)
+    page = browser.new_page()
+    try:
+        page.set_content(report._repr_html_())
+        assert page.evaluate("window.__pwned") is None
+        assert page.locator("img").count() == 0 and page.locator("b", has_text="bold").count() == 0
+        rows = page.locator("#clusters tr").all_inner_texts()[1:]  # the header apart
+        assert len(rows) == len(report.clusters) >= 1
+        assert any(HANDLES[0] in row and HANDLES[1] in row for row in rows)
+        level = report.assessment().level
+        assert page.locator("#assessment h3").inner_text().startswith(f"Assessment: {level}")
+        assert page.locator("#evidence tr").count() == 1 + len(report.assessment().evidence)
+        page.set_content(report.assessment()._repr_html_())  # the assessment alone
+        assert page.locator("#evidence tr").count() == 1 + len(report.assessment().evidence)
+    finally:
+        page.close()
 
 
 def test_serve_shows_the_trends_as_a_replayed_campaign_arrives(browser, tmp_path):

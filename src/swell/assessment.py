@@ -123,6 +123,11 @@ class Assessment:
     def to_dict(self) -> dict:
         return {"score": round(self.score, 3), "level": self.level, "evidence": self.evidence}
 
+    def _repr_html_(self) -> str:  # how a notebook shows it: the evidence table of the HTML report
+        from swell.html_report import fragment
+
+        return fragment("_assessment.html.j2", a=self.to_dict())
+
 
 def assess(signals: dict) -> Assessment:
     """The assessment of a campaign's signals (`campaign_signals`). A signal that could not be measured

@@ -673,6 +673,11 @@ class CoordinationReport:
         """The signals read together: a score from 0 to 1, its level in words, and the evidence."""
         return assess(self.signals)
 
+    def _repr_html_(self) -> str:  # how a notebook shows it: the network, the assessment, the top clusters
+        from swell.html_report import fragment
+
+        return fragment("_coordination.html.j2", co=self.to_dict(top=10, samples=0))
+
     def to_dict(self, top: int | None = None, samples: int = 5) -> dict:
         """JSON-ready: the parameters, the edges per kind, the signals and their assessment, and the `top`
         clusters (all by default), each with its members and `samples` pairs of posts behind its edges."""

@@ -67,6 +67,11 @@ def render(template: str, **context) -> str:
     )
 
 
+def fragment(template: str, **context) -> str:
+    """A part of a page on its own (a notebook's view of a result), escaped as the pages are."""
+    return _environment().get_template(template).render(**context)
+
+
 def _account_bars(accounts: list[dict]) -> dict:
     rows = [{"account": a["handle"] or a["author_id"], "posts": a["posts"]} for a in accounts]
     return charts.bars(rows, "account", "posts", "posts by the busiest accounts")
