@@ -140,6 +140,16 @@ def test_punctuation_between_delimiters_is_not_taken_for_a_csv_header(db, tmp_pa
     assert [(r["line"], r["reason"].split(":")[0]) for r in rejects(db)] == [(1, "invalid JSON")]
 
 
+def test_a_json_string_with_a_comma_is_not_taken_for_a_csv_header(db, tmp_path):
+    """Found by review: a JSON-lines file whose first record is a string such as "a\\",\\"b" was refused
+    whole as a CSV file of columns `a\\` and `"b"`; a line that is a JSON value is a record."""
+    lines = tmp_path / "strings.jsonl"
+    lines.write_bytes(b'"a\\",\\"b"\n3\n')
+    result = ingest(db, lines, ok=False)
+    assert result.exit_code == 1 and "a CSV file" not in result.output
+    assert [r["line"] for r in rejects(db)] == [1, 2]
+
+
 def test_a_csv_with_semicolons_is_read_with_its_delimiter(db, tmp_path):
     export = tmp_path / "export.csv"
     export.write_text(

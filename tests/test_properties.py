@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 
 import orjson
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -81,6 +82,10 @@ def _ingest_lines(raw_lines: list[bytes]) -> None:
                 [summary] = Ingest(store).run([path])
             except ValueError as exc:  # a first line that reads as a CSV header no mapping knows: said, whole
                 assert str(exc).startswith(f"{path}: a CSV file") and str(exc).endswith("nothing was read")
+                first = raw_lines[0].removeprefix(b"\xef\xbb\xbf")
+                assert any(c.isalnum() for c in first.decode("utf-8", "replace")), first  # a header names columns
+                with pytest.raises(orjson.JSONDecodeError):  # and is no JSON record
+                    orjson.loads(first)
                 assert store.con.execute("SELECT count(*) FROM posts").fetchone() == (0,)
                 assert not store.rejects_path.exists()
                 return

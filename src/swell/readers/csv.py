@@ -376,9 +376,15 @@ def sniff_header(first_line: str) -> tuple[list[str], str] | None:
     """The columns and the delimiter of a CSV header line (`csv.Sniffer`, among , ; tab |), or None
     when the line is not one: fewer than two columns, an empty column name, a control character
     (binary data, not names), or longer than a header is (the sniffer's regular expressions are not
-    run over megabytes of something else), or no letter or digit in any of its names (`!|!` names
-    nothing)."""
+    run over megabytes of something else), no letter or digit in any of its names (`!|!` names
+    nothing), or a line that is a JSON value (`"a,b"` is a record of a JSON-lines file)."""
     if len(first_line) > MAX_HEADER or any(c < " " and c not in "\t\r\n" for c in first_line):
+        return None
+    try:
+        orjson.loads(first_line)
+    except orjson.JSONDecodeError:
+        pass  # as a header line is
+    else:
         return None
     try:
         delimiter = csv.Sniffer().sniff(first_line, delimiters=DELIMITERS).delimiter
