@@ -28,6 +28,7 @@ from swell.coordination import (
     read_labels,
     write_toolkit_csv,
 )
+from swell.selection import Selection
 from swell.simulate import Campaign, Simulation, generate, write_twitter_v1
 from swell.store import Store
 
@@ -350,3 +351,10 @@ def test_repeated_co_actions_are_set_from_the_command_line(trolls_among_organic)
     ]
     assert {"repeated co-repost", "repeated co-post", "repeated co-hashtag"} <= kinds[0]
     assert kinds[1] == {"co-repost", "co-post"}
+
+
+def test_a_notebook_shows_a_report_of_no_posts(planted):
+    """A selection that matches nothing still shows (as what a notebook displays), saying so."""
+    with Store(planted[0], read_only=True) as store:
+        shown = coordination_report(store.engine, Selection(hashtags=("nosuchtag",)))._repr_html_()
+    assert "No posts selected." in shown and "No co-action clusters." in shown
