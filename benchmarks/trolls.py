@@ -1,11 +1,11 @@
 """Coordination against known answers: the IRA troll accounts of September 2016 among organic posts.
 
-    python benchmarks/trolls.py [--rates 1000 4000 20000]
+    python benchmarks/trolls.py [--rates 1000 4000 20000] [--kinds co-repost co-post ...]
 
 For each background rate, one store as tests/test_coordination.py builds it: the IRA tweets
 (tests/corpora/ira-2016-09), every real sample of tests/data, and a simulated organic day of September
 2016 with viral retweet cascades (`Simulation(viral_share=0.5)`, accounts = twice the hourly rate).
-`coordination_report` at its defaults; prints precision and recall of the troll accounts, organic
+`coordination_report` at its defaults (or with --kinds); prints precision and recall of the troll accounts, organic
 accounts flagged, cluster purity against the trolls' roles (authors.csv), and the report's time.
 Quality, not speed: the figures do not depend on the machine.
 """
@@ -20,11 +20,13 @@ from pathlib import Path
 
 import polars as pl
 
+from swell.coordination import DEFAULT_KINDS, KINDS
+
 TESTS = Path(__file__).parent.parent / "tests"
 IRA = TESTS / "corpora" / "ira-2016-09"
 
 
-def score(rate: int, work: Path) -> None:
+def score(rate: int, work: Path, kinds: tuple[str, ...]) -> None:
     from swell.coordination import coordination_report, label_purity, read_labels
     from swell.ingest import ingest_files
     from swell.simulate import Simulation, generate
@@ -40,7 +42,7 @@ def score(rate: int, work: Path) -> None:
     trolls = set(pl.read_csv(IRA / "ira_tweets_2016-09.csv.gz", columns=["author_id"]).get_column("author_id"))
     with Store(db, read_only=True) as store:
         started = time.perf_counter()
-        report = coordination_report(store.engine)
+        report = coordination_report(store.engine, kinds=kinds)
         seconds = time.perf_counter() - started
         accounts = set(store.engine.frame("SELECT DISTINCT author_id FROM posts").get_column("author_id"))
     flagged = {a for c in report.clusters if report.coordinated(c) for a in c.accounts}
@@ -59,10 +61,11 @@ def score(rate: int, work: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rates", type=int, nargs="+", default=[1_000, 4_000, 20_000])
+    parser.add_argument("--kinds", nargs="+", default=list(DEFAULT_KINDS), choices=KINDS)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as work:
         for rate in args.rates:
-            score(rate, Path(work))
+            score(rate, Path(work), tuple(args.kinds))
 
 
 if __name__ == "__main__":
