@@ -28,6 +28,7 @@ from swell.coordination import (
     read_labels,
     write_toolkit_csv,
 )
+from swell.engine import ROWS_PER_BATCH
 from swell.selection import Selection
 from swell.simulate import Campaign, Simulation, generate, write_twitter_v1
 from swell.store import Store
@@ -358,3 +359,15 @@ def test_a_notebook_shows_a_report_of_no_posts(planted):
     with Store(planted[0], read_only=True) as store:
         shown = coordination_report(store.engine, Selection(hashtags=("nosuchtag",)))._repr_html_()
     assert "No posts selected." in shown and "No co-action clusters." in shown
+
+
+def test_a_row_map_sees_every_row_once_a_batch_at_a_time(planted):
+    """What the co-post texts go through (`Engine.table` with `rows`): every row once, never more
+    than a batch of them in Python at once."""
+    with Store(planted[0], read_only=True) as store:
+        store.engine.table(
+            "ids", "SELECT post_id FROM posts", rows=lambda batch: batch.with_columns(n=pl.lit(len(batch)))
+        )
+        found = store.engine.one("SELECT count(*), count(DISTINCT post_id), max(n) FROM ids")
+        (total,) = store.engine.one("SELECT count(*) FROM posts") or (0,)
+    assert total > 2 * ROWS_PER_BATCH and found == (total, total, ROWS_PER_BATCH)

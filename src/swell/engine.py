@@ -25,8 +25,9 @@ if TYPE_CHECKING:  # imported where they are used: the command line starts witho
 
 Params = list | dict | None
 # A function applied to a table batch by batch (a row's result depends on that row alone), so that
-# Spark can run it on its executors; DuckDB applies it to the whole table at once.
+# Spark can run it on its executors; DuckDB too applies it a batch at a time.
 RowMap = Callable[["pl.DataFrame"], "pl.DataFrame"]
+ROWS_PER_BATCH = 100_000  # of a query's result passed through a RowMap at a time
 
 
 class Engine(Protocol):
@@ -89,8 +90,20 @@ class DuckDBEngine:
     def table(self, name: str, query: str, params: Params = None, *, rows: RowMap | None = None) -> None:
         if rows is None:
             self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {query}", params or [])
-        else:
-            self.register(name, rows(self.frame(query, params)))
+            return
+        # A batch at a time, as on Spark: the result is kept by DuckDB (within its memory limit, spilling
+        # past it) and only one batch of it is in Python's memory at once. (A result cannot be read
+        # batch by batch while the batches are written: DuckDB runs one query at a time a connection.)
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name}_input AS {query}", params or [])
+        (count,) = one_row(self, f"SELECT count(*) FROM {name}_input")  # rowids 0 .. count - 1
+        self.register(name, rows(self.frame(f"SELECT * FROM {name}_input LIMIT 0")))
+        page = f"SELECT * FROM {name}_input WHERE rowid >= $first AND rowid < $first + $rows"
+        for first in range(0, count, ROWS_PER_BATCH):
+            batch = self.frame(page, {"first": first, "rows": ROWS_PER_BATCH})
+            self.con.register(f"{name}_batch", rows(batch).to_arrow())
+            self.con.execute(f"INSERT INTO {name} SELECT * FROM {name}_batch")
+            self.con.unregister(f"{name}_batch")
+        self.con.execute(f"DROP TABLE {name}_input")
 
     def register(self, name: str, frame: pl.DataFrame) -> None:
         self.con.register(f"{name}_frame", frame.to_arrow())
