@@ -40,7 +40,6 @@ import duckdb
 import igraph
 import numpy as np
 import polars as pl
-from scipy.special import pdtrc
 
 from swell.assessment import Assessment, assess
 from swell.engine import Engine, one_row
@@ -420,6 +419,8 @@ def repeated_co_actions(
         pl.col("n_target") * pl.col("reach_source"), pl.col("n_source") * pl.col("reach_target")
     ) / pl.col("n")
     # P(X >= w), X ~ Poisson(expected)
+    from scipy.special import pdtrc  # here: scipy takes a third of this module's import time
+
     tail = pdtrc(pairs["weight"].to_numpy() - 1, pairs.select(expected).to_series().to_numpy())
     # Benjamini-Hochberg: the k most unlikely pairs are kept, k the largest rank whose p <= k * alpha / pairs.
     group = ["kind", "community"]
