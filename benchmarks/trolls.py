@@ -20,8 +20,6 @@ from pathlib import Path
 
 import polars as pl
 
-from swell.coordination import DEFAULT_KINDS, KINDS
-
 TESTS = Path(__file__).parent.parent / "tests"
 IRA = TESTS / "corpora" / "ira-2016-09"
 
@@ -59,6 +57,8 @@ def score(rate: int, work: Path, kinds: tuple[str, ...]) -> None:
 
 
 def main() -> None:
+    from swell.coordination import DEFAULT_KINDS, KINDS
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rates", type=int, nargs="+", default=[1_000, 4_000, 20_000])
     parser.add_argument("--kinds", nargs="+", default=list(DEFAULT_KINDS), choices=KINDS)
