@@ -66,6 +66,26 @@ def test_simulate_writes_truth_and_trends_finds_the_planted_campaigns(simulated,
     assert "#presslies" in table.output and "#freethepress" not in table.output
 
 
+def test_each_trend_with_how_coordinated_its_posts_look(simulated, tmp_path):
+    """--assess: the planted push reads as coordinated and the planted blast, synchronised by plan, as
+    organic; trends of fewer posts than the assessment was calibrated on are not assessed."""
+    db = tmp_path / "a.duckdb"
+    ingest(db, simulated)
+    found = orjson.loads(swell("trends", "--db", db, "--assess", "--format", "json").output)["trends"]
+    by_tag = {t["hashtag"]: t for t in found}
+    assert by_tag["freethepress"]["coordination"] == "nothing beyond what organic campaigns show"
+    assert by_tag["presslies"]["coordination_score"] >= 0.8
+    assert by_tag["presslies"]["coordination"].endswith("signs of coordination")
+    small = [t for t in found if t["posts"] < 20]
+    assert small and all(t["coordination_score"] is None for t in small)
+    assert all(t["coordination"].startswith("too few posts") for t in small)
+    table = swell("trends", "--db", db, "--assess", "--since", "2024-03-01T06:00", "--until", "2024-03-01T12:00")
+    row = next(line for line in table.output.splitlines() if "#presslies" in line)
+    assert row.rstrip().endswith(" strong"), row  # "strong" or "very strong", in 80 columns
+    refused = swell("trends", "--db", db, "--assess", "--follow", ok=False)
+    assert refused.exit_code == 2 and "--assess" in refused.output
+
+
 def test_follow_updates_as_posts_arrive(simulated, tmp_path):
     lines = simulated.read_bytes().splitlines()
 

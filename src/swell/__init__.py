@@ -11,7 +11,8 @@ The Python API, for notebooks and scripts (docs/python-api.md has worked example
   scoring detection against labelled onsets: `swell.evaluation`;
 - campaigns: `CampaignQuery`, `analyse_campaign`, `overview`, `describe`, and their HTML pages,
   `campaign_page` and `store_page`;
-- coordination: `co_action_network`, `clusters`, `coordination_report` (`CoordinationReport`);
+- coordination: `co_action_network`, `clusters`, `coordination_report` (`CoordinationReport`),
+  `assess_trends`;
 - simulated streams: `Simulation`, `Campaign`, `generate`;
 - the unified post: `Post`, `POST_SCHEMA`; the errors a user can fix: `SwellError`.
 
@@ -47,6 +48,7 @@ _API = {
     "clusters": ("swell.coordination", "clusters"),
     "coordination_report": ("swell.coordination", "coordination_report"),
     "CoordinationReport": ("swell.coordination", "CoordinationReport"),
+    "assess_trends": ("swell.coordination", "assess_trends"),
     "Simulation": ("swell.simulate", "Simulation"),
     "Campaign": ("swell.simulate", "Campaign"),
     "generate": ("swell.simulate", "generate"),
@@ -76,6 +78,7 @@ if TYPE_CHECKING:  # for type checkers and editors: the same names, imported eag
     from swell.campaign import overview as overview
     from swell.contents import describe as describe
     from swell.coordination import CoordinationReport as CoordinationReport
+    from swell.coordination import assess_trends as assess_trends
     from swell.coordination import clusters as clusters
     from swell.coordination import co_action_network as co_action_network
     from swell.coordination import coordination_report as coordination_report

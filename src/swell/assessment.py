@@ -23,6 +23,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+# Fewest posts of a campaign for its assessment to mean what its reference ranges say: they were set
+# on hashtags of 20 posts or more (README, "The campaign assessment").
+MIN_POSTS = 20
 # Fewest accounts with a known creation date for their clustering in time to count.
 MIN_DATED_ACCOUNTS = 10
 # Fewest accounts for posts per account to count: one or two loud accounts are not a coordinated
@@ -97,17 +100,21 @@ REFERENCES = (
     ),
 )
 
-# The words for the score, from the lowest band up.
+# The words for the score, from the lowest band up, and a word or two for a table's column.
 LEVELS = (
-    (0.2, "nothing beyond what organic campaigns show"),
-    (0.5, "some signs of coordination"),
-    (0.8, "strong signs of coordination"),
-    (math.inf, "very strong signs of coordination"),
+    (0.2, "nothing beyond what organic campaigns show", "nothing"),
+    (0.5, "some signs of coordination", "some"),
+    (0.8, "strong signs of coordination", "strong"),
+    (math.inf, "very strong signs of coordination", "very strong"),
 )
 
 
 def level_of(score: float) -> str:
-    return next(words for bound, words in LEVELS if score < bound)
+    return next(words for bound, words, _ in LEVELS if score < bound)
+
+
+def short_level_of(score: float) -> str:
+    return next(short for bound, _, short in LEVELS if score < bound)
 
 
 def _part(value: float, ref: Reference) -> float:

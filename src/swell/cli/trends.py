@@ -46,9 +46,14 @@ from swell.cli.options import (
 @output_options(("table", "json", "jsonl", "csv"))
 @click.option("--follow", is_flag=True, help="Keep looking at the store and print the trends as new posts arrive.")
 @click.option("--interval", type=float, default=5.0, show_default=True, help="With --follow: seconds between looks.")
+@click.option(
+    "--assess",
+    is_flag=True,
+    help="With each trend, how coordinated its posts look (the assessment `swell campaign` gives): a report a trend.",
+)
 @quiet_option
 def trends(db, engine, master, since, until, platform, at_us, history, bucket_min, scales, detector, threshold,
-           min_accounts, count, no_reposts, warmup, fmt, out_path, follow, interval, quiet):  # fmt: skip
+           min_accounts, count, no_reposts, warmup, fmt, out_path, follow, interval, assess, quiet):  # fmt: skip
     """Which hashtags are trending, and since when.
 
     Without --at, every trend episode in the range; with --at, the hashtags trending at that time.
@@ -59,6 +64,10 @@ def trends(db, engine, master, since, until, platform, at_us, history, bucket_mi
     it was detected.
     With --follow, the store is looked at again every --interval seconds (beside `swell watch` or an
     ingest) and what is trending is printed after each look, until Ctrl-C.
+    With --assess, each trend also has the assessment of its posts' coordination, from the start of
+    its rise to the end of its last trending bucket: a score from 0 (nothing beyond what organic
+    campaigns show) to 1, and its level in words; none for a trend of fewer than 20 posts, fewer than
+    the assessment was calibrated on. It takes a coordination report a trend.
 
     \b
     Examples:
@@ -66,11 +75,14 @@ def trends(db, engine, master, since, until, platform, at_us, history, bucket_mi
       swell trends --at 2024-03-01T17:10 --format csv
       swell trends --since 2024-03-01T08:00 --until 2024-03-01T10:00 --detector poisson --format json
       swell trends --follow --format jsonl
+      swell trends --assess
     """
-    from swell.errors import NotOnThisEngine
+    from swell.errors import NotOnThisEngine, UsageError
 
     if follow and engine != "duckdb":
         raise NotOnThisEngine("--follow looks at a DuckDB store as it fills; Spark's datasets are written whole")
+    if follow and assess:
+        raise UsageError("--assess takes a coordination report a trend: ask it of the store, not with --follow")
     with working(quiet or follow, "trends") as step:  # shown at once: the analyses take a moment to load
         from swell.engine import open_engine
         from swell.selection import Selection
@@ -94,6 +106,14 @@ def trends(db, engine, master, since, until, platform, at_us, history, bucket_mi
             with open_engine(db, engine, master) as analyses:
                 step("counting and scoring the buckets")
                 trends_over_store(analyses, stream, selection)
+                now = at_us is not None or stream.last_bucket is None
+                found = stream.trending_now() if now else stream.episodes()
+                assessments = None
+                if assess:
+                    from swell.coordination import assess_trends
+
+                    step(f"assessing the coordination of {len(found):,} trends")
+                    assessments = assess_trends(analyses, found, platform)
     if follow:
         _follow(db, stream, selection, fmt, out_path, interval)
         return
@@ -105,14 +125,12 @@ def trends(db, engine, master, since, until, platform, at_us, history, bucket_mi
     if stream.last_bucket is None and not quiet:
         stderr.print("no posts with hashtags in the store for this range and platform")
     watched = f"{detector} at {stream.scale_labels}"
-    if at_us is not None or stream.last_bucket is None:
+    if now:
         title = f"trending at {shown(stream.last_bucket)} ({watched})"
-        found = stream.trending_now()
     else:
         title = f"trend episodes, {shown(since or stream.first_bucket)} to {shown(stream.last_bucket)} ({watched})"
-        found = stream.episodes()
     with output(out_path) as out:
-        _write(found, fmt, title, out)
+        _write(found, fmt, title, out, assessments)
 
 
 def _follow(db, stream, selection, fmt: str, path: str, interval: float) -> None:
@@ -133,10 +151,16 @@ def _follow(db, stream, selection, fmt: str, path: str, interval: float) -> None
             pass
 
 
-def _write(found, fmt: str, title: str, out) -> None:
+def _write(found, fmt: str, title: str, out, assessments=None) -> None:
+    """The trends as `fmt`; with `assessments` (one a trend), their score and level beside each."""
+    from swell.assessment import MIN_POSTS
     from swell.escapes import json_dumps
 
     rows = [t.as_dict() for t in found]
+    if assessments is not None:
+        for row, a in zip(rows, assessments, strict=True):
+            row.update(coordination_score=None if a is None else round(a.score, 3),
+                       coordination=f"too few posts (under {MIN_POSTS})" if a is None else a.level)  # fmt: skip
     if fmt in ("json", "jsonl"):
         out.write(json_dumps({"title": title, "trends": rows}, indent=fmt == "json").decode() + "\n")
     elif fmt == "csv":
@@ -150,6 +174,7 @@ def _write(found, fmt: str, title: str, out) -> None:
         from rich.table import Table
         from rich.text import Text
 
+        from swell.assessment import short_level_of
         from swell.terminal import SafeConsole
         from swell.times import shown
         from swell.trends import scale_label
@@ -159,12 +184,22 @@ def _write(found, fmt: str, title: str, out) -> None:
         table.add_column("hashtag", overflow="fold", min_width=12)  # gives way first to a narrow screen
         for column in ("rise began", "detected", "scale"):
             table.add_column(column, no_wrap=True)
-        for column in ("score", "peak", "posts", "accounts"):
+        # With the assessments, the detector's score and peak give way to their level, so that the table fits
+        # 80 columns (JSON and CSV have every figure, the assessment's score too).
+        numbers = ("score", "peak", "posts", "accounts") if assessments is None else ("posts", "accounts")
+        for column in numbers:
             table.add_column(column, justify="right", no_wrap=True)
-        for t in found:
-            table.add_row(f"#{t.hashtag}", shown(t.since_us, short=True), shown(t.detected_us, short=True),
-                          scale_label(t.scale_min), f"{t.score:,.1f}", f"{t.peak:,.1f}", f"{t.posts:,}",
-                          f"{t.accounts:,}")  # fmt: skip
+        if assessments is not None:
+            table.add_column("coordination", no_wrap=True)
+        for i, t in enumerate(found):
+            values = {"score": f"{t.score:,.1f}", "peak": f"{t.peak:,.1f}", "posts": f"{t.posts:,}",
+                      "accounts": f"{t.accounts:,}"}  # fmt: skip
+            cells = [f"#{t.hashtag}", shown(t.since_us, short=True), shown(t.detected_us, short=True),
+                     scale_label(t.scale_min), *(values[n] for n in numbers)]  # fmt: skip
+            if assessments is not None:
+                a = assessments[i]
+                cells.append("-" if a is None else short_level_of(a.score))
+            table.add_row(*cells)
         console = SafeConsole(file=out)
         console.print(Text(f"{title}; times in UTC"))  # above the table, not its title: the title would widen it
         console.print(table)
