@@ -13,10 +13,11 @@ import orjson
 import pytest
 
 from conftest import DATA, ingest, swell
-from swell.campaign import CampaignQuery, analyse, overview
+from swell.campaign import CampaignQuery, analyse, assess_trends, overview
 from swell.simulate import Campaign, Simulation, generate, write_twitter_v1
 from swell.store import Store
 from swell.times import datetime_to_us
+from swell.trends import TrendStream, trends_over_store
 
 START = datetime(2024, 3, 1, tzinfo=UTC)
 BLAST = START + timedelta(hours=3)  # the planned grassroots blast
@@ -287,3 +288,21 @@ def test_store_report(blast, tmp_path):
     with Store(db, read_only=True) as store:
         assert overview(store.engine, CampaignQuery([]))["totals"] == r["totals"]
     assert "What the store holds" in (tmp_path / "store.html").read_text()
+
+
+def test_a_trend_is_assessed_as_swell_campaign_assesses_its_posts(tmp_path):
+    """`assess_trends` gives the assessment `swell campaign` gives of the trend's posts, evidence and
+    all. A push by 12 accounts: one dense blob, which Leiden (coordination_report's default) splits
+    so that half its posts look uncoordinated; the campaign's components do not."""
+    push = Campaign("coordinated", "Small", START + timedelta(hours=3), accounts=12)
+    table, _ = generate(Simulation(hours=6, posts_per_hour=2_000, seed=1, campaigns=[push]))
+    with Store(tmp_path / "s.duckdb") as store:
+        store.append(table.combine_chunks().to_batches()[0])
+        episodes = trends_over_store(store.engine, TrendStream("signitrend")).episodes()
+        [episode] = [e for e in episodes if e.hashtag == "small"]
+        [(posts, assessed)] = assess_trends(store.engine, [episode])
+        q = CampaignQuery(["Small"], since_us=episode.since_us, until_us=episode.last_us)
+        report = analyse(store.engine, q)
+    assert posts == report["totals"]["posts"] >= 20
+    assert assessed is not None and report["coordination"]["assessment"] == assessed.to_dict()
+    assert assessed.evidence[0]["value"] == 1.0  # every post of the push by its coordinated cluster

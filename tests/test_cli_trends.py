@@ -76,9 +76,18 @@ def test_each_trend_with_how_coordinated_its_posts_look(simulated, tmp_path):
     assert by_tag["freethepress"]["coordination"] == "nothing beyond what organic campaigns show"
     assert by_tag["presslies"]["coordination_score"] >= 0.8
     assert by_tag["presslies"]["coordination"].endswith("signs of coordination")
-    small = [t for t in found if t["posts"] < 20]
+    small = [t for t in found if t["assessed_posts"] < 20]
     assert small and all(t["coordination_score"] is None for t in small)
     assert all(t["coordination"].startswith("too few posts") for t in small)
+    assert all(t["coordination_score"] is not None for t in found if t["assessed_posts"] >= 20)
+    # the posts assessed are the hashtag's from the start of the rise to the end of the last trending bucket
+    with Store(db, read_only=True) as store:
+        [(in_window,)] = store.con.execute(
+            "SELECT count(*) FROM posts WHERE list_contains(hashtags, 'presslies') AND created_at >= ?"
+            " AND created_at < ?",
+            [by_tag["presslies"]["trending_since"], by_tag["presslies"]["last_trending"]],
+        ).fetchall()
+    assert by_tag["presslies"]["assessed_posts"] == in_window >= 20
     table = swell("trends", "--db", db, "--assess", "--since", "2024-03-01T06:00", "--until", "2024-03-01T12:00")
     row = next(line for line in table.output.splitlines() if "#presslies" in line)
     assert row.rstrip().endswith(" strong"), row  # "strong" or "very strong", in 80 columns

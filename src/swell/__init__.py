@@ -10,9 +10,8 @@ The Python API, for notebooks and scripts (docs/python-api.md has worked example
   `trends_over_store`, and the detectors, `DETECTORS` and `make_detector` (`swell.detectors`);
   scoring detection against labelled onsets: `swell.evaluation`;
 - campaigns: `CampaignQuery`, `analyse_campaign`, `overview`, `describe`, and their HTML pages,
-  `campaign_page` and `store_page`;
-- coordination: `co_action_network`, `clusters`, `coordination_report` (`CoordinationReport`),
-  `assess_trends`;
+  `campaign_page` and `store_page`; `assess_trends` (each trend's posts assessed as a campaign);
+- coordination: `co_action_network`, `clusters`, `coordination_report` (`CoordinationReport`);
 - simulated streams: `Simulation`, `Campaign`, `generate`;
 - the unified post: `Post`, `POST_SCHEMA`; the errors a user can fix: `SwellError`.
 
@@ -48,7 +47,7 @@ _API = {
     "clusters": ("swell.coordination", "clusters"),
     "coordination_report": ("swell.coordination", "coordination_report"),
     "CoordinationReport": ("swell.coordination", "CoordinationReport"),
-    "assess_trends": ("swell.coordination", "assess_trends"),
+    "assess_trends": ("swell.campaign", "assess_trends"),
     "Simulation": ("swell.simulate", "Simulation"),
     "Campaign": ("swell.simulate", "Campaign"),
     "generate": ("swell.simulate", "generate"),
@@ -75,10 +74,10 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # for type checkers and editors: the same names, imported eagerly
     from swell.campaign import CampaignQuery as CampaignQuery
     from swell.campaign import analyse as analyse_campaign  # noqa: F401 - the public name
+    from swell.campaign import assess_trends as assess_trends
     from swell.campaign import overview as overview
     from swell.contents import describe as describe
     from swell.coordination import CoordinationReport as CoordinationReport
-    from swell.coordination import assess_trends as assess_trends
     from swell.coordination import clusters as clusters
     from swell.coordination import co_action_network as co_action_network
     from swell.coordination import coordination_report as coordination_report

@@ -12,19 +12,20 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
+from swell.assessment import MIN_POSTS, Assessment
 from swell.contents import describe
-from swell.coordination import DEFAULT_KINDS, REPEAT_WINDOW_S, coordination_report
+from swell.coordination import DEFAULT_KINDS, REPEAT_WINDOW_S, CoordinationReport, coordination_report
 from swell.engine import Engine, one_row, rows
 from swell.normalise import normalize_hashtag
 from swell.selection import Selection
 from swell.times import iso
-from swell.trends import TrendStream, default_scales, scale_label, trends_over_store
+from swell.trends import Trend, TrendStream, default_scales, scale_label, trends_over_store
 
 _US_PER_MIN = 60_000_000
 TREND_HISTORY_DAYS = 7  # the trend detectors' history before a campaign: a week of the day scale
@@ -335,20 +336,44 @@ def _co_hashtags(engine, tags: list[str], top: int) -> list[dict]:
     )
 
 
+def campaign_coordination(
+    engine: Engine, q: CampaignQuery, *, where: str | None = None, on_step: Step | None = None
+) -> CoordinationReport:
+    """`coordination_report` of the campaign's posts (or of `where`, SQL over posts naming the same
+    posts) with the campaign's settings: what `swell campaign` and `swell trends --assess` assess."""
+    where, params = (where, None) if where is not None else q.selection.where()
+    return coordination_report(engine, where=where, params=params, kinds=DEFAULT_KINDS, window_s=q.window_s,
+                               repeat_window_s=q.repeat_window_s, min_weight=q.min_weight, method=q.method,
+                               min_strength=q.min_strength, on_step=on_step)  # fmt: skip
+
+
+class AssessedTrend(NamedTuple):
+    """A trend episode's posts (its hashtag's, from the start of its rise to the end of its last
+    trending bucket) and their assessment, None when there are fewer than `MIN_POSTS`."""
+
+    posts: int
+    assessment: Assessment | None
+
+
+def assess_trends(engine: Engine, trends: Iterable[Trend], platform: str | None = None) -> list[AssessedTrend]:
+    """Each trend episode's posts (on `platform`, or all) assessed as `swell campaign` assesses a
+    campaign of those posts (`campaign_coordination`); not below `MIN_POSTS`, the fewest the
+    assessment's reference ranges were set on. One coordination report a trend: slower than finding
+    the trends, and said so where it is offered (`swell trends --assess`)."""
+    found = []
+    for t in trends:
+        q = CampaignQuery([t.hashtag], since_us=t.since_us, until_us=t.last_us, platform=platform)
+        where, params = q.selection.where()
+        (posts,) = one_row(engine, f"SELECT count(*) FROM posts WHERE {where}", params)
+        assessed = campaign_coordination(engine, q).assessment() if posts >= MIN_POSTS else None
+        found.append(AssessedTrend(posts, assessed))
+    return found
+
+
 def _coordination(engine: Engine, q: CampaignQuery, step: Step, *, shown: int = 10) -> dict:
     """The co-action network of the campaign's posts, its clusters (strongest first) with sample posts
     behind their edges, the campaign signals, and a laid-out graph of the clusters shown."""
-    report = coordination_report(
-        engine,
-        where="post_id IN (SELECT post_id FROM campaign)",
-        kinds=DEFAULT_KINDS,
-        window_s=q.window_s,
-        repeat_window_s=q.repeat_window_s,
-        min_weight=q.min_weight,
-        method=q.method,
-        min_strength=q.min_strength,
-        on_step=step,
-    )
+    report = campaign_coordination(engine, q, where="post_id IN (SELECT post_id FROM campaign)", on_step=step)
     step("laying out the network")
     return {**report.to_dict(top=shown), "graph": _graph(report.network, report.clusters[:shown])}
 

@@ -31,23 +31,20 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import BinaryIO
 
 import duckdb
 import igraph
 import numpy as np
 import polars as pl
 
-from swell.assessment import MIN_POSTS, Assessment, assess
+from swell.assessment import Assessment, assess
 from swell.engine import Engine, one_row
 from swell.selection import Selection
 from swell.times import iso
-
-if TYPE_CHECKING:
-    from swell.trends import Trend
 
 KINDS = ("co-repost", "co-post", "co-link", "co-reply", "co-hashtag", "near-duplicate")
 DEFAULT_KINDS = ("co-repost", "co-post", "co-link", "co-reply")
@@ -770,22 +767,6 @@ def coordination_report(
         else {}
     )
     return CoordinationReport(network, found, signals, min_weight, min_strength, method, texts)
-
-
-def assess_trends(
-    engine: Engine, trends: Iterable[Trend], platform: str | None = None, **options
-) -> list[Assessment | None]:
-    """The assessment of each trend episode: of its hashtag's posts (on `platform`, or all) from the
-    start of its rise to the end of the last bucket in which it was trending, as `coordination_report`
-    (with `options`) and `swell campaign` give it for those posts; None for a trend of fewer than
-    `MIN_POSTS` posts, below what the assessment's reference ranges were set on. One report per trend:
-    slower than finding the trends, and said so where it is offered (`swell trends --assess`)."""
-    return [
-        coordination_report(engine, Selection(t.since_us, t.last_us, platform, (t.hashtag,)), **options).assessment()
-        if t.posts >= MIN_POSTS
-        else None
-        for t in trends
-    ]
 
 
 def coordinated_elsewhere(engine: Engine, where: str, params: list | None, *, min_strength: float, method: str,

@@ -64,10 +64,10 @@ def trends(db, engine, master, since, until, platform, at_us, history, bucket_mi
     it was detected.
     With --follow, the store is looked at again every --interval seconds (beside `swell watch` or an
     ingest) and what is trending is printed after each look, until Ctrl-C.
-    With --assess, each trend also has the assessment of its posts' coordination, from the start of
-    its rise to the end of its last trending bucket: a score from 0 (nothing beyond what organic
-    campaigns show) to 1, and its level in words; none for a trend of fewer than 20 posts, fewer than
-    the assessment was calibrated on. It takes a coordination report a trend.
+    With --assess, each trend also has the assessment `swell campaign` gives of its posts, from the
+    start of its rise to the end of its last trending bucket (assessed_posts): a score from 0
+    (nothing beyond what organic campaigns show) to 1 and its level in words, or "too few posts"
+    under 20, fewer than the assessment was calibrated on. It takes a coordination report a trend.
 
     \b
     Examples:
@@ -110,7 +110,7 @@ def trends(db, engine, master, since, until, platform, at_us, history, bucket_mi
                 found = stream.trending_now() if now else stream.episodes()
                 assessments = None
                 if assess:
-                    from swell.coordination import assess_trends
+                    from swell.campaign import assess_trends
 
                     step(f"assessing the coordination of {len(found):,} trends")
                     assessments = assess_trends(analyses, found, platform)
@@ -158,8 +158,8 @@ def _write(found, fmt: str, title: str, out, assessments=None) -> None:
 
     rows = [t.as_dict() for t in found]
     if assessments is not None:
-        for row, a in zip(rows, assessments, strict=True):
-            row.update(coordination_score=None if a is None else round(a.score, 3),
+        for row, (posts, a) in zip(rows, assessments, strict=True):
+            row.update(assessed_posts=posts, coordination_score=None if a is None else round(a.score, 3),
                        coordination=f"too few posts (under {MIN_POSTS})" if a is None else a.level)  # fmt: skip
     if fmt in ("json", "jsonl"):
         out.write(json_dumps({"title": title, "trends": rows}, indent=fmt == "json").decode() + "\n")
@@ -197,7 +197,7 @@ def _write(found, fmt: str, title: str, out, assessments=None) -> None:
             cells = [f"#{t.hashtag}", shown(t.since_us, short=True), shown(t.detected_us, short=True),
                      scale_label(t.scale_min), *(values[n] for n in numbers)]  # fmt: skip
             if assessments is not None:
-                a = assessments[i]
+                a = assessments[i].assessment
                 cells.append("-" if a is None else short_level_of(a.score))
             table.add_row(*cells)
         console = SafeConsole(file=out)
