@@ -120,34 +120,24 @@ def test_unknown_csv_is_said_at_once_with_its_columns(db, tmp_path):
     assert "post_id, created_at, author_id and text" in said and "--map tweet_id=post_id" in said
 
 
-def test_binary_data_with_a_delimiter_is_not_taken_for_a_csv_header(db, tmp_path):
-    """Found by the property test: NUL bytes around a | were sniffed as a CSV header of two columns,
-    and the file was refused whole; such a line is a reject with its line, like any other."""
-    binary = tmp_path / "binary.bin"
-    binary.write_bytes(b"\x00|\x00\n")
-    result = ingest(db, binary, ok=False)
-    assert result.exit_code == 1 and "a CSV file" not in result.output
-    assert [(r["line"], r["reason"].split(":")[0]) for r in rejects(db)] == [(1, "invalid JSON")]
+# First lines that the CSV sniffer once took for a header of two columns, refusing the file whole; each
+# line is a reject with its line, like any other. Found by the property test (NUL bytes around a |;
+# `!|!`: a header names its columns, so it has a letter or a digit somewhere) and by review (a JSON
+# string such as "a\",\"b": a line that is a JSON value is a record).
+NOT_HEADERS = {
+    "binary": (b"\x00|\x00\n", [(1, "invalid JSON")]),
+    "punctuation": (b"!|!\n", [(1, "invalid JSON")]),
+    "json-string": (b'"a\\",\\"b"\n3\n', [(1, "not a JSON object but str"), (2, "not a JSON object but int")]),
+}
 
 
-def test_punctuation_between_delimiters_is_not_taken_for_a_csv_header(db, tmp_path):
-    """Found by the property test: `!|!` was sniffed as a header of two columns named `!` and the file
-    refused whole; a header names its columns, so it has a letter or a digit somewhere."""
-    punctuation = tmp_path / "punctuation.jsonl"
-    punctuation.write_bytes(b"!|!\n")
-    result = ingest(db, punctuation, ok=False)
-    assert result.exit_code == 1 and "a CSV file" not in result.output
-    assert [(r["line"], r["reason"].split(":")[0]) for r in rejects(db)] == [(1, "invalid JSON")]
-
-
-def test_a_json_string_with_a_comma_is_not_taken_for_a_csv_header(db, tmp_path):
-    """Found by review: a JSON-lines file whose first record is a string such as "a\\",\\"b" was refused
-    whole as a CSV file of columns `a\\` and `"b"`; a line that is a JSON value is a record."""
-    lines = tmp_path / "strings.jsonl"
-    lines.write_bytes(b'"a\\",\\"b"\n3\n')
+@pytest.mark.parametrize("content, expected", NOT_HEADERS.values(), ids=NOT_HEADERS)
+def test_a_first_line_that_names_no_columns_is_not_taken_for_a_csv_header(content, expected, db, tmp_path):
+    lines = tmp_path / "lines.jsonl"
+    lines.write_bytes(content)
     result = ingest(db, lines, ok=False)
     assert result.exit_code == 1 and "a CSV file" not in result.output
-    assert [r["line"] for r in rejects(db)] == [1, 2]
+    assert [(r["line"], r["reason"].split(":")[0]) for r in rejects(db)] == expected
 
 
 def test_a_csv_with_semicolons_is_read_with_its_delimiter(db, tmp_path):
