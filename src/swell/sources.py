@@ -16,6 +16,7 @@ import re
 import sys
 import zlib
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
 
@@ -275,8 +276,7 @@ class InputFile:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        with open(self.path, "rb") as raw:
-            head = io.BufferedReader(self._decompressed(raw))
+        with self._reopened() as head:
             if is_car(head.peek(16)[:16]):  # a Bluesky repository export: binary, read whole
                 self.layout, self.first_line = "car", b""
             else:
@@ -306,18 +306,25 @@ class InputFile:
         compression = _compression(raw)
         return Decompressed(raw, compression) if compression else raw
 
+    @contextmanager
+    def _reopened(self) -> Iterator[io.BufferedReader]:
+        """The (decompressed) file from its start through a handle of its own, so that the reading of
+        `stream` is left where it is."""
+        with open(self.path, "rb") as raw:
+            yield io.BufferedReader(self._decompressed(raw))
+
     def sample(self, size: int) -> bytes:
         """The first `size` bytes of the (decompressed) file, or all of a shorter one, read through a
         handle of their own: a peek at `stream` gives what happens to be buffered (for gzip, less
-        than a MiB), and the reading of `stream` is left where it is."""
-        with open(self.path, "rb") as raw, io.BufferedReader(self._decompressed(raw)) as stream:
+        than a MiB)."""
+        with self._reopened() as stream:
             return _read_fully(stream, size)
 
     def sample_beyond_ascii(self, size: int) -> bytes:
         """`size` bytes from the start of the line where the file first has a byte beyond ASCII (none
         if it has none), for a file whose first `sample` is all ASCII: the file is read up to there,
         through a handle of its own."""
-        with open(self.path, "rb") as raw, io.BufferedReader(self._decompressed(raw)) as stream:
+        with self._reopened() as stream:
             while chunk := stream.read(size):
                 if (beyond := _BEYOND_ASCII.search(chunk)) is not None:
                     line = chunk.rfind(b"\n", 0, beyond.start()) + 1
