@@ -4,13 +4,14 @@ and the stream/batch equivalence over a real store."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from statistics import NormalDist
 
 import numpy as np
 import polars as pl
 import pytest
 
-from conftest import ingest
+from conftest import DATA, ingest
 from swell.detectors import (
     MastodonScorer,
     NewTagPrior,
@@ -25,7 +26,7 @@ from swell.detectors import (
 )
 from swell.simulate import Campaign, Simulation, generate, write_jetstream
 from swell.store import Store
-from swell.trends import TREND_COLUMNS, TrendStream, parse_scales, trends_over_store
+from swell.trends import TREND_COLUMNS, Coverage, TrendStream, parse_scales, trends_over_store
 
 MIN = 60_000_000
 DAY = 1440 * MIN
@@ -297,3 +298,63 @@ def test_stream_replay_of_a_store_equals_the_batch_result(tmp_path):
     assert live.episodes()[0].seen <= set(campaign_accounts)
     assert batch.episodes()[0].accounts >= 20
     assert live.late == 0
+
+
+# --- where the collection was not watching -----------------------------------------------------------
+
+
+def gaps(buckets: list[int], bucket_us: int = 5 * MIN) -> list[tuple[int, int]]:
+    """The silences `Coverage` takes for gaps in a collection whose tagged buckets start at `buckets`
+    (sorted): (start of the silence, its length in buckets)."""
+    coverage, found = Coverage(bucket_us), []
+    for start in buckets:
+        silence = coverage.heard(start)
+        if silence is not None:
+            found.append((silence, (start - silence) // bucket_us))
+    return found
+
+
+def tagged_buckets(db, bucket_us: int = 5 * MIN) -> list[int]:
+    with Store(db, read_only=True) as store:
+        return store.engine.frame(
+            "SELECT DISTINCT epoch_us(created_at) // ? * ? AS b FROM posts WHERE len(hashtags) > 0 ORDER BY b",
+            [bucket_us, bucket_us],
+        )["b"].to_list()
+
+
+def test_a_silence_is_a_gap_only_where_the_collections_own_record_makes_it_one(tmp_path):
+    """A month of IRA tweets (busy 5-minute buckets with a daily rhythm) and half a year of a
+    Mastodon hashtag (a post a day or so) are each one collection, but for the IRA month's rarest
+    silences; the real samples of every format, collected in different years, are many."""
+    month, sparse, samples = tmp_path / "ira.duckdb", tmp_path / "sparse.duckdb", tmp_path / "samples.duckdb"
+    ingest(month, DATA.parent / "corpora" / "ira-2016-09" / "ira_tweets_2016-09.csv.gz")
+    ingest(sparse, DATA.parent / "corpora" / "collect" / "rtoot-ichbinhanna-statuses.jsonl")
+    ingest(samples, DATA)
+    # Measured: 4 silences of 25 to 55 minutes, where nine in ten buckets around them hold hashtags.
+    in_month = gaps(tagged_buckets(month))
+    assert len(in_month) <= 4 and all(length < 12 for _, length in in_month)
+    assert len(tagged_buckets(sparse)) > 100 and gaps(tagged_buckets(sparse)) == []
+    buckets = tagged_buckets(samples)
+    long_silences = {a + 5 * MIN for a, b in pairwise(buckets) if b - a > 30 * DAY}
+    assert len(long_silences) >= 10 and long_silences <= {start for start, _ in gaps(buckets)}
+
+
+def test_a_store_of_archives_from_several_years_trends_only_where_it_was_watched(tmp_path):
+    """The README's store: a simulated day with a planted blast and push, and the real samples of
+    every format, from other years. What came before each sample's day is unknown, not silence:
+    nothing trends at the day scale, and the day's trends are those of the day."""
+    blast = Campaign("grassroots", "FreeThePress", START + timedelta(hours=17), accounts=400)
+    push = Campaign("coordinated", "PressLies", START + timedelta(hours=9), accounts=40)
+    table, _ = generate(Simulation(hours=24, posts_per_hour=2_000, seed=1, campaigns=[blast, push]))
+    db = tmp_path / "s.duckdb"
+    ingest(db, DATA)
+    with Store(db) as store:
+        store.append(table.combine_chunks().to_batches()[0])
+    with Store(db, read_only=True) as store:
+        found = trends_over_store(store.engine, TrendStream("signitrend")).episodes()
+    by_tag = {e.hashtag: e for e in found}
+    assert {"freethepress", "presslies"} <= set(by_tag)
+    assert by_tag["freethepress"].detected_us == int(blast.start.timestamp() * 1e6) + 5 * MIN
+    assert all(e.scale_min < 1440 for e in found)
+    others = [e for e in found if e.hashtag not in ("freethepress", "presslies")]
+    assert len(others) <= 2 and all(e.accounts < 20 for e in others)  # about one false alarm a day

@@ -21,6 +21,7 @@ over the buckets before it; it lasts while some scale's latest verdict says tren
 
 from __future__ import annotations
 
+import math
 import re
 from collections import deque
 from collections.abc import Mapping, Sequence
@@ -34,6 +35,7 @@ import pyarrow.compute as pc
 from swell.detectors import (
     COUNT_SCHEMA,
     NO_COUNTS,
+    SCORE_MEMORY_MIN,
     Detector,
     NewTagPrior,
     hash_cells,
@@ -45,6 +47,7 @@ from swell.selection import Selection
 from swell.times import iso
 
 _US_PER_MIN = 60_000_000
+_US_PER_YEAR = 365 * 1440 * _US_PER_MIN
 DEFAULT_SCALES = (5.0, 60.0, 1440.0)  # minutes: the default bucket, an hour, a day
 LEARNING_MIN = 60.0  # hashtags first seen in the first hour are the collection's own, not new ones
 # A hashtag first seen (after the first hour) less than six hours before a bucket's end (or within the
@@ -107,6 +110,9 @@ class Scale:
     # Counting from posts: the (tag, account) pairs of the finer scale's buckets closed inside this
     # scale's open bucket.
     pairs: list[pl.DataFrame] = field(default_factory=list)
+    # The end of the scale's learning, at the start of the collection or after a gap in it: hashtags
+    # first seen before it are the collection's own, not new ones.
+    learnt_us: int = 0
 
     @property
     def us(self) -> int:
@@ -154,6 +160,48 @@ class FirstSeen:
     def of(self, tags: pl.Series) -> np.ndarray:
         """When each of these tags was first seen (NEVER for a tag not seen)."""
         return np.max([self._cells[row][cells] for row, cells in enumerate(self._cells_of(tags))], axis=0)
+
+
+class Coverage:
+    """Where the collection was not watching: a store joins archives of different months or years, a
+    live stream loses its connection. A silence (buckets of the finest scale without a hashtag) is a
+    gap when the collection's record lately would give one that long less than once a year.
+
+    The record is how many buckets lately held hashtags and how many did not (each forgotten over a
+    day, as `SCORE_MEMORY_MIN`: collections have daily rhythms). With a share q of busy buckets, a
+    silence of k buckets comes with probability (1 - q)^k; q is not known from a short record, so the
+    chance is averaged over what the record allows (q ~ Beta(busy + 1, quiet + 1)): after one busy
+    hour a silence of 40 minutes is a gap, after a day of the firehose one of 15, while a collection
+    of a post a day is never silent long enough. What hashtags did in a gap is unknown, not zero:
+    after one, `TrendStream` learns again; the gap itself is not counted as quiet."""
+
+    def __init__(self, bucket_us: int):
+        self.bucket_us = bucket_us
+        self.log_chance = math.log(bucket_us / _US_PER_YEAR)  # a silence may start at any bucket
+        self.keep = 0.5 ** (bucket_us / (SCORE_MEMORY_MIN * _US_PER_MIN))  # a bucket's weight, a bucket later
+        self.busy = self.quiet = 0.0  # buckets with hashtags and without, lately
+        self.last_us: int | None = None  # the last bucket with hashtags
+
+    def heard(self, start_us: int) -> int | None:
+        """The bucket starting at `start_us` holds hashtags; when the silence before it is a gap, the
+        start of that silence."""
+        if self.last_us is None:
+            self.last_us, self.busy = start_us, 1.0
+            return None
+        silence = (start_us - self.last_us) // self.bucket_us - 1  # buckets without hashtags
+        busy, quiet = self.busy + 1, self.quiet + 1
+        log_chance = _log_beta(busy, quiet + silence) - _log_beta(busy, quiet)  # E[(1 - q)^silence]
+        gap = silence > 0 and log_chance < self.log_chance
+        fade = self.keep ** (silence + 1)
+        self.busy = self.busy * fade + 1
+        self.quiet = self.quiet * fade + (0.0 if gap else self.keep * (1 - self.keep**silence) / (1 - self.keep))
+        gap_from = self.last_us + self.bucket_us
+        self.last_us = start_us
+        return gap_from if gap else None
+
+
+def _log_beta(a: float, b: float) -> float:
+    return math.lgamma(a) + math.lgamma(b) - math.lgamma(a + b)
 
 
 @dataclass
@@ -221,7 +269,8 @@ class TrendStream:
     arriving out of order; a post for a bucket already closed is counted in `late` (never dropped
     silently). An episode ends once no scale has said trending for `cooldown` buckets of the finest
     scale. For the first `warmup_min` of input the detectors learn and report nothing: with no
-    history, everything looks new. `alarms_per_day` is how many false alarms a day the stream may
+    history, everything looks new; the same after a gap in the collection (`Coverage`), for the
+    scales with a whole bucket inside the gap. `alarms_per_day` is how many false alarms a day the stream may
     raise, shared out evenly between the scales, and at each scale between its prior on new hashtags
     (`NewTagPrior`) and its detector's threshold.
     """
@@ -259,6 +308,7 @@ class TrendStream:
         self.warmup_us = round(warmup_min * _US_PER_MIN)
         self.learning_us = max(self.warmup_us, round(LEARNING_MIN * _US_PER_MIN))
         self.first_bucket: int | None = None
+        self.coverage = Coverage(self.bucket_us)
         self.late = 0
         self.posts = 0  # fed through `feed` (what a live display shows); `trends_over_store` feeds counts
         self.next_bucket: int | None = None  # start of the oldest bucket of the finest scale still open
@@ -374,12 +424,14 @@ class TrendStream:
     def _close_boundary(self, start: int, closing: Mapping[int, tuple[pl.DataFrame, pl.DataFrame | None]]) -> None:
         """Score the buckets that end at `start + bucket_us` (the finest first), then end the episodes
         no scale holds any more."""
+        fine, fine_pairs = closing[0]
         if self.first_bucket is None:
             self.first_bucket = start
-            for scale in self.scales:
-                scale.prior.begin(start, start + self.learning_us)
+            self._learn(start, self.scales)
+        silence = None if fine.is_empty() else self.coverage.heard(start)
+        if silence is not None:  # a gap: the scales with a whole bucket in it know nothing of what came before
+            self._learn(start, [s for s in self.scales if -(-silence // s.us) * s.us + s.us <= start])
         end = start + self.bucket_us
-        fine, fine_pairs = closing[0]
         if not fine.is_empty():
             self.first_seen.update(fine.get_column("tag"), fine.get_column("first_us"))
         if fine_pairs is not None:  # live: the posts of episodes already running, and of the last hour
@@ -404,9 +456,17 @@ class TrendStream:
         for tag in [t for t, last in self._told.items() if last <= end - self.scales[-1].us]:
             del self._told[tag]
 
+    def _learn(self, start: int, scales: Sequence[Scale]) -> None:
+        """The scales learn from `start` on, as at the start of the collection: for `learning_us` the
+        hashtags seen are the collection's own, and a scale reports nothing until its prior has heard
+        of new hashtags for an hour and a whole bucket of its own after that (`_score`)."""
+        for scale in scales:
+            scale.learnt_us = start + self.learning_us
+            scale.prior.begin(start, scale.learnt_us)
+
     def _score(self, level: int, start: int, counts: pl.DataFrame, pairs: pl.DataFrame | None) -> None:
         scale = self.scales[level]
-        learnt = self.first_bucket + self.learning_us  # type: ignore[operator]
+        learnt = scale.learnt_us
         if counts.is_empty():  # a quiet bucket, the same for the detector without building frames: a
             # store of years of sparse posts has millions of them
             verdicts = scale.detector.update(start, _NO_YOUNG_COUNTS, scale.prior.now(start))
@@ -418,8 +478,8 @@ class TrendStream:
             if new.any():  # what new hashtags had in their first bucket, for the prior of the buckets to come
                 scale.prior.observe(start, counts.get_column(self.count).to_numpy()[new])
         scale.lookback.append((start, counts))
-        # A scale reports once the warm-up (within `learning_us`) is over and its prior has heard of new
-        # hashtags for an hour and a whole bucket of its own.
+        # A scale reports once its learning (`_learn`) is over and its prior has heard of new hashtags for
+        # an hour and a whole bucket of its own.
         heard = max(scale.us, round(LEARNING_MIN * _US_PER_MIN))
         if start >= learnt + heard:
             self._track(level, start, verdicts, counts, pairs)

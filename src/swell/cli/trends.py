@@ -41,7 +41,11 @@ from swell.cli.options import (
 )
 @click.option("--no-reposts", is_flag=True, help="Do not count reposts.")
 @click.option(
-    "--warmup", type=float, default=60.0, show_default=True, help="Minutes at the start the detector only learns."
+    "--warmup",
+    type=float,
+    default=60.0,
+    show_default=True,
+    help="Minutes at the start, and after a gap in the collection, the detector only learns.",
 )
 @output_options(("table", "json", "jsonl", "csv"))
 @click.option("--follow", is_flag=True, help="Keep looking at the store and print the trends as new posts arrive.")
