@@ -189,15 +189,20 @@ class Coverage:
             self.last_us, self.busy = start_us, 1.0
             return None
         silence = (start_us - self.last_us) // self.bucket_us - 1  # buckets without hashtags
-        busy, quiet = self.busy + 1, self.quiet + 1
-        log_chance = _log_beta(busy, quiet + silence) - _log_beta(busy, quiet)  # E[(1 - q)^silence]
-        gap = silence > 0 and log_chance < self.log_chance
+        gap = self.is_gap(silence)
         fade = self.keep ** (silence + 1)
         self.busy = self.busy * fade + 1
         self.quiet = self.quiet * fade + (0.0 if gap else self.keep * (1 - self.keep**silence) / (1 - self.keep))
         gap_from = self.last_us + self.bucket_us
         self.last_us = start_us
         return gap_from if gap else None
+
+    def is_gap(self, silence: int) -> bool:
+        """Whether `silence` buckets without hashtags after the last one heard are a gap."""
+        if self.last_us is None or silence <= 0:
+            return False
+        busy, quiet = self.busy + 1, self.quiet + 1
+        return _log_beta(busy, quiet + silence) - _log_beta(busy, quiet) < self.log_chance  # E[(1 - q)^silence]
 
 
 def _log_beta(a: float, b: float) -> float:
@@ -287,16 +292,15 @@ class TrendStream:
         alarms_per_day: float = 1.0,
         **options,
     ):
-        self.detector = detector
+        self.detector, self._options = detector, options
         self.count = options.get("count", "accounts")
         scales = check_scales(scales)
         # The budget is shared out: each scale, and at each scale new hashtags and the others.
-        share = alarms_per_day / (2 * len(scales))
+        self._share = alarms_per_day / (2 * len(scales))
         self.scales = [
             Scale(
                 minutes,
-                make_detector(detector, minutes, **options),
-                NewTagPrior(round(minutes * _US_PER_MIN), alarms_per_day=share),
+                *self._fresh(minutes),
                 deque(maxlen=max(2, round(60 / minutes))),  # an hour of the finest, two buckets of the others
             )
             for minutes in scales
@@ -406,6 +410,24 @@ class TrendStream:
 
     # --- scoring ------------------------------------------------------------------------------------
 
+    def close_quiet(self, start_us: int, until_us: int) -> None:
+        """Close the finest buckets from `start_us` to `until_us`, for counts made elsewhere: none of
+        them closes a bucket with a hashtag at any scale, and the silence goes on at least to
+        `until_us`. A gap that covers every scale (`Coverage`) is skipped once no episode is running
+        or just over: after it every scale starts afresh (`_learn`), so what the detectors would make
+        of its empty buckets is forgotten, and an archive of sparse samples years apart is not
+        millions of empty buckets."""
+        heard = self.coverage.last_us
+        skip = (
+            heard is not None
+            and self.coverage.is_gap((until_us - heard) // self.bucket_us - 1)
+            and len(self._covered(heard + self.bucket_us, until_us)) == len(self.scales)
+        )
+        start = start_us
+        while start < until_us and not (skip and not (self.active or self._just_ended or self._told)):
+            self.close_counts(start, {})
+            start += self.bucket_us
+
     def close_counts(self, start_us: int, counts: Mapping[int, pl.DataFrame | None]) -> None:
         """Close the finest bucket starting at `start_us`, and the coarser buckets ending with it, from
         their counts per hashtag (COUNT_SCHEMA; `counts[level]`, the scale's index in `scales`; None or
@@ -430,7 +452,7 @@ class TrendStream:
             self._learn(start, self.scales)
         silence = None if fine.is_empty() else self.coverage.heard(start)
         if silence is not None:  # a gap: the scales with a whole bucket in it know nothing of what came before
-            self._learn(start, [s for s in self.scales if -(-silence // s.us) * s.us + s.us <= start])
+            self._learn(start, self._covered(silence, start), fresh=True)
         end = start + self.bucket_us
         if not fine.is_empty():
             self.first_seen.update(fine.get_column("tag"), fine.get_column("first_us"))
@@ -456,11 +478,23 @@ class TrendStream:
         for tag in [t for t, last in self._told.items() if last <= end - self.scales[-1].us]:
             del self._told[tag]
 
-    def _learn(self, start: int, scales: Sequence[Scale]) -> None:
-        """The scales learn from `start` on, as at the start of the collection: for `learning_us` the
-        hashtags seen are the collection's own, and a scale reports nothing until its prior has heard
-        of new hashtags for an hour and a whole bucket of its own after that (`_score`)."""
+    def _fresh(self, minutes: float) -> tuple[Detector, NewTagPrior]:
+        """A scale's detector and prior on new hashtags, knowing nothing yet."""
+        prior = NewTagPrior(round(minutes * _US_PER_MIN), alarms_per_day=self._share)
+        return make_detector(self.detector, minutes, **self._options), prior
+
+    def _covered(self, silence_us: int, until_us: int) -> list[Scale]:
+        """The scales with a whole bucket inside [silence_us, until_us)."""
+        return [s for s in self.scales if -(-silence_us // s.us) * s.us + s.us <= until_us]
+
+    def _learn(self, start: int, scales: Sequence[Scale], *, fresh: bool = False) -> None:
+        """The scales learn from `start` on, as at the start of the collection (`fresh`: with a new
+        detector and prior): for `learning_us` the hashtags seen are the collection's own, and a
+        scale reports nothing until its prior has heard of new hashtags for an hour and a whole
+        bucket of its own after that (`_score`)."""
         for scale in scales:
+            if fresh:
+                scale.detector, scale.prior = self._fresh(scale.minutes)
             scale.learnt_us = start + self.learning_us
             scale.prior.begin(start, scale.learnt_us)
 
@@ -607,8 +641,8 @@ def count_buckets(engine: Engine, stream: TrendStream, selection: Selection | No
 
 def score_buckets(stream: TrendStream, counts: Sequence[pl.DataFrame], until_us: int | None = None) -> TrendStream:
     """Hand per-bucket counts (`count_buckets`) to the stream, in time order: every bucket of the
-    finest scale from the first hashtag to the last (or to `until_us`), empty ones included, each
-    coarser bucket as it ends."""
+    finest scale from the first hashtag to the last (or to `until_us`), empty ones included but for
+    gaps the stream may skip (`TrendStream.close_quiet`), each coarser bucket as it ends."""
     fine = counts[0]
     if fine.is_empty():
         return stream
@@ -616,13 +650,26 @@ def score_buckets(stream: TrendStream, counts: Sequence[pl.DataFrame], until_us:
     first, last = int(fine.get_column("bucket").min()), int(fine.get_column("bucket").max())  # type: ignore[arg-type]
     if until_us is not None:
         last = until_us - 1 - (until_us - 1) % stream.bucket_us
-    for start in range(first, last + 1, stream.bucket_us):
-        end = start + stream.bucket_us
+    # The finest buckets that close a bucket with hashtags, at any scale; those between are empty.
+    closing_counts = sorted(
+        {
+            start + scale.us - stream.bucket_us
+            for level, scale in enumerate(stream.scales)
+            for (start,) in buckets[level]
+        }
+    )
+    start = first
+    for closing_start in (b for b in closing_counts if b <= last):
+        stream.close_quiet(start, closing_start)
+        end = closing_start + stream.bucket_us
         closing = {}
         for level, scale in enumerate(stream.scales):  # `close_counts` takes the scales whose bucket ends here
             rows = buckets[level].get((end - scale.us,))
             closing[level] = None if rows is None else rows.drop("bucket")
-        stream.close_counts(start, closing)
+        stream.close_counts(closing_start, closing)
+        start = end
+    for quiet_start in range(start, last + 1, stream.bucket_us):  # to the end asked for: no gap is over
+        stream.close_counts(quiet_start, {})
     stream.next_bucket = last + stream.bucket_us
     return stream
 
