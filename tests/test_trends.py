@@ -272,6 +272,23 @@ def test_a_slow_build_is_caught_at_the_hour_scale_in_its_first_hour():
 # --- one state machine: the archive replayed as a stream ------------------------------------------
 
 
+def batch_and_live(db, largest: int) -> tuple[TrendStream, TrendStream]:
+    """Trends over the store, and over its posts fed in time order as a live stream would deliver
+    them, in batches of 1 to `largest` posts."""
+    with Store(db, read_only=True) as store:
+        batch = trends_over_store(store.engine, TrendStream("signitrend"))
+        stored = store.posts().select(TREND_COLUMNS)
+    live = TrendStream("signitrend")
+    rng = np.random.default_rng(0)
+    offset = 0
+    while offset < stored.num_rows:
+        size = int(rng.integers(1, largest))
+        live.feed(stored.slice(offset, size))
+        offset += size
+    live.finish()
+    return batch, live
+
+
 def test_stream_replay_of_a_store_equals_the_batch_result(tmp_path):
     """A simulated stream written as Jetstream events, ingested through the real reader; trends over
     the store, then the same posts fed as a live stream would deliver them, in uneven batches."""
@@ -281,17 +298,7 @@ def test_stream_replay_of_a_store_equals_the_batch_result(tmp_path):
     write_jetstream(table, events)
     db = tmp_path / "s.duckdb"
     ingest(db, events)
-    with Store(db, read_only=True) as store:
-        batch = trends_over_store(store.engine, TrendStream("signitrend"))
-        stored = store.posts().select(TREND_COLUMNS)
-    live = TrendStream("signitrend")
-    rng = np.random.default_rng(0)
-    offset = 0
-    while offset < stored.num_rows:
-        size = int(rng.integers(1, 5_000))
-        live.feed(stored.slice(offset, size))
-        offset += size
-    live.finish()
+    batch, live = batch_and_live(db, largest=5_000)
     assert [t.as_dict() for t in live.episodes()] == [t.as_dict() for t in batch.episodes()]
     assert [t.hashtag for t in batch.episodes()] == ["presslies"]
     # Jetstream reposts carry no hashtags, so only the posts of the campaign count here
@@ -321,17 +328,7 @@ def test_stream_replay_equals_the_batch_result_across_a_gap(tmp_path):
                 ids = pc.binary_join_element_wise(table[column], f"-{part}", "")
                 table = table.set_column(table.schema.get_field_index(column), column, ids)
             store.append(table.combine_chunks().to_batches()[0])
-    with Store(db, read_only=True) as store:
-        batch = trends_over_store(store.engine, TrendStream("signitrend"))
-        stored = store.posts().select(TREND_COLUMNS)
-    live = TrendStream("signitrend")
-    rng = np.random.default_rng(1)
-    offset = 0
-    while offset < stored.num_rows:
-        size = int(rng.integers(1, 20_000))
-        live.feed(stored.slice(offset, size))
-        offset += size
-    live.finish()
+    batch, live = batch_and_live(db, largest=20_000)
     assert [t.as_dict() for t in live.episodes()] == [t.as_dict() for t in batch.episodes()]
     episodes = [(t.hashtag, t.since_us < int(later.timestamp() * 1e6)) for t in batch.episodes()]
     assert ("presslies", True) in episodes and ("t40", False) in episodes
