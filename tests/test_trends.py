@@ -309,10 +309,12 @@ def test_stream_replay_of_a_store_equals_the_batch_result(tmp_path):
 
 
 def test_stream_replay_equals_the_batch_result_across_a_gap(tmp_path):
-    """Two collections forty days apart in one store, a push in each, the first one's late enough to
-    be running when its collection stops: the batch skips the gap (`close_quiet`), the live stream
-    closes every empty bucket of it, and they agree."""
-    first = Campaign("coordinated", "PressLies", START + timedelta(hours=9, minutes=40), accounts=60)
+    """Two collections forty days apart in one store, a push in each. The first collection runs three
+    days, so that the day scale reports, and its push comes in its last half hour: the day scale's
+    verdict at the end of that day holds the episode a day into the silence. The batch skips the
+    gap once the episode is over (`close_quiet`), the live stream closes every empty bucket of it,
+    and they agree."""
+    first = Campaign("coordinated", "PressLies", START + timedelta(hours=71, minutes=30), accounts=60)
     later = START + timedelta(days=40)
     # The story goes on as the second collection starts (its posts are not the first episode's), and a
     # hashtag of both collections' background is pushed: its score depends on what the detector kept.
@@ -320,7 +322,7 @@ def test_stream_replay_equals_the_batch_result_across_a_gap(tmp_path):
               Campaign("coordinated", "t40", later + timedelta(hours=6), accounts=60)]  # fmt: skip
     db = tmp_path / "s.duckdb"
     with Store(db) as store:
-        for part, sim in enumerate((Simulation(hours=10, posts_per_hour=4_000, seed=3, campaigns=[first]),
+        for part, sim in enumerate((Simulation(hours=72, posts_per_hour=1_500, seed=3, campaigns=[first]),
                                     Simulation(start=later, hours=10, posts_per_hour=4_000, seed=4,
                                                campaigns=second))):  # fmt: skip
             table, _ = generate(sim)

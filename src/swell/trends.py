@@ -413,10 +413,11 @@ class TrendStream:
     def close_quiet(self, start_us: int, until_us: int) -> None:
         """Close the finest buckets from `start_us` to `until_us`, for counts made elsewhere: none of
         them closes a bucket with a hashtag at any scale, and the silence goes on at least to
-        `until_us`. A gap that covers every scale (`Coverage`) is skipped once no episode is running
-        or just over: after it every scale starts afresh (`_learn`), so what the detectors would make
-        of its empty buckets is forgotten, and an archive of sparse samples years apart is not
-        millions of empty buckets."""
+        `until_us`. A gap that covers every scale (`Coverage`) is skipped once no episode is running:
+        after it every scale starts afresh (`_learn`), so what the detectors would make of its empty
+        buckets is forgotten (and the episodes just over or told, which a verdict in the gap could
+        revive or hold back, are long forgotten when every scale has learnt again), and an archive of
+        sparse samples years apart is not millions of empty buckets."""
         heard = self.coverage.last_us
         skip = (
             heard is not None
@@ -424,7 +425,7 @@ class TrendStream:
             and len(self._covered(heard + self.bucket_us, until_us)) == len(self.scales)
         )
         start = start_us
-        while start < until_us and not (skip and not (self.active or self._just_ended or self._told)):
+        while start < until_us and not (skip and not self.active):
             self.close_counts(start, {})
             start += self.bucket_us
 
