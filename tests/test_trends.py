@@ -272,13 +272,13 @@ def test_a_slow_build_is_caught_at_the_hour_scale_in_its_first_hour():
 # --- one state machine: the archive replayed as a stream ------------------------------------------
 
 
-def batch_and_live(db, largest: int) -> tuple[TrendStream, TrendStream]:
+def batch_and_live(db, largest: int, detector: str = "signitrend") -> tuple[TrendStream, TrendStream]:
     """Trends over the store, and over its posts fed in time order as a live stream would deliver
     them, in batches of 1 to `largest` posts."""
     with Store(db, read_only=True) as store:
-        batch = trends_over_store(store.engine, TrendStream("signitrend"))
+        batch = trends_over_store(store.engine, TrendStream(detector))
         stored = store.posts().select(TREND_COLUMNS)
-    live = TrendStream("signitrend")
+    live = TrendStream(detector)
     rng = np.random.default_rng(0)
     offset = 0
     while offset < stored.num_rows:
@@ -308,6 +308,18 @@ def test_stream_replay_of_a_store_equals_the_batch_result(tmp_path):
     assert live.late == 0
 
 
+def stored(db, *simulations: Simulation):
+    """A store of the simulations' posts (each counts its post ids from 0: here they are told apart)."""
+    with Store(db) as store:
+        for part, sim in enumerate(simulations):
+            table, _ = generate(sim)
+            for column in ("post_id", "ref_post_id"):
+                ids = pc.binary_join_element_wise(table[column], f"-{part}", "")
+                table = table.set_column(table.schema.get_field_index(column), column, ids)
+            store.append(table.combine_chunks().to_batches()[0])
+    return db
+
+
 def test_stream_replay_equals_the_batch_result_across_a_gap(tmp_path):
     """Two collections forty days apart in one store, a push in each. The first collection runs three
     days, so that the day scale reports, and its push comes in its last half hour: the day scale's
@@ -320,20 +332,32 @@ def test_stream_replay_equals_the_batch_result_across_a_gap(tmp_path):
     # hashtag of both collections' background is pushed: its score depends on what the detector kept.
     second = [Campaign("coordinated", "PressLies", later, accounts=60),
               Campaign("coordinated", "t40", later + timedelta(hours=6), accounts=60)]  # fmt: skip
-    db = tmp_path / "s.duckdb"
-    with Store(db) as store:
-        for part, sim in enumerate((Simulation(hours=72, posts_per_hour=1_500, seed=3, campaigns=[first]),
-                                    Simulation(start=later, hours=10, posts_per_hour=4_000, seed=4,
-                                               campaigns=second))):  # fmt: skip
-            table, _ = generate(sim)
-            for column in ("post_id", "ref_post_id"):  # each simulation counts its ids from 0
-                ids = pc.binary_join_element_wise(table[column], f"-{part}", "")
-                table = table.set_column(table.schema.get_field_index(column), column, ids)
-            store.append(table.combine_chunks().to_batches()[0])
+    db = stored(
+        tmp_path / "s.duckdb",
+        Simulation(hours=72, posts_per_hour=1_500, seed=3, campaigns=[first]),
+        Simulation(start=later, hours=10, posts_per_hour=4_000, seed=4, campaigns=second),
+    )
     batch, live = batch_and_live(db, largest=20_000)
     assert [t.as_dict() for t in live.episodes()] == [t.as_dict() for t in batch.episodes()]
     episodes = [(t.hashtag, t.since_us < int(later.timestamp() * 1e6)) for t in batch.episodes()]
     assert ("presslies", True) in episodes and ("t40", False) in episodes
+
+
+def test_a_verdict_on_an_empty_bucket_revives_an_episode_alike_across_a_gap(tmp_path):
+    """Mastodon's score decays through empty buckets and can still say trending there: a push whose
+    episode ends an hour before the day scale's first verdict (on an empty day, its peak set while
+    the scale was warming up) is revived by that verdict. The batch must not skip the silence while
+    an episode can still be revived (found by review: it did)."""
+    push = Campaign("coordinated", "PressLies", START + timedelta(hours=35), accounts=200)
+    db = stored(
+        tmp_path / "s.duckdb",
+        Simulation(hours=48, posts_per_hour=1_500, seed=3, campaigns=[push]),
+        Simulation(start=START + timedelta(days=40), hours=4, posts_per_hour=4_000, seed=4),
+    )
+    batch, live = batch_and_live(db, largest=20_000, detector="mastodon")
+    assert [t.as_dict() for t in live.episodes()] == [t.as_dict() for t in batch.episodes()]
+    [episode] = [t for t in batch.episodes() if t.hashtag == "presslies"]
+    assert episode.ended_us > int((START + timedelta(days=3)).timestamp() * 1e6)  # revived, held into the silence
 
 
 # --- where the collection was not watching -----------------------------------------------------------
@@ -359,17 +383,19 @@ def tagged_buckets(db, bucket_us: int = 5 * MIN) -> list[int]:
 
 
 def test_a_silence_is_a_gap_only_where_the_collections_own_record_makes_it_one(tmp_path):
-    """A month of IRA tweets (busy 5-minute buckets with a daily rhythm) and half a year of a
-    Mastodon hashtag (a post a day or so) are each one collection, but for the IRA month's rarest
-    silences; the real samples of every format, collected in different years, are many."""
+    """A month of IRA tweets (busy 5-minute buckets, quiet nights) and half a year of a Mastodon
+    hashtag (a post every day or few) are each one collection; the real samples of every format,
+    collected in different years, are many."""
     month, sparse, samples = tmp_path / "ira.duckdb", tmp_path / "sparse.duckdb", tmp_path / "samples.duckdb"
     ingest(month, DATA.parent / "corpora" / "ira-2016-09" / "ira_tweets_2016-09.csv.gz")
     ingest(sparse, DATA.parent / "corpora" / "collect" / "rtoot-ichbinhanna-statuses.jsonl")
     ingest(samples, DATA)
-    # Measured: 4 silences of 25 to 55 minutes, where nine in ten buckets around them hold hashtags.
-    in_month = gaps(tagged_buckets(month))
-    assert len(in_month) <= 4 and all(length < 12 for _, length in in_month)
-    assert len(tagged_buckets(sparse)) > 100 and gaps(tagged_buckets(sparse)) == []
+    assert gaps(tagged_buckets(month)) == []  # its nights' silences of up to an hour are nights
+    posts = tagged_buckets(sparse)
+    assert len(posts) > 100 and gaps(posts) == []
+    # Started at any of its posts, a short record can take the first long silence for a gap; a gap's
+    # first buckets count as quiet, so one does not make the rest look like gaps (10 before they did).
+    assert max(len(gaps(posts[start:])) for start in range(len(posts))) <= 3
     buckets = tagged_buckets(samples)
     long_silences = {a + 5 * MIN for a, b in pairwise(buckets) if b - a > 30 * DAY}
     assert len(long_silences) >= 10 and long_silences <= {start for start, _ in gaps(buckets)}

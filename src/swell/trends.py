@@ -164,21 +164,24 @@ class FirstSeen:
 
 class Coverage:
     """Where the collection was not watching: a store joins archives of different months or years, a
-    live stream loses its connection. A silence (buckets of the finest scale without a hashtag) is a
-    gap when the collection's record lately would give one that long less than once a year.
+    live stream loses its connection for a day. A silence (buckets of the finest scale without a
+    hashtag) is a gap when it lasts a day or more (a shorter one may be a night: collections have
+    daily rhythms) and the collection's record lately would give one that long less than once a year.
 
     The record is how many buckets lately held hashtags and how many did not (each forgotten over a
-    day, as `SCORE_MEMORY_MIN`: collections have daily rhythms). With a share q of busy buckets, a
-    silence of k buckets comes with probability (1 - q)^k; q is not known from a short record, so the
-    chance is averaged over what the record allows (q ~ Beta(busy + 1, quiet + 1)): after one busy
-    hour a silence of 40 minutes is a gap, after a day of the firehose one of 15, while a collection
-    of a post a day is never silent long enough. What hashtags did in a gap is unknown, not zero:
-    after one, `TrendStream` learns again; the gap itself is not counted as quiet."""
+    day, as `SCORE_MEMORY_MIN`). With a share q of busy buckets, a silence of k buckets comes with
+    probability (1 - q)^k; q is not known from a short record, so the chance is averaged over what
+    the record allows (q ~ Beta(busy + 1, quiet + 1)): after a busy hour, a day's silence is a gap; a
+    collection of a post a day or two is never silent long enough. A gap's first buckets, as many as
+    an ordinary silence would have had, still count as quiet: a sparse collection stays sparse after
+    one. What hashtags did in a gap is unknown, not zero: after one, `TrendStream` learns again."""
 
     def __init__(self, bucket_us: int):
         self.bucket_us = bucket_us
         self.log_chance = math.log(bucket_us / _US_PER_YEAR)  # a silence may start at any bucket
-        self.keep = 0.5 ** (bucket_us / (SCORE_MEMORY_MIN * _US_PER_MIN))  # a bucket's weight, a bucket later
+        day = SCORE_MEMORY_MIN * _US_PER_MIN
+        self.keep = 0.5 ** (bucket_us / day)  # a bucket's weight, a bucket later
+        self.shortest = max(1, math.ceil(day / bucket_us))  # the shortest silence that can be a gap
         self.busy = self.quiet = 0.0  # buckets with hashtags and without, lately
         self.last_us: int | None = None  # the last bucket with hashtags
 
@@ -190,19 +193,29 @@ class Coverage:
             return None
         silence = (start_us - self.last_us) // self.bucket_us - 1  # buckets without hashtags
         gap = self.is_gap(silence)
+        quiet = self._ordinary(silence) if gap else silence  # its first buckets, aged silence, silence - 1, ...
         fade = self.keep ** (silence + 1)
         self.busy = self.busy * fade + 1
-        self.quiet = self.quiet * fade + (0.0 if gap else self.keep * (1 - self.keep**silence) / (1 - self.keep))
+        self.quiet = self.quiet * fade + self.keep ** (silence - quiet + 1) * (1 - self.keep**quiet) / (1 - self.keep)
         gap_from = self.last_us + self.bucket_us
         self.last_us = start_us
         return gap_from if gap else None
 
     def is_gap(self, silence: int) -> bool:
-        """Whether `silence` buckets without hashtags after the last one heard are a gap."""
-        if self.last_us is None or silence <= 0:
+        """Whether `silence` buckets without hashtags after the last one heard are a gap (the longer
+        the silence, the likelier)."""
+        if self.last_us is None or silence < self.shortest:
             return False
         busy, quiet = self.busy + 1, self.quiet + 1
         return _log_beta(busy, quiet + silence) - _log_beta(busy, quiet) < self.log_chance  # E[(1 - q)^silence]
+
+    def _ordinary(self, silence: int) -> int:
+        """The longest silence up to `silence` that is not a gap."""
+        low, high = 0, silence
+        while low < high:
+            middle = (low + high + 1) // 2
+            low, high = (low, middle - 1) if self.is_gap(middle) else (middle, high)
+        return low
 
 
 def _log_beta(a: float, b: float) -> float:
@@ -413,11 +426,12 @@ class TrendStream:
     def close_quiet(self, start_us: int, until_us: int) -> None:
         """Close the finest buckets from `start_us` to `until_us`, for counts made elsewhere: none of
         them closes a bucket with a hashtag at any scale, and the silence goes on at least to
-        `until_us`. A gap that covers every scale (`Coverage`) is skipped once no episode is running:
-        after it every scale starts afresh (`_learn`), so what the detectors would make of its empty
-        buckets is forgotten (and the episodes just over or told, which a verdict in the gap could
-        revive or hold back, are long forgotten when every scale has learnt again), and an archive of
-        sparse samples years apart is not millions of empty buckets."""
+        `until_us`. A gap that covers every scale (`Coverage`) is skipped once no episode is running
+        or over for less than an hour (a detector's verdict on an empty bucket, such as Mastodon's
+        decaying score, can revive one): after it every scale starts afresh (`_learn`), so what the
+        detectors would make of its empty buckets is forgotten, and an archive of sparse samples
+        years apart is not millions of empty buckets. (Episodes told, which a verdict could hold
+        back, are forgotten by time before any scale reports again.)"""
         heard = self.coverage.last_us
         skip = (
             heard is not None
@@ -425,7 +439,7 @@ class TrendStream:
             and len(self._covered(heard + self.bucket_us, until_us)) == len(self.scales)
         )
         start = start_us
-        while start < until_us and not (skip and not self.active):
+        while start < until_us and not (skip and not (self.active or self._just_ended)):
             self.close_counts(start, {})
             start += self.bucket_us
 
