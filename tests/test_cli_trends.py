@@ -40,6 +40,7 @@ def test_simulate_writes_truth_and_trends_finds_the_planted_campaigns(simulated,
     ingest(db, simulated)
     result = swell("trends", "--db", db, "--format", "json")
     found = {t["hashtag"]: t for t in orjson.loads(result.output)["trends"]}
+    assert orjson.loads(result.output)["gaps"] == []  # thirty hours of one collection
     # The planted campaigns, caught at the 5-minute scale in their first bucket: the rise starts at
     # their first post, and they are detectable at the end of that bucket.
     blast, push = found.pop("freethepress"), found.pop("presslies")

@@ -8,11 +8,12 @@ from itertools import pairwise
 from statistics import NormalDist
 
 import numpy as np
+import orjson
 import polars as pl
 import pyarrow.compute as pc
 import pytest
 
-from conftest import DATA, ingest
+from conftest import DATA, ingest, swell, utc
 from swell.detectors import (
     MastodonScorer,
     NewTagPrior,
@@ -413,10 +414,19 @@ def test_a_store_of_archives_from_several_years_trends_only_where_it_was_watched
     with Store(db) as store:
         store.append(table.combine_chunks().to_batches()[0])
     with Store(db, read_only=True) as store:
-        found = trends_over_store(store.engine, TrendStream("signitrend")).episodes()
+        stream = trends_over_store(store.engine, TrendStream("signitrend"))
+    found = stream.episodes()
     by_tag = {e.hashtag: e for e in found}
     assert {"freethepress", "presslies"} <= set(by_tag)
     assert by_tag["freethepress"].detected_us == int(blast.start.timestamp() * 1e6) + 5 * MIN
     assert all(e.scale_min < 1440 for e in found)
     others = [e for e in found if e.hashtag not in ("freethepress", "presslies")]
     assert len(others) <= 2 and all(e.accounts < 20 for e in others)  # about one false alarm a day
+    # The gaps are said where the trends are written: the day's is the one that ends at its first post.
+    listed = orjson.loads(swell("trends", "--db", db, "--format", "json").output)
+    assert f"learning again after {len(stream.gaps)} gaps in the collection" in listed["title"]
+    assert [(utc(g["from"]), utc(g["until"])) for g in listed["gaps"]] == [
+        (datetime.fromtimestamp(a / 1e6, UTC), datetime.fromtimestamp(b / 1e6, UTC)) for a, b in stream.gaps
+    ]
+    assert all(end - start >= DAY for start, end in stream.gaps)
+    assert int(table.column("created_at")[0].value) // (5 * MIN) * 5 * MIN in {end for _, end in stream.gaps}

@@ -326,6 +326,7 @@ class TrendStream:
         self.learning_us = max(self.warmup_us, round(LEARNING_MIN * _US_PER_MIN))
         self.first_bucket: int | None = None
         self.coverage = Coverage(self.bucket_us)
+        self.gaps: list[tuple[int, int]] = []  # (start, end) of each gap in the collection (`Coverage`)
         self.late = 0
         self.posts = 0  # fed through `feed` (what a live display shows); `trends_over_store` feeds counts
         self.next_bucket: int | None = None  # start of the oldest bucket of the finest scale still open
@@ -467,6 +468,7 @@ class TrendStream:
             self._learn(start, self.scales)
         silence = None if fine.is_empty() else self.coverage.heard(start)
         if silence is not None:  # a gap: the scales with a whole bucket in it know nothing of what came before
+            self.gaps.append((silence, start))
             self._learn(start, self._covered(silence, start), fresh=True)
         end = start + self.bucket_us
         if not fine.is_empty():

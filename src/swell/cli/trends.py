@@ -129,12 +129,16 @@ def trends(db, engine, master, since, until, platform, at_us, history, bucket_mi
     if stream.last_bucket is None and not quiet:
         stderr.print("no posts with hashtags in the store for this range and platform")
     watched = f"{detector} at {stream.scale_labels}"
+    if stream.gaps:
+        watched += (
+            f"; learning again after {len(stream.gaps):,} gap{'s' if len(stream.gaps) > 1 else ''} in the collection"
+        )
     if now:
         title = f"trending at {shown(stream.last_bucket)} ({watched})"
     else:
         title = f"trend episodes, {shown(since or stream.first_bucket)} to {shown(stream.last_bucket)} ({watched})"
     with output(out_path) as out:
-        _write(found, fmt, title, out, assessments)
+        _write(found, fmt, title, out, assessments, gaps=stream.gaps)
 
 
 def _follow(db, stream, selection, fmt: str, path: str, interval: float) -> None:
@@ -148,15 +152,16 @@ def _follow(db, stream, selection, fmt: str, path: str, interval: float) -> None
         try:
             while True:
                 follower.look()
-                _write(stream.trending_now(), fmt, f"trending at {shown(stream.last_bucket)}", out)
+                _write(stream.trending_now(), fmt, f"trending at {shown(stream.last_bucket)}", out, gaps=stream.gaps)
                 out.flush()
                 time.sleep(interval)
         except KeyboardInterrupt:
             pass
 
 
-def _write(found, fmt: str, title: str, out, assessments=None) -> None:
-    """The trends as `fmt`; with `assessments` (one a trend), their score and level beside each."""
+def _write(found, fmt: str, title: str, out, assessments=None, gaps=()) -> None:
+    """The trends as `fmt`; with `assessments` (one a trend), their score and level beside each; JSON
+    also lists the `gaps` in the collection (when the detectors knew nothing)."""
     from swell.assessment import MIN_POSTS
     from swell.escapes import json_dumps
 
@@ -166,7 +171,12 @@ def _write(found, fmt: str, title: str, out, assessments=None) -> None:
             row.update(assessed_posts=posts, coordination_score=None if a is None else round(a.score, 3),
                        coordination=f"too few posts (under {MIN_POSTS})" if a is None else a.level)  # fmt: skip
     if fmt in ("json", "jsonl"):
-        out.write(json_dumps({"title": title, "trends": rows}, indent=fmt == "json").decode() + "\n")
+        from swell.times import iso
+
+        found_gaps = [{"from": iso(start), "until": iso(end)} for start, end in gaps]
+        out.write(
+            json_dumps({"title": title, "trends": rows, "gaps": found_gaps}, indent=fmt == "json").decode() + "\n"
+        )
     elif fmt == "csv":
         import csv
 
