@@ -57,11 +57,14 @@ def test_output_to_standard_output_and_to_a_file(store, tmp_path):
     assert run("info", "--db", store, "--format", "json", "-o", tmp_path / "info.json").stdout == ""
     assert orjson.loads((tmp_path / "info.json").read_bytes()) == facts
     trends = orjson.loads(run("trends", "--db", store, "--format", "json", "-o", "-").stdout)
-    assert set(trends) == {"title", "trends"}
+    assert set(trends) == {"title", "trends", "gaps"}
     network = run("coordination", "--db", store, "--format", "gexf", "-o", "-", "--window", "86400").stdout
     assert network.startswith("<?xml") and "<gexf" in network
     report = orjson.loads(run("report", "--db", store, "--report", tmp_path / "r.html", "--format", "json").stdout)
     assert report["totals"]["posts"] == facts["posts"] and (tmp_path / "r.html").exists()
+    # Samples collected years apart: the report says where the detectors knew nothing, as trends does.
+    assert report["trends"]["gaps"] == trends["gaps"] and len(trends["gaps"]) >= 2
+    assert f"learnt again after {len(trends['gaps'])} gaps" in (tmp_path / "r.html").read_text()
 
 
 def test_ingest_reads_standard_input(tmp_path):
