@@ -392,6 +392,11 @@ def test_a_silence_is_a_gap_only_where_the_collections_own_record_makes_it_one(t
     ingest(sparse, DATA.parent / "corpora" / "collect" / "rtoot-ichbinhanna-statuses.jsonl")
     ingest(samples, DATA)
     assert gaps(tagged_buckets(month)) == []  # its nights' silences of up to an hour are nights
+    # Counted by the day (`--scales 1d`), five days cut out of the month are a gap: the record holds
+    # 24 buckets, not one day's two (which took twelve empty days after a busy fortnight).
+    month_days = tagged_buckets(month, DAY)
+    days = [b for b in month_days if not 14 <= (b - month_days[0]) // DAY < 19]
+    assert gaps(days, DAY) == [(days[14 - 1] + DAY, 5)]
     posts = tagged_buckets(sparse)
     assert len(posts) > 100 and gaps(posts) == []
     # Started at any of its posts, a short record can take the first long silence for a gap; a gap's
@@ -429,4 +434,8 @@ def test_a_store_of_archives_from_several_years_trends_only_where_it_was_watched
         (datetime.fromtimestamp(a / 1e6, UTC), datetime.fromtimestamp(b / 1e6, UTC)) for a, b in stream.gaps
     ]
     assert all(end - start >= DAY for start, end in stream.gaps)
+    # Up to a time inside a gap, the collection's silence so far is one: its end is not known yet.
+    cut = orjson.loads(swell("trends", "--db", db, "--until", "2024-06-01", "--format", "json").output)
+    assert cut["gaps"][-1] == {"from": "2024-03-02T00:00:00+00:00", "until": None}
+    assert "no hashtag since 2024-03-02 00:00:00 UTC" in cut["title"]
     assert int(table.column("created_at")[0].value) // (5 * MIN) * 5 * MIN in {end for _, end in stream.gaps}

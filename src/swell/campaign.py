@@ -441,7 +441,7 @@ def overview(engine: Engine, q: CampaignQuery, *, trends_shown: int = 20, on_ste
             "detector": q.detector,
             "scales": [scale_label(s) for s in q.scales],
             "episodes": sorted((t.as_dict() for t in episodes), key=lambda e: e["trending_since"]),
-            "gaps": [{"from": iso(start), "until": iso(end)} for start, end in stream.gaps],
+            "gaps": [{"from": iso(start), "until": iso(end)} for start, end in stream.gaps_so_far()],
         },
         "top_accounts": _top_accounts(engine, q.top),
         "concentration": _concentration(engine),

@@ -169,18 +169,21 @@ class Coverage:
     daily rhythms) and the collection's record lately would give one that long less than once a year.
 
     The record is how many buckets lately held hashtags and how many did not (each forgotten over a
-    day, as `SCORE_MEMORY_MIN`). With a share q of busy buckets, a silence of k buckets comes with
-    probability (1 - q)^k; q is not known from a short record, so the chance is averaged over what
-    the record allows (q ~ Beta(busy + 1, quiet + 1)): after a busy hour, a day's silence is a gap; a
-    collection of a post a day or two is never silent long enough. A gap's first buckets, as many as
-    an ordinary silence would have had, still count as quiet: a sparse collection stays sparse after
-    one. What hashtags did in a gap is unknown, not zero: after one, `TrendStream` learns again."""
+    day, as `SCORE_MEMORY_MIN`, or over 24 buckets when they are longer, as SigniTrend forgets). With
+    a share q of busy buckets, a silence of k buckets comes with probability (1 - q)^k; q is not known
+    from a short record, so the chance is averaged over what the record allows (q ~ Beta(busy + 1,
+    quiet + 1)): after a busy hour of 5-minute buckets, a day's silence is a gap; a collection of a
+    post every day or few is rarely silent long enough (a long silence after a burst may be). A gap's
+    first buckets, as many as an ordinary silence would have had, still count as quiet: a sparse
+    collection stays sparse after one. What hashtags did in a gap is unknown, not zero: after one,
+    `TrendStream` learns again."""
 
     def __init__(self, bucket_us: int):
         self.bucket_us = bucket_us
         self.log_chance = math.log(bucket_us / _US_PER_YEAR)  # a silence may start at any bucket
         day = SCORE_MEMORY_MIN * _US_PER_MIN
-        self.keep = 0.5 ** (bucket_us / day)  # a bucket's weight, a bucket later
+        # A bucket's weight, a bucket later: with day-long buckets a day's memory would hold two of them.
+        self.keep = max(0.5 ** (bucket_us / day), 0.5 ** (1 / 24))
         self.shortest = max(1, math.ceil(day / bucket_us))  # the shortest silence that can be a gap
         self.busy = self.quiet = 0.0  # buckets with hashtags and without, lately
         self.last_us: int | None = None  # the last bucket with hashtags
@@ -494,6 +497,14 @@ class TrendStream:
             del self._just_ended[tag]
         for tag in [t for t, last in self._told.items() if last <= end - self.scales[-1].us]:
             del self._told[tag]
+
+    def gaps_so_far(self) -> list[tuple[int, int | None]]:
+        """`gaps` (start, end), and the silence going on at the last bucket closed when it is already
+        a gap (its end None): where the detectors knew nothing."""
+        heard, last = self.coverage.last_us, self.last_bucket
+        if heard is None or last is None or not self.coverage.is_gap((last - heard) // self.bucket_us):
+            return list(self.gaps)
+        return [*self.gaps, (heard + self.bucket_us, None)]
 
     def _fresh(self, minutes: float) -> tuple[Detector, NewTagPrior]:
         """A scale's detector and prior on new hashtags, knowing nothing yet."""

@@ -129,16 +129,14 @@ def trends(db, engine, master, since, until, platform, at_us, history, bucket_mi
     if stream.last_bucket is None and not quiet:
         stderr.print("no posts with hashtags in the store for this range and platform")
     watched = f"{detector} at {stream.scale_labels}"
-    if stream.gaps:
-        watched += (
-            f"; learning again after {len(stream.gaps):,} gap{'s' if len(stream.gaps) > 1 else ''} in the collection"
-        )
+    gaps = stream.gaps_so_far()
+    watched += _gap_note(gaps)
     if now:
         title = f"trending at {shown(stream.last_bucket)} ({watched})"
     else:
         title = f"trend episodes, {shown(since or stream.first_bucket)} to {shown(stream.last_bucket)} ({watched})"
     with output(out_path) as out:
-        _write(found, fmt, title, out, assessments, gaps=stream.gaps)
+        _write(found, fmt, title, out, assessments, gaps=gaps)
 
 
 def _follow(db, stream, selection, fmt: str, path: str, interval: float) -> None:
@@ -152,11 +150,24 @@ def _follow(db, stream, selection, fmt: str, path: str, interval: float) -> None
         try:
             while True:
                 follower.look()
-                _write(stream.trending_now(), fmt, f"trending at {shown(stream.last_bucket)}", out, gaps=stream.gaps)
+                gaps = stream.gaps_so_far()
+                title = f"trending at {shown(stream.last_bucket)}{_gap_note(gaps)}"
+                _write(stream.trending_now(), fmt, title, out, gaps=gaps)
                 out.flush()
                 time.sleep(interval)
         except KeyboardInterrupt:
             pass
+
+
+def _gap_note(gaps: list[tuple[int, int | None]]) -> str:
+    """What a title says of the gaps in the collection (`TrendStream.gaps_so_far`)."""
+    from swell.times import shown
+
+    over = sum(1 for _, end in gaps if end is not None)
+    note = f"; learning again after {over:,} gap{'s' if over > 1 else ''} in the collection" if over else ""
+    if gaps and gaps[-1][1] is None:
+        note += f"; no hashtag since {shown(gaps[-1][0])}"
+    return note
 
 
 def _write(found, fmt: str, title: str, out, assessments=None, gaps=()) -> None:
