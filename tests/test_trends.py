@@ -434,8 +434,8 @@ def test_a_store_of_archives_from_several_years_trends_only_where_it_was_watched
         (datetime.fromtimestamp(a / 1e6, UTC), datetime.fromtimestamp(b / 1e6, UTC)) for a, b in stream.gaps
     ]
     assert all(end - start >= DAY for start, end in stream.gaps)
+    assert int(table.column("created_at")[0].value) // (5 * MIN) * 5 * MIN in {end for _, end in stream.gaps}
     # Up to a time inside a gap, the collection's silence so far is one: its end is not known yet.
     cut = orjson.loads(swell("trends", "--db", db, "--until", "2024-06-01", "--format", "json").output)
     assert cut["gaps"][-1] == {"from": "2024-03-02T00:00:00+00:00", "until": None}
     assert "no hashtag since 2024-03-02 00:00:00 UTC" in cut["title"]
-    assert int(table.column("created_at")[0].value) // (5 * MIN) * 5 * MIN in {end for _, end in stream.gaps}

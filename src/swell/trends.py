@@ -291,9 +291,9 @@ class TrendStream:
     silently). An episode ends once no scale has said trending for `cooldown` buckets of the finest
     scale. For the first `warmup_min` of input the detectors learn and report nothing: with no
     history, everything looks new; the same after a gap in the collection (`Coverage`), for the
-    scales with a whole bucket inside the gap. `alarms_per_day` is how many false alarms a day the stream may
-    raise, shared out evenly between the scales, and at each scale between its prior on new hashtags
-    (`NewTagPrior`) and its detector's threshold.
+    scales with a whole bucket inside the gap (`gaps`). `alarms_per_day` is how many false alarms a
+    day the stream may raise, shared out evenly between the scales, and at each scale between its
+    prior on new hashtags (`NewTagPrior`) and its detector's threshold.
     """
 
     def __init__(
@@ -680,12 +680,9 @@ def score_buckets(stream: TrendStream, counts: Sequence[pl.DataFrame], until_us:
         last = until_us - 1 - (until_us - 1) % stream.bucket_us
     # The finest buckets that close a bucket with hashtags, at any scale; those between are empty.
     closing_counts = sorted(
-        {
-            start + scale.us - stream.bucket_us
-            for level, scale in enumerate(stream.scales)
-            for (start,) in buckets[level]
-        }
-    )
+        {bucket + scale.us - stream.bucket_us for scale, by_bucket in zip(stream.scales, buckets, strict=True)
+         for (bucket,) in by_bucket}
+    )  # fmt: skip
     start = first
     for closing_start in (b for b in closing_counts if b <= last):
         stream.close_quiet(start, closing_start)
