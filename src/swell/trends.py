@@ -636,6 +636,21 @@ def tagged_posts(where: str, include_reposts: bool) -> str:
                WHERE tag IS NOT NULL"""
 
 
+def collection_gaps(engine: Engine, bucket_min: float = DEFAULT_SCALES[0]) -> list[tuple[int, int]]:
+    """The gaps in the stored collection (`Coverage`, over buckets of `bucket_min` minutes with a
+    hashtag, reposts included): (start, end) of each, as `swell trends` finds them over the store."""
+    bucket_us = round(bucket_min * _US_PER_MIN)
+    busy = engine.frame(
+        f"SELECT DISTINCT t - t % ? AS bucket FROM ({tagged_posts('TRUE', True)}) ORDER BY bucket", [bucket_us]
+    ).get_column("bucket")
+    coverage, found = Coverage(bucket_us), []
+    for start in busy.to_list():
+        silence = coverage.heard(start)
+        if silence is not None:
+            found.append((silence, start))
+    return found
+
+
 def trends_over_store(engine: Engine, stream: TrendStream, selection: Selection | None = None) -> TrendStream:
     """The trends of the stored posts of a selection (its time range and platform; trends are of every
     hashtag): the engine counts posts and accounts per hashtag per bucket of every scale

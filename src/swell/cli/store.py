@@ -224,13 +224,14 @@ def _print_report(report, out) -> None:
         console.print(f"wrote {report.stored:,} posts to {report.rejects.removesuffix('rejects/')}posts/")
 
 
-@click.command(short_help="What the store holds: posts per platform and kind, time span, top hashtags.")
+@click.command(short_help="What the store holds: posts per platform and kind, time span and its gaps, top hashtags.")
 @engine_options
 @click.option("--top", type=int, default=10, show_default=True, help="How many hashtags to list.")
 @output_options(("table", "json"))
 @click.option("--json", "as_json", is_flag=True, hidden=True, help="Deprecated: --format json.")
 def info(db, engine, master, top, fmt, out_path, as_json):
-    """What the store holds: posts per platform and kind, accounts, time span, deletions, top hashtags.
+    """What the store holds: posts per platform and kind, accounts, time span and the gaps in it (a day
+    or more without a hashtag, as `swell trends` finds them), deletions, top hashtags.
 
     \b
     Examples:
@@ -268,7 +269,15 @@ def _print_facts(facts: dict, where: str, out) -> None:
             f": {facts['posts']:,} posts by {facts['accounts']:,} accounts, {facts['deletions']:,} deletions recorded",
         )
     )
-    console.print(f"from {shown(facts['first'])} to {shown(facts['last'])}")
+    gaps = facts["gaps"]
+    console.print(
+        f"from {shown(facts['first'])} to {shown(facts['last'])}"
+        + (f", with {len(gaps):,} gap{'s' if len(gaps) > 1 else ''} in the collection" if gaps else "")
+    )
+    for gap in gaps[:5]:
+        console.print(f"  no hashtag from {shown(gap['from'])} to {shown(gap['until'])}")
+    if len(gaps) > 5:
+        console.print(f"  and {len(gaps) - 5:,} more (--format json lists them)")
     console.print("platforms: " + ", ".join(f"{p} {n:,}" for p, n in facts["platforms"].items()))
     console.print("kinds: " + ", ".join(f"{k} {n:,}" for k, n in facts["kinds"].items()))
     table = Table("hashtag", "posts", "accounts", title="top hashtags", title_justify="left")
