@@ -28,7 +28,7 @@ from swell.detectors import (
 )
 from swell.simulate import Campaign, Simulation, generate, write_jetstream
 from swell.store import Store
-from swell.trends import TREND_COLUMNS, Coverage, TrendStream, parse_scales, trends_over_store
+from swell.trends import TREND_COLUMNS, TrendStream, find_gaps, parse_scales, trends_over_store
 
 MIN = 60_000_000
 DAY = 1440 * MIN
@@ -367,12 +367,7 @@ def test_a_verdict_on_an_empty_bucket_revives_an_episode_alike_across_a_gap(tmp_
 def gaps(buckets: list[int], bucket_us: int = 5 * MIN) -> list[tuple[int, int]]:
     """The silences `Coverage` takes for gaps in a collection whose tagged buckets start at `buckets`
     (sorted): (start of the silence, its length in buckets)."""
-    coverage, found = Coverage(bucket_us), []
-    for start in buckets:
-        silence = coverage.heard(start)
-        if silence is not None:
-            found.append((silence, (start - silence) // bucket_us))
-    return found
+    return [(start, (end - start) // bucket_us) for start, end in find_gaps(buckets, bucket_us)]
 
 
 def tagged_buckets(db, bucket_us: int = 5 * MIN) -> list[int]:

@@ -25,7 +25,7 @@ from swell.engine import Engine, one_row, rows
 from swell.normalise import normalize_hashtag
 from swell.selection import Selection
 from swell.times import iso
-from swell.trends import Trend, TrendStream, default_scales, scale_label, trends_over_store
+from swell.trends import Trend, TrendStream, default_scales, gaps_as_json, scale_label, trends_over_store
 
 _US_PER_MIN = 60_000_000
 TREND_HISTORY_DAYS = 7  # the trend detectors' history before a campaign: a week of the day scale
@@ -441,7 +441,7 @@ def overview(engine: Engine, q: CampaignQuery, *, trends_shown: int = 20, on_ste
             "detector": q.detector,
             "scales": [scale_label(s) for s in q.scales],
             "episodes": sorted((t.as_dict() for t in episodes), key=lambda e: e["trending_since"]),
-            "gaps": [{"from": iso(start), "until": iso(end)} for start, end in stream.gaps_so_far()],
+            "gaps": gaps_as_json(stream.gaps_so_far()),
         },
         "top_accounts": _top_accounts(engine, q.top),
         "concentration": _concentration(engine),

@@ -4,14 +4,13 @@ Light to import: it needs only the engine."""
 from __future__ import annotations
 
 from swell.engine import Engine, one_row, rows
-from swell.times import iso
 
 
 def describe(engine: Engine, top: int = 10) -> dict:
     """What a store holds: posts, accounts, time span, platforms, kinds, deletions, top hashtags, and
     the gaps in the collection (a day or more without a hashtag that its own record makes improbable:
     archives of different years, a lost connection; `swell.trends.Coverage`)."""
-    from swell.trends import collection_gaps
+    from swell.trends import collection_gaps, gaps_as_json
 
     total, first, last, accounts = one_row(
         engine, "SELECT count(*), min(created_at), max(created_at), count(DISTINCT author_id) FROM posts"
@@ -34,5 +33,5 @@ def describe(engine: Engine, top: int = 10) -> dict:
         "kinds": dict(kinds.iter_rows()),
         "deletions": one_row(engine, "SELECT count(*) FROM deletions")[0],
         "top_hashtags": tags,
-        "gaps": [{"from": iso(start), "until": iso(end)} for start, end in collection_gaps(engine)],
+        "gaps": gaps_as_json(collection_gaps(engine)),
     }

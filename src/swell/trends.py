@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 import re
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -636,19 +636,30 @@ def tagged_posts(where: str, include_reposts: bool) -> str:
                WHERE tag IS NOT NULL"""
 
 
-def collection_gaps(engine: Engine, bucket_min: float = DEFAULT_SCALES[0]) -> list[tuple[int, int]]:
-    """The gaps in the stored collection (`Coverage`, over buckets of `bucket_min` minutes with a
-    hashtag, reposts included): (start, end) of each, as `swell trends` finds them over the store."""
-    bucket_us = round(bucket_min * _US_PER_MIN)
-    busy = engine.frame(
-        f"SELECT DISTINCT t - t % ? AS bucket FROM ({tagged_posts('TRUE', True)}) ORDER BY bucket", [bucket_us]
-    ).get_column("bucket")
+def find_gaps(busy: Iterable[int], bucket_us: int) -> list[tuple[int, int]]:
+    """The gaps (`Coverage`) in a collection whose buckets of `bucket_us` with a hashtag start at
+    `busy` (in time order): (start, end) of each."""
     coverage, found = Coverage(bucket_us), []
-    for start in busy.to_list():
+    for start in busy:
         silence = coverage.heard(start)
         if silence is not None:
             found.append((silence, start))
     return found
+
+
+def collection_gaps(engine: Engine, bucket_min: float = DEFAULT_SCALES[0]) -> list[tuple[int, int]]:
+    """The gaps in the stored collection (`find_gaps`, over buckets of `bucket_min` minutes with a
+    hashtag, reposts included), as `swell trends` finds them over the store."""
+    bucket_us = round(bucket_min * _US_PER_MIN)
+    busy = engine.frame(
+        f"SELECT DISTINCT t - t % ? AS bucket FROM ({tagged_posts('TRUE', True)}) ORDER BY bucket", [bucket_us]
+    ).get_column("bucket")
+    return find_gaps(busy.to_list(), bucket_us)
+
+
+def gaps_as_json(gaps: Iterable[tuple[int, int | None]]) -> list[dict]:
+    """Gaps (start, end; end None for one still going on) as JSON: `from` and `until`, ISO 8601."""
+    return [{"from": iso(start), "until": iso(end)} for start, end in gaps]
 
 
 def trends_over_store(engine: Engine, stream: TrendStream, selection: Selection | None = None) -> TrendStream:

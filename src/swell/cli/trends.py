@@ -182,12 +182,10 @@ def _write(found, fmt: str, title: str, out, assessments=None, gaps=()) -> None:
             row.update(assessed_posts=posts, coordination_score=None if a is None else round(a.score, 3),
                        coordination=f"too few posts (under {MIN_POSTS})" if a is None else a.level)  # fmt: skip
     if fmt in ("json", "jsonl"):
-        from swell.times import iso
+        from swell.trends import gaps_as_json
 
-        found_gaps = [{"from": iso(start), "until": iso(end)} for start, end in gaps]
-        out.write(
-            json_dumps({"title": title, "trends": rows, "gaps": found_gaps}, indent=fmt == "json").decode() + "\n"
-        )
+        document = {"title": title, "trends": rows, "gaps": gaps_as_json(gaps)}
+        out.write(json_dumps(document, indent=fmt == "json").decode() + "\n")
     elif fmt == "csv":
         import csv
 
