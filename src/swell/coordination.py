@@ -87,9 +87,9 @@ _SELECT = "SELECT author_id, post_id, {object} AS object, t, NULL AS loose FROM 
 _ACTIONS = {
     "co-repost": _SELECT.format(object="ref_post_id")
     + " WHERE kind = 'repost' AND ref_post_id IS NOT NULL"
-    + " UNION ALL SELECT author_id, post_id, 'text:' || norm AS object, t, NULL AS loose FROM unsourced_reposts",
+    + " UNION ALL SELECT author_id, post_id, 'text:' || norm AS object, t, NULL AS loose FROM texts WHERE repost",
     "co-post": "SELECT author_id, post_id, coalesce(linked, norm) AS object, t,"
-    + " CASE WHEN linked IS NOT NULL THEN norm END AS loose FROM texts",
+    + " CASE WHEN linked IS NOT NULL THEN norm END AS loose FROM texts WHERE NOT repost",
     "co-link": _SELECT.format(object="unnest(urls)")
     + " JOIN posts USING (post_id, author_id, kind) WHERE kind <> 'repost'",
     "co-reply": _SELECT.format(object="ref_post_id") + " WHERE kind = 'reply'",
@@ -250,7 +250,9 @@ def co_action_network(
     chance (`repeated_co_actions`; None leaves them out)."""
     check_kinds(kinds)
     window_us = int(window_s * 1_000_000)
-    # What the analyses need of the posts in scope; the texts apart, normalised, for original posts.
+    # What the analyses need of the posts in scope; the texts apart, normalised: those of original posts,
+    # and of reposts that do not say which post they repost (`repost`; co-repost takes their text instead).
+    # Both in one table: each query over the selection scans the posts again.
     engine.table(
         "scope",
         f"""SELECT post_id, author_id, author_handle, kind, ref_post_id, epoch_us(created_at) AS t
@@ -259,21 +261,16 @@ def co_action_network(
     )
     engine.table(
         "texts",
-        f"""SELECT post_id, author_id, epoch_us(created_at) AS t, text, urls FROM posts
-            WHERE ({where}) AND kind <> 'repost' AND text IS NOT NULL""",
+        f"""SELECT post_id, author_id, epoch_us(created_at) AS t, text, urls, kind = 'repost' AS repost FROM posts
+            WHERE ({where}) AND (kind <> 'repost' OR ref_post_id IS NULL) AND text IS NOT NULL""",
         params,
         rows=_linked_texts,
     )
-    if "co-repost" in kinds:
-        engine.table(
-            "unsourced_reposts",
-            f"""SELECT post_id, author_id, epoch_us(created_at) AS t, text FROM posts
-                WHERE ({where}) AND kind = 'repost' AND ref_post_id IS NULL AND text IS NOT NULL""",
-            params,
-            rows=_normalised_texts,
-        )
     if "near-duplicate" in kinds:
-        engine.register("near_duplicate_groups", near_duplicate_groups(engine.frame("SELECT post_id, norm FROM texts")))
+        engine.register(
+            "near_duplicate_groups",
+            near_duplicate_groups(engine.frame("SELECT post_id, norm FROM texts WHERE NOT repost")),
+        )
     # The day-long pass looks at more kinds (hashtags) than the window of seconds: their actions are built once.
     every = repeated_kinds(kinds) if repeat_window_s is not None else kinds
     actions = " UNION ALL ".join(f"SELECT '{kind}' AS kind, * FROM ({_ACTIONS[kind]})" for kind in every)
@@ -452,18 +449,19 @@ def _communities(actions: pl.DataFrame) -> pl.DataFrame:
     return actions.with_columns(community=pl.Series(labels[a]))
 
 
-def _normalised_texts(texts: pl.DataFrame) -> pl.DataFrame:
-    """`texts` with the normalised `norm` in place of `text`, texts that normalise to nothing left out."""
-    return texts.with_columns(norm=normalised_text(pl.col("text"))).filter(pl.col("norm") != "").drop("text")
-
-
 def _linked_texts(texts: pl.DataFrame) -> pl.DataFrame:
-    """Posts' normalised texts (`norm`) and, for posts with links, their text with links (`linked`): the
-    normalised text, a line break (which a normalised text never holds) and the post's links as stored."""
+    """Posts' normalised texts (`norm`; texts that normalise to nothing left out) and, for original posts
+    with links, their text with links (`linked`): the normalised text, a line break (which a normalised
+    text never holds) and the post's links as stored."""
     with_links = pl.concat_str("norm", pl.lit("\n"), links_key(pl.col("urls")))
-    return _normalised_texts(texts).select(
-        "post_id", "author_id", "t", "norm", linked=pl.when(pl.col("urls").list.len() > 0).then(with_links)
-    )
+    return (
+        texts.with_columns(norm=normalised_text(pl.col("text")))
+        .filter(pl.col("norm") != "")
+        .select(
+            "post_id", "author_id", "t", "norm", "repost",
+            linked=pl.when(~pl.col("repost") & (pl.col("urls").list.len() > 0)).then(with_links),
+        )
+    )  # fmt: skip
 
 
 def links_key(urls: pl.Expr) -> pl.Expr:
@@ -595,7 +593,7 @@ def campaign_signals(engine: Engine, found: list[Cluster], *, min_strength: floa
     )
     originals, duplicated = one_row(
         engine,
-        """WITH t AS (SELECT author_id, norm FROM texts),
+        """WITH t AS (SELECT author_id, norm FROM texts WHERE NOT repost),
                 shared AS (SELECT norm FROM t GROUP BY norm HAVING count(DISTINCT author_id) > 1)
            SELECT (SELECT count(*) FROM scope WHERE kind <> 'repost'),
                   count(*) FILTER (WHERE norm IN (SELECT norm FROM shared))
