@@ -18,6 +18,7 @@ import pytest
 from conftest import DATA, ingest, rejects, swell
 from swell.campaign import CampaignQuery, analyse, describe, overview
 from swell.coordination import KINDS, co_action_network
+from swell.selection import Selection
 from swell.simulate import Campaign, Simulation, generate, write_jetstream, write_twitter_v1
 from swell.sources import expand_inputs
 from swell.store import Store
@@ -130,6 +131,16 @@ def test_campaign_numbers_are_identical(simulated):
         assert on_duck["totals"]["posts"] > 100
         assert on_duck == on_spark
     assert analyse(duck, q)["coordination"]["signals"]["coordinated_clusters"] == 1
+
+
+def test_an_analysis_run_again_frees_the_tables_of_the_one_before(simulated, spark):
+    _, spark_engine, _, _ = simulated
+    where, params = Selection(hashtags=("presslies",)).where()
+    kept = []
+    for _ in range(2):
+        co_action_network(spark_engine, where=where, params=params, min_weight=2)
+        kept.append(len(spark.sparkContext._jsc.sc().getRDDStorageInfo()))  # RDDs holding blocks
+    assert kept[0] == kept[1] > 0
 
 
 def test_store_report_is_identical_on_real_samples(samples):
