@@ -5,6 +5,9 @@ documents (0 done, 1 failed or nothing usable, 2 usage)."""
 from __future__ import annotations
 
 import importlib.util
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import orjson
@@ -13,6 +16,7 @@ from click.testing import CliRunner
 
 from conftest import DATA, ingest, rows, swell
 from swell.cli import main
+from swell.store import Store
 
 ROOT = Path(__file__).parent.parent
 spec = importlib.util.spec_from_file_location("cli_reference", ROOT / "docs" / "cli_reference.py")
@@ -98,6 +102,21 @@ def test_exit_statuses(store, tmp_path):
     assert spark.exit_code == 2 and spark.output.startswith("error: --follow looks at a DuckDB store")
     refused = run("watch", "mastodon", "not a url", "--db", tmp_path / "w.duckdb", "-q")
     assert refused.exit_code == 1 and refused.output.startswith("error: "), refused.output
+
+
+def test_swell_threads_bounds_duckdb_and_polars(store, monkeypatch):
+    monkeypatch.setenv("SWELL_THREADS", "3")
+    with Store(store, read_only=True) as opened:
+        assert opened.con.execute("SELECT current_setting('threads')").fetchone() == (3,)
+    # polars reads its bound once, at its first import: in a Python of its own
+    code = "import swell.store, polars; print(polars.thread_pool_size())"
+    env = {**os.environ, "SWELL_THREADS": "3"}
+    env.pop("POLARS_MAX_THREADS", None)
+    assert subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True).stdout == "3\n"
+    monkeypatch.setenv("SWELL_THREADS", "two")
+    bad = run("info", "--db", store)
+    assert bad.exit_code == 2
+    assert bad.output == "error: SWELL_THREADS must be a whole number of threads, 1 or more, not 'two'\n"
 
 
 def test_swell_help_lists_every_command_untruncated():

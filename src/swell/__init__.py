@@ -23,7 +23,11 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
+from swell.threads import bound_polars
+
 __version__ = "0.1.0"
+
+bound_polars()  # before any module of swell imports polars
 
 # public name -> (module, attribute)
 _API = {

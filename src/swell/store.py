@@ -23,6 +23,7 @@ import pyarrow as pa
 from swell.engine import DEFAULT_DB, DuckDBEngine, one
 from swell.errors import NotAStore, StoreBusy, StoreNotFound
 from swell.model import POST_SCHEMA
+from swell.threads import threads
 
 # The day a post belongs to in the Parquet layout: its UTC date.
 DAY_SQL = "strftime(created_at, '%Y-%m-%d')"
@@ -177,8 +178,11 @@ class Store(PostWriter):
         self.path = Path(path)
         if read_only and not self.path.exists():
             raise StoreNotFound(f"no store at {self.path} (make one with `swell ingest --db {self.path} FILES`)")
+        bound = threads()
         self.con = _connect(self.path, read_only, wait_s)
         self.con.execute("SET TimeZone = 'UTC'")
+        if bound is not None:
+            self.con.execute(f"SET threads = {bound}")
         if not read_only:
             self.con.execute(_SCHEMA_SQL)
         elif not _count(self.con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'posts'"):
