@@ -161,11 +161,13 @@ class SparkEngine:
         # to plan a query over a hundred rows (the day-long pass: 4.3 s against 0.45 s), more with each
         # analysis run in the session. An executor lost during an analysis fails it: a checkpoint
         # cannot be made again.
-        old = self._kept.pop(name, None)
-        kept = df.localCheckpoint()
+        kept = df.localCheckpoint()  # first: if it fails, the old table stays, and stays kept
         kept.createOrReplaceTempView(name)
+        old = self._kept.pop(name, None)
         self._kept[name] = kept
-        if old is not None:  # its blocks freed now, not when the driver's garbage collector finds it unused
+        # The old one's blocks freed now, not when the driver's garbage collector finds it unused; on
+        # Spark Connect, which has no handle on the JVM, they are left to the collector.
+        if old is not None and hasattr(old, "_jdf"):
             old._jdf.queryExecution().logical().rdd().unpersist(False)
 
 
