@@ -16,6 +16,7 @@ from click.testing import CliRunner
 
 from conftest import DATA, ingest, rows, swell
 from swell.cli import main
+from swell.errors import UsageError
 from swell.store import Store
 
 ROOT = Path(__file__).parent.parent
@@ -113,10 +114,13 @@ def test_swell_threads_bounds_duckdb_and_polars(store, monkeypatch):
     env = {**os.environ, "SWELL_THREADS": "3"}
     env.pop("POLARS_MAX_THREADS", None)
     assert subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True).stdout == "3\n"
-    monkeypatch.setenv("SWELL_THREADS", "two")
-    bad = run("info", "--db", store)
-    assert bad.exit_code == 2
-    assert bad.output == "error: SWELL_THREADS must be a whole number of threads, 1 or more, not 'two'\n"
+    for bad in ("two", "0", "²", "100000"):
+        monkeypatch.setenv("SWELL_THREADS", bad)
+        said = run("serve", "--db", store)  # said before a command starts, even one that opens stores in threads
+        assert said.exit_code == 2
+        assert said.output == f"error: SWELL_THREADS must be a whole number of threads from 1 to 1024, not {bad!r}\n"
+        with pytest.raises(UsageError):
+            Store(store, read_only=True)
 
 
 def test_swell_help_lists_every_command_untruncated():

@@ -19,6 +19,7 @@ import click
 
 from swell import __version__
 from swell.cli.options import CONTEXT
+from swell.threads import threads
 
 # command -> the module of swell.cli that defines it, in the order a user meets them
 COMMANDS = {
@@ -95,3 +96,5 @@ def main() -> None:
     Exit status: 0 done, 1 failed or nothing usable was read, 2 a usage error. `swell COMMAND -h`
     says more about each command.
     """
+    # A bad SWELL_THREADS said before any command starts: `serve` and `watch` open stores in threads.
+    threads()
