@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import bz2
 import gzip
+import io
+import lzma
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
+import zipfile
 import zlib
 from pathlib import Path
 
@@ -18,6 +23,8 @@ import zstandard
 import corpus
 from conftest import DATA, ingest, rejects, rows, swell
 from swell import Store
+from swell.errors import NotPosts
+from swell.sources import InputFile
 
 V2 = DATA / "twitter-v2"
 FLAT = V2 / "flat.jsonl"
@@ -113,6 +120,39 @@ def test_nothing_usable_exits_non_zero(db, tmp_path):
     result = ingest(db, junk, ok=False)
     assert result.exit_code == 1
     assert len(rejects(db)) == 2
+
+
+def test_a_file_of_another_format_is_said_once_and_the_others_are_read(db, tmp_path):
+    """Parquet (swell's own export), archives, other compressors and databases are not posts swell
+    reads: one error naming the file and what it is, no rejected "line" for each newline of binary."""
+    ingest(db, FLAT)
+    swell("export", "--db", db, "--parquet", tmp_path / "exported")
+    parquet = next((tmp_path / "exported").rglob("*.parquet"))
+    with zipfile.ZipFile(tmp_path / "flat.zip", "w") as archive:
+        archive.write(FLAT, FLAT.name)
+    (tmp_path / "flat.jsonl.bz2").write_bytes(bz2.compress(FLAT.read_bytes()))
+    (tmp_path / "flat.jsonl.xz").write_bytes(lzma.compress(FLAT.read_bytes()))
+    (tmp_path / "parquet.gz").write_bytes(gzip.compress(parquet.read_bytes()))  # told inside the gzip
+    with sqlite3.connect(tmp_path / "posts.sqlite") as con:
+        con.execute("CREATE TABLE posts (id TEXT, text TEXT)")
+    said = {
+        parquet: "a Parquet file",
+        tmp_path / "flat.zip": "a ZIP archive",
+        tmp_path / "flat.jsonl.bz2": "bzip2-compressed",
+        tmp_path / "flat.jsonl.xz": "xz-compressed",
+        tmp_path / "parquet.gz": "a Parquet file",
+        tmp_path / "posts.sqlite": "a SQLite database",
+        db: "a DuckDB database: a swell store is named with --db, not ingested",
+    }
+    other = tmp_path / "other.duckdb"
+    result = ingest(other, *said, FLAT)
+    shown = " ".join(result.output.split())
+    for path, what in said.items():
+        assert f"could not read {path}: {what}" in shown
+    assert ids(other) == FLAT_IDS
+    assert rejects(other) == []
+    with pytest.raises(NotPosts, match="a Parquet file"):
+        InputFile.standard_input(io.BytesIO(gzip.compress(parquet.read_bytes())))
 
 
 def test_forced_format_rejects_what_does_not_fit(db):

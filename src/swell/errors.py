@@ -37,6 +37,11 @@ class InputNotFound(UsageError, FileNotFoundError):
     """Input files or folders that are not there."""
 
 
+class NotPosts(SwellError, ValueError):
+    """An input file in a format that holds no posts swell reads (Parquet, an archive, a database):
+    the file is not read, and the message says what it is and what to do with it."""
+
+
 class MissingExtra(SwellError, ImportError):
     """A feature needs an optional part of swell that is not installed (`pip install 'swell[spark]'`)."""
 

@@ -24,7 +24,7 @@ import ijson
 import orjson
 import zstandard
 
-from swell.errors import InputNotFound
+from swell.errors import InputNotFound, NotPosts
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -100,6 +100,41 @@ def is_car(head: bytes) -> bool:
     """Whether the first bytes of a file are a CARv1 header: a varint length (one or two bytes for
     any header with a root), then the map that starts with "roots"."""
     return head[1:8] == _CAR_MAGIC or (head[:1] >= b"\x80" and head[2:9] == _CAR_MAGIC)
+
+
+_UNPACK = "unpack it and ingest the folder"
+_RECOMPRESS = "swell reads gzip and zstd: decompress it (or recompress it as one of them) and ingest that"
+# Formats that are no layout of posts, from their first bytes, and what to do: one error for the file
+# rather than a rejected "line" for every newline byte of its binary.
+_NOT_POSTS = [
+    (re.compile(pattern, re.DOTALL), what)
+    for pattern, what in (
+        (
+            rb"PAR1",
+            "a Parquet file; swell ingests JSON, CSV and CAR files, and analyses a dataset that `swell export` "
+            "wrote as it is: --engine spark --db FOLDER",
+        ),
+        (rb"PK\x03\x04", f"a ZIP archive (or an Excel or Word file: ZIP inside); {_UNPACK}"),
+        (rb"PK\x05\x06", "an empty ZIP archive"),
+        (rb"7z\xbc\xaf\x27\x1c", f"a 7-Zip archive; {_UNPACK}"),
+        (rb"BZh[1-9](1AY&SY|\x17rE8P\x90)", f"bzip2-compressed; {_RECOMPRESS}"),  # a block, or the end
+        (rb"\xfd7zXZ\x00", f"xz-compressed; {_RECOMPRESS}"),
+        (
+            rb".{8}DUCK..\x00\x00",  # after a checksum, the storage version
+            "a DuckDB database: a swell store is named with --db, not ingested",
+        ),
+        (rb"SQLite format 3\x00", "a SQLite database; export its posts as CSV or JSON lines and ingest those"),
+        (rb"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an old Excel or Word file; save it as CSV and ingest that"),
+        (rb"%PDF-", "a PDF document"),
+    )
+]
+NOT_POSTS_HEAD = 16  # the bytes `not_posts` looks at
+
+
+def not_posts(head: bytes) -> str | None:
+    """What a file is, and what to do with it, when its first bytes are those of a format that holds
+    no posts swell reads; None otherwise (text, or a layout swell reads)."""
+    return next((what for pattern, what in _NOT_POSTS if pattern.match(head)), None)
 
 
 def sniff_layout(stream: BinaryIO) -> tuple[str, bytes]:
@@ -277,6 +312,8 @@ class InputFile:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         with self._reopened() as head:
+            if what := not_posts(head.peek(NOT_POSTS_HEAD)[:NOT_POSTS_HEAD]):
+                raise NotPosts(what)
             if is_car(head.peek(16)[:16]):  # a Bluesky repository export: binary, read whole
                 self.layout, self.first_line = "car", b""
             else:
@@ -297,6 +334,8 @@ class InputFile:
         self.compression = _compression_of(self.raw.peek(4)[:4])
         self._stream = Decompressed(self.raw, self.compression) if self.compression else self.raw
         self.stream = io.BufferedReader(self._stream, buffer_size=1 << 20)
+        if what := not_posts(self.stream.peek(NOT_POSTS_HEAD)[:NOT_POSTS_HEAD]):
+            raise NotPosts(what)
         self.layout, self.first_line = "jsonl", b""
         self.resumable = False
         return self
