@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bz2
+import codecs
 import gzip
 import io
 import lzma
@@ -153,6 +154,45 @@ def test_a_file_of_another_format_is_said_once_and_the_others_are_read(db, tmp_p
     assert rejects(other) == []
     with pytest.raises(NotPosts, match="a Parquet file"):
         InputFile.standard_input(io.BytesIO(gzip.compress(parquet.read_bytes())))
+
+
+WIDE = [DATA / "twitter-v1" / "tweepy-statuses.head.jsonl", DATA / "bluesky" / "twitwi-bluesky-posts.head.json"]
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32-le"])
+def test_json_in_utf16_or_utf32_is_read_as_in_utf8(tmp_path, encoding):
+    """As Windows PowerShell 5 writes what `>` redirects (UTF-16 LE with a byte-order mark, CRLF), and
+    without a mark: the same posts as from the UTF-8 file, emoji (surrogate pairs in UTF-16) and all."""
+    for path in WIDE:
+        utf8, wide = tmp_path / f"{path.name}.utf8.duckdb", tmp_path / f"{path.name}.{encoding}.duckdb"
+        text = path.read_text("utf-8")
+        if encoding == "utf-16":
+            text = text.replace("\n", "\r\n")
+        recoded = tmp_path / f"{encoding}-{path.name}"
+        recoded.write_bytes(text.encode(encoding))
+        ingest(utf8, path)
+        result = ingest(wide, recoded)
+        read = [r | {"source": r["source"].rsplit(":", 1)[1]} for r in rows(wide)]  # its line, not its file
+        assert read == [r | {"source": r["source"].rsplit(":", 1)[1]} for r in rows(utf8)] and len(read) >= 5
+        shown = {"utf-16": "UTF-16", "utf-16-be": "UTF-16BE", "utf-32-le": "UTF-32LE"}[encoding]
+        assert f"note {recoded}: JSON in {shown}, not UTF-8: decoded as such" in " ".join(result.output.split())
+
+
+def test_a_bad_character_in_utf16_json_costs_its_line_only(db, tmp_path):
+    """Half of a surrogate pair in the second line and an odd byte at the end (a download cut short):
+    those two lines are rejected, never changed into something else, and every other post is kept."""
+    lines = (DATA / "twitter-v1" / "tweepy-statuses.head.jsonl").read_bytes().splitlines()
+    ids = [f"twitter:{orjson.loads(line)['id_str']}" for line in lines]
+    wide = [line.decode("utf-8").encode("utf-16-le") for line in lines]
+    wide[1] = wide[1][:40] + b"\x3d\xd8" + wide[1][40:]  # a high surrogate with no low one after it
+    cut = tmp_path / "cut.jsonl"
+    cut.write_bytes(codecs.BOM_UTF16_LE + b"\n\x00".join(wide) + b"\x7b")
+    ingest(db, cut)
+    assert {(r["line"], r["reason"]) for r in rejects(db)} == {
+        (2, "invalid UTF-16 at character 21 of the line"),
+        (len(lines), f"invalid UTF-16 at character {len(lines[-1].decode()) + 1:,} of the line"),
+    }
+    assert {r["post_id"] for r in rows(db)} == set(ids) - {ids[1], ids[-1]}
 
 
 def test_forced_format_rejects_what_does_not_fit(db):

@@ -212,6 +212,9 @@ class Ingest:
             sink = _FileSink(summary, self.on_reject)
             run = _Run(self, source, sink, progress, name)
             layout = run.layout()
+            if source.encoding is not None:  # as Windows PowerShell 5 writes what `>` redirects
+                shown = csv_reader.encoding_name(source.encoding)
+                summary.notes.append(f"{name}: JSON in {shown}, not UTF-8: decoded as such")
             summary.layout = layout if source.compression is None else f"{layout}+{source.compression}"
             read = {"csv": run.csv_records, "jsonl": run.jsonl_records, "car": run.car_records}.get(
                 layout, run.json_items
@@ -360,7 +363,7 @@ class _Run:
                 try:
                     line.decode()
                 except UnicodeDecodeError as exc:
-                    sink.reject(f"invalid UTF-8 at byte {exc.start + 1:,} of the line", line, source)
+                    sink.reject(self._undecodable(line, exc), line, source)
                     summary.records += 1
                     continue
             # Fast path: a reader that decodes raw bytes into just the fields it needs, tried with the
@@ -387,6 +390,14 @@ class _Run:
                 continue
             dispatch(record, source)
             self._after_record(lineno)
+
+    def _undecodable(self, line: bytes, error: UnicodeDecodeError) -> str:
+        """Why a line is rejected for a character its file's encoding cannot decode."""
+        if self.source.encoding is None:
+            return f"invalid UTF-8 at byte {error.start + 1:,} of the line"
+        # Recoded to UTF-8, where the character that was not is an encoded lone surrogate (`Recoded`).
+        shown, at = csv_reader.encoding_name(self.source.encoding), len(line[: error.start].decode()) + 1
+        return f"invalid {shown} at character {at:,} of the line"
 
     def json_items(self) -> None:
         done, name = self.progress.records_done, self.name

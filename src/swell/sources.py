@@ -290,6 +290,71 @@ def _undecodable(error: UnicodeError) -> tuple[str, int]:
     return "\udcff" * (error.end - error.start), error.end
 
 
+# Byte-order marks of the wide encodings, UTF-32 LE's first (it begins with UTF-16 LE's), and the codec
+# that reads the text after them.
+_WIDE_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+WIDE_SAMPLE = 4096  # the bytes looked at to tell a wide encoding in JSON (CSV looks at more)
+
+
+def wide_encoding(head: bytes) -> str | None:
+    """UTF-16 or UTF-32 (a Python codec name) from the first bytes of a file, or None for neither.
+
+    A byte-order mark says it (Windows PowerShell 5 writes UTF-16 LE with one wherever `>` redirects
+    a command's output; Excel's "Unicode text" too). Without one, from where the NULs are: ASCII
+    characters in UTF-16 LE have one at every odd offset (every fourth pair, UTF-32), and text in an
+    8-bit encoding has none. Told from the NULs alone, so that a bad character (half of a surrogate
+    pair, an odd byte at the end of a download cut short) is a reject in that encoding, not the file
+    lost."""
+    for bom, codec in _WIDE_BOMS:
+        if head.startswith(bom):
+            return codec
+    quarter = len(head) // 4
+    if not quarter:
+        return None
+    nuls = [head[i : quarter * 4 : 4].count(0) for i in range(4)]
+    if nuls[2] + nuls[3] > 1.8 * quarter and nuls[0] * 2 < quarter:
+        return "utf-32-le"
+    if nuls[0] + nuls[1] > 1.8 * quarter and nuls[3] * 2 < quarter:
+        return "utf-32-be"
+    even, odd = nuls[0] + nuls[2], nuls[1] + nuls[3]
+    if max(even, odd) * 2 > quarter and min(even, odd) * 10 < max(even, odd):  # in a quarter of the characters
+        return "utf-16-le" if odd > even else "utf-16-be"
+    return None
+
+
+class Recoded(io.RawIOBase):
+    """A stream of text in UTF-16 or UTF-32 as the UTF-8 bytes the JSON readers take. A character
+    the encoding cannot decode becomes an encoded lone surrogate, which no UTF-8 holds: its record is
+    rejected as not UTF-8, as it would be in a UTF-8 file, never changed into something else."""
+
+    _CHUNK = 1 << 16
+
+    def __init__(self, stream: BinaryIO, encoding: str):
+        self._stream = stream
+        self._decoder = codecs.getincrementaldecoder(encoding)(errors=_UNDECODABLE)
+        self._pending = memoryview(b"")
+        self._done = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        while not self._pending and not self._done:
+            chunk = self._stream.read(self._CHUNK)
+            self._done = not chunk
+            text = self._decoder.decode(chunk, final=self._done)
+            self._pending = memoryview(text.encode("utf-8", "surrogatepass"))
+        n = min(len(buffer), len(self._pending))
+        buffer[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        return n
+
+
 def _read_fully(stream: BinaryIO, size: int) -> bytes:
     """`size` bytes of a stream, fewer only at its end (one read may give less)."""
     chunks, left = [], size
@@ -305,7 +370,8 @@ codecs.register_error(_UNDECODABLE, _undecodable)
 
 
 class InputFile:
-    """An open input: `stream` gives the decompressed bytes, `position()` the bytes read from disk."""
+    """An open input: `stream` gives the decompressed bytes (of JSON in UTF-16 or UTF-32, as UTF-8;
+    `encoding` names the one it was in), `position()` the bytes read from disk."""
 
     resumable = True  # a file can be read again from where an interrupted ingest stopped
 
@@ -314,14 +380,20 @@ class InputFile:
         with self._reopened() as head:
             if what := not_posts(head.peek(NOT_POSTS_HEAD)[:NOT_POSTS_HEAD]):
                 raise NotPosts(what)
+            self.encoding: str | None = None
             if is_car(head.peek(16)[:16]):  # a Bluesky repository export: binary, read whole
                 self.layout, self.first_line = "car", b""
             else:
-                self.layout, self.first_line = sniff_layout(head)
+                self.encoding = wide_encoding(head.peek(WIDE_SAMPLE)[:WIDE_SAMPLE])
+                self.layout, self.first_line = sniff_layout(self._utf8(head))
         self.raw: Any = open(self.path, "rb")  # noqa: SIM115 - closed by close()
         self.compression = _compression(self.raw)
         self._stream = self._decompressed(self.raw)
         self.stream = io.BufferedReader(self._stream, buffer_size=1 << 20)
+        if self.layout in ("json", "jsonl"):  # CSV is decoded by its reader, in whatever encoding it is in
+            self.stream = self._utf8(self.stream)
+        else:
+            self.encoding = None
 
     @classmethod
     def standard_input(cls, stream: BinaryIO | None = None) -> InputFile:
@@ -336,9 +408,17 @@ class InputFile:
         self.stream = io.BufferedReader(self._stream, buffer_size=1 << 20)
         if what := not_posts(self.stream.peek(NOT_POSTS_HEAD)[:NOT_POSTS_HEAD]):
             raise NotPosts(what)
+        self.encoding = wide_encoding(self.stream.peek(WIDE_SAMPLE)[:WIDE_SAMPLE])
+        self.stream = self._utf8(self.stream)
         self.layout, self.first_line = "jsonl", b""
         self.resumable = False
         return self
+
+    def _utf8(self, stream: io.BufferedReader) -> io.BufferedReader:
+        """`stream` as UTF-8: itself, or its text in `encoding` recoded."""
+        if self.encoding is None:
+            return stream
+        return io.BufferedReader(Recoded(stream, self.encoding), buffer_size=1 << 20)
 
     @staticmethod
     def _decompressed(raw: Any) -> Any:

@@ -53,7 +53,7 @@ import pycountry
 from swell.model import POST_SCHEMA, Post
 from swell.normalise import hashtags_from_text, normalize_hashtags, normalize_urls
 from swell.readers.base import BadRecord, account_id, pseudonymised
-from swell.sources import MAX_LINE, TOO_LONG_KEPT
+from swell.sources import MAX_LINE, TOO_LONG_KEPT, wide_encoding
 from swell.times import datetime_to_us, parse_iso_time
 
 
@@ -398,14 +398,6 @@ def sniff_header(first_line: str) -> tuple[list[str], str] | None:
     return header, delimiter
 
 
-# Byte-order marks, longest first (UTF-32 LE's begins with UTF-16 LE's), and the codec that drops them.
-_BOMS = (
-    (codecs.BOM_UTF32_LE, "utf-32"),
-    (codecs.BOM_UTF32_BE, "utf-32"),
-    (codecs.BOM_UTF8, "utf-8-sig"),
-    (codecs.BOM_UTF16_LE, "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16"),
-)
 ENCODING_SAMPLE = 1 << 20  # bytes of a CSV file looked at to tell its encoding
 _NOT_UTF8 = re.compile("[\udc80-\udcff]")  # bytes that were not UTF-8, as surrogateescape decodes them
 _UTF8_BEYOND_ASCII = re.compile("[^\x00-\x7f\udc80-\udcff]")  # a character UTF-8 took several bytes for
@@ -420,18 +412,15 @@ def detect_encoding(head: bytes) -> str:
     """The encoding of a CSV file (a Python codec name) from its first bytes (`ENCODING_SAMPLE`, which
     may end inside a character).
 
-    A byte-order mark says it (Excel's "CSV UTF-8" and "Unicode text" write one). Without one, text
-    whose every other byte is NUL is UTF-16 (every fourth pair, UTF-32), little- or big-endian by where
-    the NULs are: told from the NULs alone, so that a bad character (half of a surrogate pair, an odd
-    byte at the end of a download cut short) is a reject in that encoding, not the file lost. Otherwise
+    A byte-order mark says it (Excel's "CSV UTF-8" and "Unicode text" write one); UTF-16 and UTF-32
+    without one are told from where their NULs are (`swell.sources.wide_encoding`). Otherwise
     the file is UTF-8 unless its non-ASCII bytes are never UTF-8: one valid multi-byte character
     makes it a UTF-8 file in which a bad byte is a corrupt record (set aside with its line, not
     guessed at); a file with none is in a Windows code page, which charset-normalizer names from the
     text, and cp1252 (Excel's in most of the world) where it cannot."""
-    for bom, codec in _BOMS:
-        if head.startswith(bom):
-            return codec
-    if wide := _utf16_or_32(head):
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if wide := wide_encoding(head):
         return wide
     if head.isascii():
         return "utf-8"
@@ -449,23 +438,6 @@ def detect_encoding(head: bytes) -> str:
     if any("cp1252" in m.could_be_from_charset and m.coherence >= best.coherence for m in matches):
         return "cp1252"
     return best.encoding
-
-
-def _utf16_or_32(head: bytes) -> str | None:
-    """UTF-16 or UTF-32 without a byte-order mark, from where its NUL bytes are (ASCII characters
-    in UTF-16 LE have one at every odd offset; text in an 8-bit encoding has none); None for neither."""
-    quarter = len(head) // 4
-    if not quarter:
-        return None
-    nuls = [head[i : quarter * 4 : 4].count(0) for i in range(4)]
-    if nuls[2] + nuls[3] > 1.8 * quarter and nuls[0] * 2 < quarter:
-        return "utf-32-le"
-    if nuls[0] + nuls[1] > 1.8 * quarter and nuls[3] * 2 < quarter:
-        return "utf-32-be"
-    even, odd = nuls[0] + nuls[2], nuls[1] + nuls[3]
-    if max(even, odd) * 2 > quarter and min(even, odd) * 10 < max(even, odd):  # in a quarter of the characters
-        return "utf-16-le" if odd > even else "utf-16-be"
-    return None
 
 
 def encoding_name(codec: str) -> str:
