@@ -12,6 +12,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import tarfile
 import zipfile
 import zlib
 from pathlib import Path
@@ -131,6 +132,8 @@ def test_a_file_of_another_format_is_said_once_and_the_others_are_read(db, tmp_p
     parquet = next((tmp_path / "exported").rglob("*.parquet"))
     with zipfile.ZipFile(tmp_path / "flat.zip", "w") as archive:
         archive.write(FLAT, FLAT.name)
+    with tarfile.open(tmp_path / "flat.tar.gz", "w:gz") as archive:
+        archive.add(FLAT, FLAT.name)
     (tmp_path / "flat.jsonl.bz2").write_bytes(bz2.compress(FLAT.read_bytes()))
     (tmp_path / "flat.jsonl.xz").write_bytes(lzma.compress(FLAT.read_bytes()))
     (tmp_path / "parquet.gz").write_bytes(gzip.compress(parquet.read_bytes()))  # told inside the gzip
@@ -139,6 +142,7 @@ def test_a_file_of_another_format_is_said_once_and_the_others_are_read(db, tmp_p
     said = {
         parquet: "a Parquet file",
         tmp_path / "flat.zip": "a ZIP archive",
+        tmp_path / "flat.tar.gz": "a tar archive",
         tmp_path / "flat.jsonl.bz2": "bzip2-compressed",
         tmp_path / "flat.jsonl.xz": "xz-compressed",
         tmp_path / "parquet.gz": "a Parquet file",
@@ -193,6 +197,41 @@ def test_a_bad_character_in_utf16_json_costs_its_line_only(db, tmp_path):
         (len(lines), f"invalid UTF-16 at character {len(lines[-1].decode()) + 1:,} of the line"),
     }
     assert {r["post_id"] for r in rows(db)} == set(ids) - {ids[1], ids[-1]}
+
+
+def test_utf16_is_recoded_only_where_the_file_is_read_as_json(tmp_path):
+    """A UTF-16 CSV export whose tweet text holds a line like JSON ("{1/3}") is still CSV, decoded by
+    its own reader; UTF-16 JSON lines after more than the sniffed lines of log output are still read."""
+    ira = (DATA / "ira-2016-09" / "IRAhandle_tweets_sample.csv").read_text("utf-8")
+    noise = "".join(f"WARNING rate limit sleeping {i}\n" for i in range(25))
+    v1 = DATA / "twitter-v1" / "lines.jsonl"
+    for name, text in (("ira.csv", ira.replace("We have a sitting", "We have\n{1/3}\na sitting", 1)),
+                       ("noisy.jsonl", noise + v1.read_text("utf-8"))):  # fmt: skip
+        (tmp_path / name).write_text(text, "utf-8")
+        (tmp_path / f"16-{name}").write_text(text, "utf-16")
+        ingest(tmp_path / f"{name}.duckdb", tmp_path / name)
+        ingest(tmp_path / f"16-{name}.duckdb", tmp_path / f"16-{name}")
+        read = [r | {"source": r["source"].rsplit(":", 1)[1]} for r in rows(tmp_path / f"16-{name}.duckdb")]
+        utf8 = [r | {"source": r["source"].rsplit(":", 1)[1]} for r in rows(tmp_path / f"{name}.duckdb")]
+        assert read == utf8 and len(read) >= 8
+    assert len(rejects(tmp_path / "16-noisy.jsonl.duckdb")) == 25
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])
+def test_a_bad_character_in_a_json_document_keeps_the_items_before_it(db, tmp_path, encoding):
+    """Half of a surrogate pair in the third status of a JSON array: in UTF-16 a code unit it cannot
+    decode; in UTF-8 the three bytes of an encoded surrogate, which the JSON parser lets through."""
+    text = (DATA / "mastodon" / "mastodon4j-public_timeline.json").read_text("utf-8")
+    statuses = orjson.loads(text)
+    at = text.index(statuses[2]["content"][:20])
+    bad = {"utf-8": b"\xed\xb3\xbf", "utf-16": b"\x00\xd8"}[encoding]
+    damaged = tmp_path / "damaged.json"
+    damaged.write_bytes(text[:at].encode(encoding) + bad + text[at:].encode(encoding).removeprefix(codecs.BOM_UTF16))
+    ingest(db, damaged)
+    assert [r["post_id"] for r in rows(db, "SELECT post_id FROM posts ORDER BY source")] == [
+        f"mastodon:{s['uri']}" for s in statuses[:2]
+    ]
+    assert [(r["line"], r["reason"].split(":")[0]) for r in rejects(db)] == [("item 3", "invalid JSON after item 2")]
 
 
 def test_forced_format_rejects_what_does_not_fit(db):

@@ -212,14 +212,14 @@ class Ingest:
             sink = _FileSink(summary, self.on_reject)
             run = _Run(self, source, sink, progress, name)
             layout = run.layout()
-            if source.encoding is not None:  # as Windows PowerShell 5 writes what `>` redirects
-                shown = csv_reader.encoding_name(source.encoding)
-                summary.notes.append(f"{name}: JSON in {shown}, not UTF-8: decoded as such")
+            wide = source.read_as_json() if layout in ("json", "jsonl") else None
             summary.layout = layout if source.compression is None else f"{layout}+{source.compression}"
             read = {"csv": run.csv_records, "jsonl": run.jsonl_records, "car": run.car_records}.get(
                 layout, run.json_items
             )
             self._without_gc(read)
+            if wide is not None and summary.records:  # as Windows PowerShell 5 writes what `>` redirects
+                summary.notes.append(f"{name}: JSON in {csv_reader.encoding_name(wide)}, not UTF-8: decoded as such")
             if source.damage is not None:  # e.g. the .gz of a collection killed mid-write: what was read is kept
                 sink.reject(
                     f"compressed data {source.damage}; the {summary.records:,} records before it were read",
@@ -395,7 +395,7 @@ class _Run:
         """Why a line is rejected for a character its file's encoding cannot decode."""
         if self.source.encoding is None:
             return f"invalid UTF-8 at byte {error.start + 1:,} of the line"
-        # Recoded to UTF-8, where the character that was not is an encoded lone surrogate (`Recoded`).
+        # Recoded to UTF-8, where a code unit that was not is a byte 0xFF (`Recoded`).
         shown, at = csv_reader.encoding_name(self.source.encoding), len(line[: error.start].decode()) + 1
         return f"invalid {shown} at character {at:,} of the line"
 
@@ -407,7 +407,7 @@ class _Run:
                 if item > done:
                     self.dispatch(record, f"{name}:item {item}")
                     self._after_record(item)
-        except ijson.JSONError as exc:
+        except (ijson.JSONError, UnicodeDecodeError) as exc:  # yajl passes an encoded lone surrogate on
             # A JSON document cannot be resynchronised after an error: say where it stopped.
             first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             self.sink.reject(f"invalid JSON after item {item}: {first_line}", None, f"{name}:item {item + 1}")

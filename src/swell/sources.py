@@ -116,6 +116,7 @@ _NOT_POSTS = [
         ),
         (rb"PK\x03\x04", f"a ZIP archive (or an Excel or Word file: ZIP inside); {_UNPACK}"),
         (rb"PK\x05\x06", "an empty ZIP archive"),
+        (rb".{257}ustar", f"a tar archive; {_UNPACK}"),  # POSIX and GNU tar: after the first name and mode
         (rb"7z\xbc\xaf\x27\x1c", f"a 7-Zip archive; {_UNPACK}"),
         (rb"BZh[1-9](1AY&SY|\x17rE8P\x90)", f"bzip2-compressed; {_RECOMPRESS}"),  # a block, or the end
         (rb"\xfd7zXZ\x00", f"xz-compressed; {_RECOMPRESS}"),
@@ -128,7 +129,7 @@ _NOT_POSTS = [
         (rb"%PDF-", "a PDF document"),
     )
 ]
-NOT_POSTS_HEAD = 16  # the bytes `not_posts` looks at
+NOT_POSTS_HEAD = 262  # the bytes `not_posts` looks at
 
 
 def not_posts(head: bytes) -> str | None:
@@ -328,9 +329,10 @@ def wide_encoding(head: bytes) -> str | None:
 
 
 class Recoded(io.RawIOBase):
-    """A stream of text in UTF-16 or UTF-32 as the UTF-8 bytes the JSON readers take. A character
-    the encoding cannot decode becomes an encoded lone surrogate, which no UTF-8 holds: its record is
-    rejected as not UTF-8, as it would be in a UTF-8 file, never changed into something else."""
+    """A stream of text in UTF-16 or UTF-32 as the UTF-8 bytes the JSON readers take. A code unit
+    the encoding cannot decode becomes a byte 0xFF, which no UTF-8 holds and every JSON parser
+    refuses (yajl takes an encoded lone surrogate): its record is rejected as a bad byte in a UTF-8
+    file would be, never changed into something else."""
 
     _CHUNK = 1 << 16
 
@@ -348,7 +350,7 @@ class Recoded(io.RawIOBase):
             chunk = self._stream.read(self._CHUNK)
             self._done = not chunk
             text = self._decoder.decode(chunk, final=self._done)
-            self._pending = memoryview(text.encode("utf-8", "surrogatepass"))
+            self._pending = memoryview(text.encode("utf-8", "surrogateescape"))  # U+DCFF: 0xFF
         n = min(len(buffer), len(self._pending))
         buffer[:n] = self._pending[:n]
         self._pending = self._pending[n:]
@@ -370,8 +372,8 @@ codecs.register_error(_UNDECODABLE, _undecodable)
 
 
 class InputFile:
-    """An open input: `stream` gives the decompressed bytes (of JSON in UTF-16 or UTF-32, as UTF-8;
-    `encoding` names the one it was in), `position()` the bytes read from disk."""
+    """An open input: `stream` gives the decompressed bytes, `position()` the bytes read from disk;
+    `encoding` is UTF-16 or UTF-32 when the text is in one of them (`read_as_json`), else None."""
 
     resumable = True  # a file can be read again from where an interrupted ingest stopped
 
@@ -390,10 +392,6 @@ class InputFile:
         self.compression = _compression(self.raw)
         self._stream = self._decompressed(self.raw)
         self.stream = io.BufferedReader(self._stream, buffer_size=1 << 20)
-        if self.layout in ("json", "jsonl"):  # CSV is decoded by its reader, in whatever encoding it is in
-            self.stream = self._utf8(self.stream)
-        else:
-            self.encoding = None
 
     @classmethod
     def standard_input(cls, stream: BinaryIO | None = None) -> InputFile:
@@ -409,7 +407,6 @@ class InputFile:
         if what := not_posts(self.stream.peek(NOT_POSTS_HEAD)[:NOT_POSTS_HEAD]):
             raise NotPosts(what)
         self.encoding = wide_encoding(self.stream.peek(WIDE_SAMPLE)[:WIDE_SAMPLE])
-        self.stream = self._utf8(self.stream)
         self.layout, self.first_line = "jsonl", b""
         self.resumable = False
         return self
@@ -419,6 +416,13 @@ class InputFile:
         if self.encoding is None:
             return stream
         return io.BufferedReader(Recoded(stream, self.encoding), buffer_size=1 << 20)
+
+    def read_as_json(self) -> str | None:
+        """Read `stream` as the UTF-8 the JSON readers take, before anything of it is read: recoded
+        when the file is in UTF-16 or UTF-32. Returns that encoding, or None for UTF-8. (A CSV file
+        is decoded by its reader instead, in whatever encoding it is in.)"""
+        self.stream = self._utf8(self.stream)
+        return self.encoding
 
     @staticmethod
     def _decompressed(raw: Any) -> Any:
