@@ -27,7 +27,9 @@ Params = list | dict | None
 # A function applied to a table batch by batch (a row's result depends on that row alone), so that
 # Spark can run it on its executors; DuckDB too applies it a batch at a time.
 RowMap = Callable[["pl.DataFrame"], "pl.DataFrame"]
-ROWS_PER_BATCH = 100_000  # of a query's result passed through a RowMap at a time
+# Of a query's result passed through a RowMap at a time: DuckDB's row group (`row_group_size`), which
+# it reads and appends whole fastest.
+ROWS_PER_BATCH = 122_880
 
 
 class Engine(Protocol):
@@ -91,18 +93,29 @@ class DuckDBEngine:
         if rows is None:
             self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {query}", params or [])
             return
+        import polars as pl
+
         # A batch at a time, as on Spark: the result is kept by DuckDB (within its memory limit, spilling
-        # past it) and only one batch of it is in Python's memory at once. (A result cannot be read
+        # past it) and at most two batches of it are in Python's memory at once. (A result cannot be read
         # batch by batch while the batches are written: DuckDB runs one query at a time a connection.)
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name}_input AS {query}", params or [])
         (count,) = one_row(self, f"SELECT count(*) FROM {name}_input")  # rowids 0 .. count - 1
         self.register(name, rows(self.frame(f"SELECT * FROM {name}_input LIMIT 0")))
         page = f"SELECT * FROM {name}_input WHERE rowid >= $first AND rowid < $first + $rows"
+        held: list[pl.DataFrame] = []
         for first in range(0, count, ROWS_PER_BATCH):
-            batch = self.frame(page, {"first": first, "rows": ROWS_PER_BATCH})
-            self.con.register(f"{name}_batch", rows(batch).to_arrow())
-            self.con.execute(f"INSERT INTO {name} SELECT * FROM {name}_batch")
-            self.con.unregister(f"{name}_batch")
+            held.append(rows(self.frame(page, {"first": first, "rows": ROWS_PER_BATCH})))
+            # Appended in whole row groups but for the last: an append that leaves one part filled costs
+            # the next append about 50 ms (0.47 s against 0.12 s for the 755,090 texts of a million posts).
+            ready = sum(map(len, held))
+            if first + ROWS_PER_BATCH < count:
+                ready -= ready % ROWS_PER_BATCH
+            if ready:
+                out = pl.concat(held, how="vertical_relaxed")
+                self.con.register(f"{name}_batch", out.head(ready).to_arrow())
+                self.con.execute(f"INSERT INTO {name} SELECT * FROM {name}_batch")
+                self.con.unregister(f"{name}_batch")
+                held = [out.slice(ready)]
         self.con.execute(f"DROP TABLE {name}_input")
 
     def register(self, name: str, frame: pl.DataFrame) -> None:
