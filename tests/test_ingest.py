@@ -24,7 +24,7 @@ import zstandard
 
 import corpus
 from conftest import DATA, ingest, rejects, rows, swell
-from swell import Store
+from swell import Store, ingest_files
 from swell.errors import NotPosts
 from swell.sources import InputFile
 
@@ -232,6 +232,16 @@ def test_a_bad_character_in_a_json_document_keeps_the_items_before_it(db, tmp_pa
         f"mastodon:{s['uri']}" for s in statuses[:2]
     ]
     assert [(r["line"], r["reason"].split(":")[0]) for r in rejects(db)] == [("item 3", "invalid JSON after item 2")]
+
+
+def test_a_notebook_shows_an_ingest_as_a_table_with_its_names_escaped(tmp_path):
+    hostile = tmp_path / "<img src=x onerror=alert(1)>.jsonl"
+    hostile.write_bytes(FLAT.read_bytes() + b"not json\n")
+    report = ingest_files([hostile, V2 / "two_tweets.jsonl"], tmp_path / "shown.duckdb")
+    shown = report._repr_html_()
+    assert "<img" not in shown and "&lt;img src=x onerror=alert(1)&gt;.jsonl" in shown
+    assert shown.count("<tr>") == 1 + 2  # the header, a row a file
+    assert "6 new posts stored" in shown and "1 records rejected" in shown
 
 
 def test_forced_format_rejects_what_does_not_fit(db):

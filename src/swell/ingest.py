@@ -493,6 +493,11 @@ class IngestReport:
             "seconds": round(self.elapsed_s, 3),
         }
 
+    def _repr_html_(self) -> str:  # how a notebook shows it: the files read, as the command's table
+        from swell.html_report import fragment
+
+        return fragment("_ingest.html.j2", r=self.to_dict())
+
     @property
     def usable(self) -> bool:
         """Whether anything was read that a store can use (posts, deletions, or files already in it)."""
