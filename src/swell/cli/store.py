@@ -60,9 +60,10 @@ MAPPING_NAMES = ("ira-fivethirtyeight", "ira-by-author", "twarc-csv", "4cat-x-im
 )
 @quiet_option
 def ingest(files, db, engine, master, input_format, mapping, map_options, force, batch_size, fmt, out_path, quiet):
-    """Read posts from FILES into the store: JSON lines, JSON documents or CSV, plain, gzip or zstd. A
-    folder stands for the data files below it (.json, .jsonl, .ndjson, .csv, .car, compressed or not), in
-    name order; - reads JSON lines from standard input.
+    """Read posts from FILES into the store: JSON lines, JSON documents or CSV, plain, gzip or zstd,
+    in UTF-8 or UTF-16 (CSV also in Windows code pages). A folder stands for the data files below it
+    (.json, .jsonl, .ndjson, .csv, .car, compressed or not), in name order; - reads JSON lines from
+    standard input. A file of another kind (Parquet, an archive, a database) is said and not read.
 
     The format of each record is detected from its content: X/Twitter v1.1 and v2 (twarc, twarc2),
     Bluesky Jetstream and AppView, Mastodon, or CSV through a column mapping. Bad records go to
