@@ -1,5 +1,5 @@
 """The campaign assessment against known answers: troll-run hashtags (the IRA tweets of September
-2016, tests/corpora) and organic ones (the real format samples, tests/data/organic-hashtags), every
+2016, tests/corpora) and organic ones (the real format samples, tests/corpora/organic-hashtags), every
 hashtag of 20 posts or more on each side.
 
     python benchmarks/assessment.py
@@ -45,7 +45,7 @@ def main() -> None:
         with Store(Path(work) / "ira.duckdb", read_only=True) as store:
             trolls = assessments(store)
         with Store(Path(work) / "organic.duckdb") as store:
-            for batch in pq.read_table(TESTS / "data" / "organic-hashtags" / "posts.parquet").to_batches():
+            for batch in pq.read_table(TESTS / "corpora" / "organic-hashtags" / "posts.parquet").to_batches():
                 store.append(batch)
             organic = assessments(store)
     t = np.array([a.score for a in trolls.values()])

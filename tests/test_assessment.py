@@ -69,7 +69,7 @@ def troll_and_organic(tmp_path_factory):
     with Store(tmp / "ira.duckdb", read_only=True) as store:
         trolls = scores(store)
     with Store(tmp / "organic.duckdb") as store:
-        for batch in pq.read_table(DATA / "organic-hashtags" / "posts.parquet").to_batches():
+        for batch in pq.read_table(CORPORA / "organic-hashtags" / "posts.parquet").to_batches():
             store.append(batch)
         organic = scores(store)
     return trolls, organic
