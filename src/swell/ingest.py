@@ -12,21 +12,25 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import ijson
 import msgspec
 import orjson
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from swell.errors import UsageError
 from swell.model import Post, implausible, posts_to_batch_or_reject
 from swell.readers import car, detect, formats
 from swell.readers import csv as csv_reader
+from swell.readers import parquet as parquet_reader
 from swell.readers.base import (
     LINKS_LEFT_OUT,
     RECORD_ERRORS,
+    BadRecord,
     Reader,
     pseudonymised,
     reason_for,
@@ -35,7 +39,7 @@ from swell.readers.base import (
 from swell.rejects import reject_line
 from swell.sources import MAX_DEPTH, MAX_LINE, STDIN, InputFile, TooDeep, TooLong, expand_inputs
 from swell.store import FileProgress, PostWriter, Store
-from swell.times import iso
+from swell.times import datetime_to_us, iso, parse_iso_time
 
 
 def format_choices() -> tuple[str, ...]:
@@ -214,9 +218,12 @@ class Ingest:
             layout = run.layout()
             wide = source.read_as_json() if layout in ("json", "jsonl") else None
             summary.layout = layout if source.compression is None else f"{layout}+{source.compression}"
-            read = {"csv": run.csv_records, "jsonl": run.jsonl_records, "car": run.car_records}.get(
-                layout, run.json_items
-            )
+            read = {
+                "csv": run.csv_records,
+                "jsonl": run.jsonl_records,
+                "car": run.car_records,
+                "parquet": run.parquet_records,
+            }.get(layout, run.json_items)
             self._without_gc(read)
             if wide is not None and summary.records:  # as Windows PowerShell 5 writes what `>` redirects
                 summary.notes.append(f"{name}: JSON in {csv_reader.encoding_name(wide)}, not UTF-8: decoded as such")
@@ -247,10 +254,13 @@ class _Run:
         self.parse_line = getattr(self.forced, "parse_line", None)  # the last format's fast path, if any
         self.delimiter = ","  # a CSV file's, found by `layout`
         self.encoding = "utf-8"  # a CSV file's, found by `layout`
+        self.rows_in_file: int | None = None  # a Parquet file's
 
     def layout(self) -> str:
         """How to read this file: the sniffed layout, CSV where a mapping is given or fits the header."""
         layout = self.source.layout
+        if layout == "parquet":  # its columns are its header (`parquet_records`)
+            return layout
         first = (self.source.first_line.splitlines() or [b""])[0]  # a CSV may end its lines with CR alone
         starts_as_json = self.source.first_line.startswith((b"{", b"["))
         sniffed = None if starts_as_json else csv_reader.sniff_header(self._header_line(first))
@@ -304,7 +314,14 @@ class _Run:
         sink.posts.clear()
         sink.deletions.clear()
         if self.ingest.on_progress:
-            self.ingest.on_progress(self.name, self.source.position(), self.total, summary.posts)
+            self.ingest.on_progress(self.name, self.position(), self.total, summary.posts)
+
+    def position(self) -> int:
+        """Bytes of the file read so far; of a Parquet file (which pyarrow reads, not `source`), its
+        share of the bytes in proportion to the rows read."""
+        if self.rows_in_file is None:
+            return self.source.position()
+        return self.total * self.progress.records_done // max(self.rows_in_file, 1)
 
     def _after_record(self, location: int) -> None:
         self.sink.summary.records += 1
@@ -427,16 +444,14 @@ class _Run:
             sink.summary.formats[car.NAME] += 1
             self._after_record(item)
 
-    def csv_records(self) -> None:
-        if self.encoding not in ("utf-8", "utf-8-sig"):
-            shown = csv_reader.encoding_name(self.encoding)
-            self.sink.summary.notes.append(f"{self.name}: text in {shown}, not UTF-8: decoded as such")
-        header, rows = csv_reader.read_rows(self.source.text(self.encoding), self.delimiter, self.encoding)
+    def _mapping(self, header: list[str], what: str) -> csv_reader.Mapping:
+        """The column mapping for a table's columns: the one asked for, or the known export's that fits;
+        raises ValueError (the file is not read) saying which columns there are and how to map them."""
         mapping = self.ingest.mapping or csv_reader.mapping_for_header(header)
         if mapping is None:
             shown = ", ".join(header[:12]) + (f", ... ({len(header)} in all)" if len(header) > 12 else "")
             raise ValueError(
-                f"{self.name}: a CSV file (delimiter {self.delimiter!r}) whose header matches no known export "
+                f"{self.name}: {what} whose columns match no known export "
                 f"({', '.join(csv_reader.shipped_names())}); its columns: {shown}. Say which column holds "
                 f"each of {', '.join(csv_reader.REQUIRED)} and text, e.g. --map {header[0]}=post_id, or pass "
                 "--mapping FILE.toml; nothing was read"
@@ -444,6 +459,14 @@ class _Run:
         missing = sorted(mapping.needed_columns() - set(header))
         if missing:
             raise ValueError(f"{self.name}: mapping {mapping.name} names columns not in the header: {missing}")
+        return mapping
+
+    def csv_records(self) -> None:
+        if self.encoding not in ("utf-8", "utf-8-sig"):
+            shown = csv_reader.encoding_name(self.encoding)
+            self.sink.summary.notes.append(f"{self.name}: text in {shown}, not UTF-8: decoded as such")
+        header, rows = csv_reader.read_rows(self.source.text(self.encoding), self.delimiter, self.encoding)
+        mapping = self._mapping(header, f"a CSV file (delimiter {self.delimiter!r})")
         convert = csv_reader.RowConverter(mapping).convert
         sink, done, name = self.sink, self.progress.records_done, self.name
         for lineno, row, raw in rows:
@@ -460,6 +483,42 @@ class _Run:
             sink.summary.formats[f"csv ({mapping.name})"] += 1
             self._after_record(lineno)
 
+    def parquet_records(self) -> None:
+        """A Parquet file, row by row, through the column mapping that fits its columns, as a CSV file
+        is (`swell.readers.parquet`); a table of deletions as `swell export` writes them is read as
+        deletions. A file that stops being readable part way keeps the rows before the damage."""
+        path, sink, name = self.source.path, self.sink, self.name
+        header, self.rows_in_file = parquet_reader.columns(path), parquet_reader.row_count(path)
+        read: Callable[[dict, str], Post | None]
+        if self.ingest.mapping is None and "post_id" in header and set(header) <= DELETION_COLUMNS:
+            read, label = self._parquet_deletion, "parquet (deletions)"
+        else:
+            mapping = self._mapping(header, "a Parquet file")
+            read, label = csv_reader.RowConverter(mapping).convert, f"parquet ({mapping.name})"
+        number = self.progress.records_done
+        try:
+            for number, row in parquet_reader.rows(path, skip=self.progress.records_done):
+                source = f"{name}:row {number}"
+                try:
+                    if (post := read(row, source)) is not None:
+                        sink.post(post)
+                except RECORD_ERRORS as exc:
+                    sink.reject(reason_for(exc), row, source)
+                sink.summary.formats[label] += 1
+                self._after_record(number)
+        except pa.ArrowException as exc:  # the rows before the damage are kept, as in a cut JSON document
+            sink.reject(f"unreadable Parquet after row {number}: {exc}", None, f"{name}:row {number + 1}")
+
+    def _parquet_deletion(self, row: dict, source: str) -> None:
+        if not row["post_id"]:
+            raise BadRecord("empty post_id")
+        when = row.get("deleted_at") or None
+        when_us = None if when is None else datetime_to_us(when) if isinstance(when, datetime) else parse_iso_time(when)
+        self.sink.deletion(row["post_id"], when_us, source)
+
+
+# The columns of the deletions table `swell export` writes (`Store.export_parquet`).
+DELETION_COLUMNS = {"post_id", "deleted_at", "source"}
 
 # What makes a whole file unreadable: missing, no permission, not text, a CSV header that no mapping fits.
 UNREADABLE = (ValueError, OSError, EOFError)

@@ -55,8 +55,8 @@ STDIN = "-"  # the input name that stands for standard input
 
 
 def _looks_like_data(name: str) -> bool:
-    """Whether a file found in a folder is read: a data suffix (.json, .jsonl, .ndjson, .csv, .car, in any
-    case), compressed or not, or a compressed file with no other suffix (its content decides). Not
+    """Whether a file found in a folder is read: a data suffix (.json, .jsonl, .ndjson, .csv, .car,
+    .parquet, in any case), compressed or not, or a compressed file with no other suffix (its content decides). Not
     READMEs, nor swell's own rejects files."""
     suffixes = [s.lower() for s in Path(name).suffixes]
     compressed = bool(suffixes) and suffixes[-1] in (".gz", ".zst")
@@ -66,7 +66,7 @@ def _looks_like_data(name: str) -> bool:
     return (bool(inner) and inner[-1] in DATA_SUFFIXES) or (compressed and not inner)
 
 
-DATA_SUFFIXES = {".json", ".jsonl", ".ndjson", ".csv", ".car"}
+DATA_SUFFIXES = {".json", ".jsonl", ".ndjson", ".csv", ".car", ".parquet"}
 
 
 def expand_inputs(paths: Iterable[str | Path]) -> list[Path | str]:
@@ -102,6 +102,7 @@ def is_car(head: bytes) -> bool:
     return head[1:8] == _CAR_MAGIC or (head[:1] >= b"\x80" and head[2:9] == _CAR_MAGIC)
 
 
+_PARQUET = b"PAR1"  # the first (and last) bytes of a Parquet file
 _UNPACK = "unpack it and ingest the folder"
 _RECOMPRESS = "swell reads gzip and zstd: decompress it (or recompress it as one of them) and ingest that"
 # Formats that are no layout of posts, from their first bytes, and what to do: one error for the file
@@ -111,8 +112,8 @@ _NOT_POSTS = [
     for pattern, what in (
         (
             rb"PAR1",
-            "a Parquet file; swell ingests JSON, CSV and CAR files, and analyses a dataset that `swell export` "
-            "wrote as it is: --engine spark --db FOLDER",
+            "a Parquet file, which swell reads from a file of its own: not from standard input, nor inside "
+            "gzip or zstd (Parquet compresses its columns itself)",
         ),
         (rb"PK\x03\x04", f"a ZIP archive (or an Excel or Word file: ZIP inside); {_UNPACK}"),
         (rb"PK\x05\x06", "an empty ZIP archive"),
@@ -379,11 +380,16 @@ class InputFile:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
+        with open(self.path, "rb") as raw:
+            plain_parquet = raw.read(len(_PARQUET)) == _PARQUET
         with self._reopened() as head:
-            if what := not_posts(head.peek(NOT_POSTS_HEAD)[:NOT_POSTS_HEAD]):
-                raise NotPosts(what)
+            start = head.peek(NOT_POSTS_HEAD)[:NOT_POSTS_HEAD]
             self.encoding: str | None = None
-            if is_car(head.peek(16)[:16]):  # a Bluesky repository export: binary, read whole
+            if plain_parquet:
+                self.layout, self.first_line = "parquet", b""  # read by pyarrow, from its end (`readers.parquet`)
+            elif what := not_posts(start):
+                raise NotPosts(what)
+            elif is_car(start):  # a Bluesky repository export: binary, read whole
                 self.layout, self.first_line = "car", b""
             else:
                 self.encoding = wide_encoding(head.peek(WIDE_SAMPLE)[:WIDE_SAMPLE])

@@ -20,7 +20,9 @@ from swell.cli.options import (
 
 SHOWN_REJECTS = 10  # reject messages printed as they come; the rest are counted and in the rejects file
 READER_NAMES = ("twitter-v1", "twitter-v2", "x-web", "jetstream", "bluesky", "mastodon", "csv")  # checked in test_docs
-MAPPING_NAMES = ("ira-fivethirtyeight", "ira-by-author", "twarc-csv", "4cat-x-import", "4cat-x-api-v2", "4cat-bluesky")
+MAPPING_NAMES = (
+    "ira-fivethirtyeight", "ira-by-author", "twarc-csv", "4cat-x-import", "4cat-x-api-v2", "4cat-bluesky", "swell",
+)  # fmt: skip
 
 
 @click.command(short_help="Read posts from files, folders or standard input into the store.")
@@ -34,8 +36,8 @@ MAPPING_NAMES = ("ira-fivethirtyeight", "ira-by-author", "twarc-csv", "4cat-x-im
 @click.option(
     "--mapping",
     metavar="FILE|NAME",
-    help=f"CSV column mapping: a TOML or JSON file, or the name of a shipped one ({', '.join(MAPPING_NAMES)}) "
-    "or a plugin's.",
+    help="CSV or Parquet column mapping: a TOML or JSON file, or the name of a shipped one "
+    f"({', '.join(MAPPING_NAMES)}) or a plugin's.",
 )
 @click.option(
     "--map",
@@ -61,12 +63,13 @@ MAPPING_NAMES = ("ira-fivethirtyeight", "ira-by-author", "twarc-csv", "4cat-x-im
 @quiet_option
 def ingest(files, db, engine, master, input_format, mapping, map_options, force, batch_size, fmt, out_path, quiet):
     """Read posts from FILES into the store: JSON lines, JSON documents or CSV, plain, gzip or zstd,
-    in UTF-8 or UTF-16 (CSV also in Windows code pages). A folder stands for the data files below it
-    (.json, .jsonl, .ndjson, .csv, .car, compressed or not), in name order; - reads JSON lines from
-    standard input. A file of another kind (Parquet, an archive, a database) is said and not read.
+    in UTF-8 or UTF-16 (CSV also in Windows code pages), and Parquet. A folder stands for the data files
+    below it (.json, .jsonl, .ndjson, .csv, .car, .parquet, compressed or not), in name order; - reads
+    JSON lines from standard input. A file of another kind (an archive, a database) is said and not read.
 
     The format of each record is detected from its content: X/Twitter v1.1 and v2 (twarc, twarc2),
-    Bluesky Jetstream and AppView, Mastodon, or CSV through a column mapping. Bad records go to
+    Bluesky Jetstream and AppView, Mastodon, or CSV and Parquet through a column mapping (`swell`
+    for swell's own table: `swell export` ingests back). Bad records go to
     <db>.rejects.jsonl with their file, line and reason; everything else is stored, and each post
     once, however often it is read. An interrupted ingest resumes where it stopped when run again.
 

@@ -246,7 +246,7 @@ class RowConverter:
     def _get(self, row: dict, name: str) -> str | None:
         column = self.m.columns.get(name)
         value = row.get(column) if column else None
-        if value and name in self.patterns:
+        if value and name in self.patterns and isinstance(value, str):  # not a time from a Parquet column
             found = self.patterns[name].search(value)
             if found is None:
                 raise BadRecord(f"{name}: column {column!r} does not match {self.patterns[name].pattern!r}")
@@ -264,9 +264,11 @@ class RowConverter:
             item for column in ([columns] if isinstance(columns, str) else columns) for item in split_cell(row[column])
         ]
 
-    def _time(self, value: str | None) -> int | None:
+    def _time(self, value: str | datetime | None) -> int | None:
         if value is None:
             return None
+        if isinstance(value, datetime):  # a Parquet column's time, typed
+            return datetime_to_us(value)
         value = value.strip()
         for time_format in self.m.time_format:
             try:
@@ -292,7 +294,7 @@ class RowConverter:
         return marked
 
     def _key(self, row: dict) -> str:
-        joined = "\x1f".join(row[c] for c in self.m.key_columns)
+        joined = "\x1f".join(str(row[c]) for c in self.m.key_columns)  # str: a Parquet cell may be a time
         return "csv-" + hashlib.blake2b(joined.encode(), digest_size=12).hexdigest()
 
     def _required(self, row: dict, name: str) -> str:
