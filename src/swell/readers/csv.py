@@ -211,29 +211,37 @@ def mapping_for_header(header: list[str]) -> Mapping | None:
     return max(fitting, key=lambda m: len((m.needed_columns() | set(m.export_columns)) & columns), default=None)
 
 
-def split_cell(value: str) -> list[str]:
-    """A list cell: JSON (as twarc-csv writes entities) or separated by spaces, commas or semicolons."""
-    value = value.strip()
+def split_cell(value: str | list | None) -> list[str]:
+    """A list cell: JSON (as twarc-csv writes entities) or separated by spaces, commas or semicolons;
+    a list already (a Parquet column's); None, empty."""
+    if isinstance(value, list):
+        return _items(value)
+    value = (value or "").strip()
     if not value:
         return []
     if value.startswith("["):
-        items = orjson.loads(value)
-        out = []
-        for item in items:
-            if isinstance(item, dict):
-                item = (  # the value the JSON readers keep: ids before usernames, expanded links before t.co
-                    item.get("tag")
-                    or item.get("text")
-                    or item.get("unwound_url")
-                    or item.get("expanded_url")
-                    or item.get("url")
-                    or item.get("id")
-                    or item.get("username")
-                )
-            if isinstance(item, str | int):
-                out.append(str(item))
-        return out
+        return _items(orjson.loads(value))
     return [v for v in value.replace(",", " ").replace(";", " ").split() if v]
+
+
+def _items(items: list) -> list[str]:
+    """The values of a list cell's items: strings and numbers as they are, of an entity the value the
+    JSON readers keep."""
+    out = []
+    for item in items:
+        if isinstance(item, dict):
+            item = (  # the value the JSON readers keep: ids before usernames, expanded links before t.co
+                item.get("tag")
+                or item.get("text")
+                or item.get("unwound_url")
+                or item.get("expanded_url")
+                or item.get("url")
+                or item.get("id")
+                or item.get("username")
+            )
+        if isinstance(item, str | int):
+            out.append(str(item))
+    return out
 
 
 class RowConverter:
@@ -289,12 +297,12 @@ class RowConverter:
             if row.get(column):
                 marked.setdefault(ref_kind, row[column])
         for column, ref_kind in self.m.flags.items():
-            if row[column].strip().lower() not in _NO:
+            if (row[column] or "").strip().lower() not in _NO:  # None: a Parquet cell left empty
                 marked.setdefault(ref_kind, None)
         return marked
 
     def _key(self, row: dict) -> str:
-        joined = "\x1f".join(str(row[c]) for c in self.m.key_columns)  # str: a Parquet cell may be a time
+        joined = "\x1f".join("" if row[c] is None else str(row[c]) for c in self.m.key_columns)  # Parquet's
         return "csv-" + hashlib.blake2b(joined.encode(), digest_size=12).hexdigest()
 
     def _required(self, row: dict, name: str) -> str:

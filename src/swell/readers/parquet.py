@@ -3,21 +3,22 @@
 A Parquet file is a table, as a CSV export is: the same mappings say which column holds which field
 of a post, and one that fits its columns is found the same way (`mapping_for_header`). Its columns
 come typed, so each cell is made what a CSV cell would hold: text as it is, numbers and booleans
-written out, lists and structs as JSON (which `split_cell` reads as twarc-csv's entity columns), times
-kept as times (the mappings' time formats are for text). Struct columns are flattened to dotted names,
-as twarc-csv names its columns (`author.username`), and the `key=value` folders of a Hive-partitioned
-dataset (`swell export`'s `platform=bluesky`) are columns too, as Spark and DuckDB read them.
+written out, lists as lists (`split_cell` reads their items as it reads twarc-csv's JSON entity
+columns), times kept as times (the mappings' time formats are for text), empty cells as None.
+Struct columns are flattened to dotted names, as twarc-csv names its columns (`author.username`),
+and the `key=value` folders of a Hive-partitioned dataset (`swell export`'s `platform=bluesky`) are
+columns too, as Spark and DuckDB read them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 ROWS_PER_BATCH = 10_000  # rows decoded into Python at a time
@@ -46,18 +47,35 @@ def row_count(path: Path) -> int:
     return pq.ParquetFile(path).metadata.num_rows
 
 
+def _column(array: pa.ChunkedArray) -> list:
+    """A column's cells as the mappings read them, converted a column at a time: text as it is;
+    numbers, booleans, dates and times of day written out; times as naive datetimes in UTC (aware
+    ones cost three times as long to make); lists as lists; None where a cell is empty."""
+    kind = array.type
+    if pa.types.is_timestamp(kind):
+        if kind.tz is not None or kind.unit != "us":  # nanoseconds are cut to the microseconds kept
+            array = pc.cast(array, pa.timestamp("us"), safe=kind.unit != "ns")
+        return array.to_pylist()
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind) or _is_list(kind):
+        return array.to_pylist()
+    if (
+        pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind)
+        or pa.types.is_boolean(kind) or pa.types.is_temporal(kind)
+    ):  # fmt: skip
+        return pc.cast(array, pa.string()).to_pylist()
+    return [_cell(value) for value in array.to_pylist()]  # binary and the rare rest, a value at a time
+
+
+def _is_list(kind: pa.DataType) -> bool:
+    return pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind)
+
+
 def _cell(value: Any) -> Any:
-    if value is None or isinstance(value, str | datetime):
-        return "" if value is None else value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, list | dict):
-        return orjson.dumps(value, default=str).decode()
-    if isinstance(value, bytes):
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bytes):  # a byte that is not UTF-8 stays one (a surrogate), and rejects its row
         return value.decode("utf-8", errors="surrogateescape")
-    return str(value)
+    return orjson.dumps(value, default=str).decode()  # a map, a union: as JSON
 
 
 def rows(path: Path, skip: int = 0) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -71,7 +89,12 @@ def rows(path: Path, skip: int = 0) -> Iterator[tuple[int, dict[str, Any]]]:
             number += size
             continue
         for batch in parquet.iter_batches(batch_size=ROWS_PER_BATCH, row_groups=[group]):
-            for row in flattened(pa.Table.from_batches([batch])).to_pylist():
+            table = flattened(pa.Table.from_batches([batch]))
+            for key, value in keys.items():  # a column of its own, unless the file has one so named
+                if key not in table.column_names:
+                    table = table.append_column(key, pa.array([value] * table.num_rows, pa.string()))
+            names = table.column_names
+            for values in zip(*(_column(column) for column in table.columns), strict=True):
                 number += 1
                 if number > skip:
-                    yield number, {**keys, **{name: _cell(value) for name, value in row.items()}}
+                    yield number, dict(zip(names, values, strict=True))
