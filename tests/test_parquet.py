@@ -9,6 +9,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 import pytest
 
+import swell as swell_api
 from conftest import DATA, ingest, rejects, rows, swell
 from swell.model import POST_SCHEMA
 
@@ -95,3 +96,76 @@ def test_a_bad_row_costs_that_row_and_unknown_columns_say_what_to_map(tmp_path, 
     assert unknown.exit_code == 1
     assert "a Parquet file whose columns match no known export" in said
     assert "its columns: id, created_at, author.id, author.username, text" in said
+
+
+def test_a_cell_that_cannot_be_read_costs_its_row_only_where_it_is_read(tmp_path, db):
+    """A time beyond what Python holds and bytes that are not UTF-8: the rows whose mapped columns
+    hold them are rejected (saying which column), the same in a column no mapping reads changes nothing."""
+    table = pa.table(
+        {
+            "id": ["1", "2", "3"],
+            "created_at": pa.array([1_709_312_400, 10**12, 1_709_312_460], pa.timestamp("s")),
+            "author_id": ["a1", "a2", "a3"],
+            "text": pa.array([b"fine", b"fine too", b"\xff not utf-8"], pa.binary()),
+            "unused": pa.array([10**12, 10**12, 10**12], pa.timestamp("s")),
+        }
+    )
+    pq.write_table(table, tmp_path / "odd.parquet")
+    mapped = ["--map", "id=post_id", "--map", "created_at=created_at", "--map", "author_id=author_id"]
+    swell("ingest", "--db", db, *mapped, "--map", "text=text", tmp_path / "odd.parquet")
+    assert [r["post_id"] for r in rows(db)] == ["csv:1"]
+    reasons = {r["line"]: r["reason"] for r in rejects(db)}
+    assert set(reasons) == {"row 2", "row 3"}
+    assert reasons["row 2"].startswith("column 'created_at': timestamp[")  # Parquet keeps seconds as ms
+    assert "value that cannot be read (date value out of range)" in reasons["row 2"]
+    assert reasons["row 3"].startswith("column 'text': bytes that are not UTF-8")
+
+
+def test_a_file_damaged_part_way_keeps_the_rows_before_the_damage(tmp_path, db):
+    organic = pq.read_table(DATA.parent / "corpora" / "organic-hashtags" / "posts.parquet")
+    damaged = tmp_path / "damaged.parquet"
+    pq.write_table(organic, damaged, row_group_size=200, compression="snappy")
+    text = organic.schema.get_field_index("text")
+    page = pq.ParquetFile(damaged).metadata.row_group(3).column(text).data_page_offset
+    with damaged.open("r+b") as f:  # the text of the fourth row group overwritten
+        f.seek(page + 40)
+        f.write(bytes(range(256)) * 4)
+    ingest(db, damaged)
+    assert len(rows(db)) == 600
+    [reject] = rejects(db)
+    assert reject["line"] == "row 601" and reject["reason"].startswith("unreadable Parquet after row 600")
+
+
+def test_platform_folders_are_decoded_and_names_starting_with_dot_or_underscore_skipped(tmp_path):
+    """A platform named with a space and a slash, as DuckDB writes its folder (platform=Truth%20Social%2F2);
+    an export's deletions read with the mapping named and below a folder that looks like a partition;
+    macOS's ._ files and a Spark attempt's _temporary/ are not data."""
+    csv = tmp_path / "p.csv"
+    csv.write_text("id,date,user,body\n1,2024-03-01T17:00:00Z,u1,#blast one\n", encoding="utf-8")
+    first = tmp_path / "first.duckdb"
+    swell("ingest", "--db", first, "--map", "id=post_id", "--map", "date=created_at", "--map", "user=author_id",
+          "--map", "body=text", "--map", "platform=Truth Social/2", csv)  # fmt: skip
+    with swell_api.Store(first) as store:
+        store.append(pa.RecordBatch.from_pylist([], schema=POST_SCHEMA), [("Truth Social/2:9", None, "test")])
+    exported = tmp_path / "batch=7" / "exported"
+    swell("export", "--db", first, "--parquet", exported)
+    (exported / "posts" / "._junk.parquet").write_bytes(b"\x00\x05\x16\x07 not parquet")
+    (exported / "_temporary" / "0").mkdir(parents=True)
+    (exported / "_temporary" / "0" / "part-0.parquet").write_bytes(b"PAR1 cut short")
+    again = tmp_path / "again.duckdb"
+    result = ingest(again, exported)
+    assert "could not read" not in result.output and rejects(again) == []
+    assert posts(again) == posts(first)
+    assert rows(again, "SELECT post_id, platform FROM posts") == [
+        {"post_id": "Truth Social/2:1", "platform": "Truth Social/2"}
+    ]
+    named = tmp_path / "named.duckdb"
+    swell("ingest", "--db", named, "--mapping", "swell", exported)
+    assert rows(named, "SELECT post_id FROM deletions") == [{"post_id": "Truth Social/2:9"}]
+
+
+def test_a_parquet_file_without_columns_is_said_and_the_next_file_read(tmp_path, db):
+    pq.write_table(pa.table({}), tmp_path / "empty.parquet")
+    result = ingest(db, tmp_path / "empty.parquet", DATA / "twitter-v2" / "flat.jsonl")
+    assert "a Parquet file with no columns" in " ".join(result.output.split())
+    assert len(rows(db)) == 5

@@ -254,7 +254,8 @@ class _Run:
         self.parse_line = getattr(self.forced, "parse_line", None)  # the last format's fast path, if any
         self.delimiter = ","  # a CSV file's, found by `layout`
         self.encoding = "utf-8"  # a CSV file's, found by `layout`
-        self.rows_in_file: int | None = None  # a Parquet file's
+        self.rows_in_file: int | None = None  # a Parquet file's, and how many of them were read
+        self.rows_read = 0
 
     def layout(self) -> str:
         """How to read this file: the sniffed layout, CSV where a mapping is given or fits the header."""
@@ -321,11 +322,11 @@ class _Run:
         share of the bytes in proportion to the rows read."""
         if self.rows_in_file is None:
             return self.source.position()
-        return self.total * self.progress.records_done // max(self.rows_in_file, 1)
+        return self.total * self.rows_read // max(self.rows_in_file, 1)
 
     def _after_record(self, location: int) -> None:
         self.sink.summary.records += 1
-        if len(self.sink.posts) >= self.ingest.batch_size:
+        if max(len(self.sink.posts), len(self.sink.deletions)) >= self.ingest.batch_size:
             self.progress.records_done = location
             self.flush()
 
@@ -486,27 +487,36 @@ class _Run:
     def parquet_records(self) -> None:
         """A Parquet file, row by row, through the column mapping that fits its columns, as a CSV file
         is (`swell.readers.parquet`); a table of deletions as `swell export` writes them is read as
-        deletions. A file that stops being readable part way keeps the rows before the damage."""
+        deletions. A cell that cannot be read costs its row where the mapping reads it; a file that
+        stops being readable part way keeps the rows before the damage."""
         path, sink, name = self.source.path, self.sink, self.name
         header, self.rows_in_file = parquet_reader.columns(path), parquet_reader.row_count(path)
+        if not header:
+            raise ValueError(f"{name}: a Parquet file with no columns; nothing was read")
+        own = set(header) - set(parquet_reader.partition_keys(path))
         read: Callable[[dict, str], Post | None]
-        if self.ingest.mapping is None and "post_id" in header and set(header) <= DELETION_COLUMNS:
-            read, label = self._parquet_deletion, "parquet (deletions)"
+        if {"post_id", "deleted_at"} <= own <= DELETION_COLUMNS:
+            read, label, needed = self._parquet_deletion, "parquet (deletions)", {"post_id", "deleted_at"}
         else:
             mapping = self._mapping(header, "a Parquet file")
             read, label = csv_reader.RowConverter(mapping).convert, f"parquet ({mapping.name})"
+            needed = mapping.needed_columns()
         number = self.progress.records_done
         try:
             for number, row in parquet_reader.rows(path, skip=self.progress.records_done):
-                source = f"{name}:row {number}"
+                source, self.rows_read = f"{name}:row {number}", number
+                bad = [(c, v) for c, v in row.items() if isinstance(v, parquet_reader.Unreadable)]
                 try:
+                    if used := [f"column {c!r}: {v.why}" for c, v in bad if c in needed]:
+                        raise BadRecord("; ".join(used))
                     if (post := read(row, source)) is not None:
                         sink.post(post)
                 except RECORD_ERRORS as exc:
-                    sink.reject(reason_for(exc), row, source)
+                    sink.reject(reason_for(exc), {c: None if (c, v) in bad else v for c, v in row.items()}, source)
                 sink.summary.formats[label] += 1
                 self._after_record(number)
-        except pa.ArrowException as exc:  # the rows before the damage are kept, as in a cut JSON document
+        except (pa.ArrowException, OSError, ValueError, OverflowError) as exc:  # damaged data: pyarrow's own
+            # errors, or Python's where it decodes a corrupt page; the rows before are kept, as in a cut JSON document
             sink.reject(f"unreadable Parquet after row {number}: {exc}", None, f"{name}:row {number + 1}")
 
     def _parquet_deletion(self, row: dict, source: str) -> None:

@@ -71,8 +71,9 @@ DATA_SUFFIXES = {".json", ".jsonl", ".ndjson", ".csv", ".car", ".parquet"}
 
 def expand_inputs(paths: Iterable[str | Path]) -> list[Path | str]:
     """Input files as given, in that order; a folder as the data files below it, by extension and in
-    name order (READMEs are not data, nor swell's own rejects files); `-` (standard input) and URIs
-    (for Spark) as they are. Raises InputNotFound for the local paths that are not there."""
+    name order (READMEs are not data, nor swell's own rejects files, nor names starting with . or _);
+    `-` (standard input) and URIs (for Spark) as they are. Raises InputNotFound for the local paths
+    that are not there."""
     out: list[Path | str] = []
     missing = []
     for given in paths:
@@ -86,7 +87,10 @@ def expand_inputs(paths: Iterable[str | Path]) -> list[Path | str]:
             out.append(path)
         else:
             for found in sorted(path.rglob("*")):
-                if found.is_file() and _looks_like_data(found.name):
+                # Names starting with . or _ are not data, as Spark, DuckDB and pyarrow take them:
+                # macOS's ._ files, a cut-short Spark attempt's _temporary/ (its _SUCCESS marker).
+                hidden = any(part.startswith((".", "_")) for part in found.relative_to(path).parts)
+                if found.is_file() and not hidden and _looks_like_data(found.name):
                     out.append(found)
     if missing:
         raise InputNotFound(f"no such file or folder: {', '.join(missing)}")

@@ -242,11 +242,16 @@ class Store(PostWriter):
             if platforms is not None:
                 platforms.update(per_platform)
             con.unregister("_batch")
-            if deletions:
-                con.executemany(
-                    "INSERT OR IGNORE INTO deletions VALUES (?, make_timestamptz(?), ?)",
-                    [list(d) for d in deletions],
+            if deletions:  # as a table, not a statement a row (3 ms each: a table of deletions is many)
+                ids, times, sources = (list(column) for column in zip(*deletions, strict=True))
+                table = pa.table({"post_id": ids, "at_us": pa.array(times, pa.int64()), "source": sources,
+                                  "n": range(len(ids))})  # fmt: skip
+                con.register("_deletions", table)
+                con.execute(  # the first of a post's deletions in the batch, as a statement a row kept it
+                    "INSERT OR IGNORE INTO deletions SELECT post_id, make_timestamptz(at_us), source FROM _deletions "
+                    "QUALIFY row_number() OVER (PARTITION BY post_id ORDER BY n) = 1"
                 )
+                con.unregister("_deletions")
             if progress is not None:
                 con.execute(
                     "INSERT OR REPLACE INTO ingested_files VALUES (?, ?, ?, ?, ?)",

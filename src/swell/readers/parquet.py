@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import orjson
 import pyarrow as pa
@@ -32,8 +33,22 @@ def flattened(table: pa.Table) -> pa.Table:
 
 
 def partition_keys(path: Path) -> dict[str, str]:
-    """The `key=value` folders of a path, as Hive partitioning names them."""
-    return dict(part.split("=", 1) for part in path.parent.parts if "=" in part and not part.startswith("="))
+    """The `key=value` folders of a path, as Hive partitioning names them (values URL-encoded, as DuckDB
+    and Spark write `platform=Truth%20Social`)."""
+    pairs = (part.split("=", 1) for part in path.parent.parts if "=" in part and not part.startswith("="))
+    return {key: unquote(value) for key, value in pairs}
+
+
+class Unreadable:
+    """A cell that cannot be read (not UTF-8, a time beyond what Python holds, text longer than a
+    CSV field may be): it costs its row only if a mapping reads its column."""
+
+    def __init__(self, why: str):
+        self.why = why
+
+
+MAX_CELL = 1 << 20  # characters of a text cell; longer is no post (CSV's limit is 131,072)
+BATCH_BYTES = 64 << 20  # of a row group's data decoded at a time: wide rows come fewer a batch
 
 
 def columns(path: Path) -> list[str]:
@@ -48,9 +63,29 @@ def row_count(path: Path) -> int:
 
 
 def _column(array: pa.ChunkedArray) -> list:
-    """A column's cells as the mappings read them, converted a column at a time: text as it is;
-    numbers, booleans, dates and times of day written out; times as naive datetimes in UTC (aware
-    ones cost three times as long to make); lists as lists; None where a cell is empty."""
+    """A column's cells as the mappings read them, converted a column at a time (`_converted`); where
+    that fails, a value at a time, each that cannot be read `Unreadable`."""
+    try:
+        cells = _converted(array)
+    except (pa.ArrowException, ValueError, OverflowError):
+        cells = [_one(array.slice(i, 1)) for i in range(len(array))]
+    if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
+        return [
+            Unreadable(f"text of {len(c):,} characters") if c is not None and len(c) > MAX_CELL else c for c in cells
+        ]
+    return cells
+
+
+def _one(array: pa.ChunkedArray) -> Any:
+    try:
+        return _converted(array)[0]
+    except (pa.ArrowException, ValueError, OverflowError) as exc:
+        return Unreadable(f"{array.type} value that cannot be read ({exc})")
+
+
+def _converted(array: pa.ChunkedArray) -> list:
+    """Text as it is; numbers, booleans, dates and times of day written out; times as naive datetimes
+    in UTC (aware ones cost three times as long to make); lists as lists; None where a cell is empty."""
     kind = array.type
     if pa.types.is_timestamp(kind):
         if kind.tz is not None or kind.unit != "us":  # nanoseconds are cut to the microseconds kept
@@ -73,8 +108,11 @@ def _is_list(kind: pa.DataType) -> bool:
 def _cell(value: Any) -> Any:
     if value is None or isinstance(value, str):
         return value
-    if isinstance(value, bytes):  # a byte that is not UTF-8 stays one (a surrogate), and rejects its row
-        return value.decode("utf-8", errors="surrogateescape")
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return Unreadable(f"bytes that are not UTF-8 ({exc.reason} at byte {exc.start + 1})")
     return orjson.dumps(value, default=str).decode()  # a map, a union: as JSON
 
 
@@ -84,11 +122,13 @@ def rows(path: Path, skip: int = 0) -> Iterator[tuple[int, dict[str, Any]]]:
     parquet = pq.ParquetFile(path)
     number = 0
     for group in range(parquet.num_row_groups):
-        size = parquet.metadata.row_group(group).num_rows
+        meta = parquet.metadata.row_group(group)
+        size = meta.num_rows
         if number + size <= skip:  # a resumed ingest: the row groups already read are not decoded
             number += size
             continue
-        for batch in parquet.iter_batches(batch_size=ROWS_PER_BATCH, row_groups=[group]):
+        rows_per_batch = max(1, min(ROWS_PER_BATCH, BATCH_BYTES * size // max(meta.total_byte_size, 1)))
+        for batch in parquet.iter_batches(batch_size=rows_per_batch, row_groups=[group]):
             table = flattened(pa.Table.from_batches([batch]))
             for key, value in keys.items():  # a column of its own, unless the file has one so named
                 if key not in table.column_names:
