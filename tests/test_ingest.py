@@ -43,6 +43,11 @@ def ids(db: Path) -> set[str]:
     return {r["post_id"] for r in rows(db)}
 
 
+def by_line(db: Path) -> list[dict]:
+    """The posts of a store, each's source its line alone: the same posts read from two files compare."""
+    return [r | {"source": r["source"].rsplit(":", 1)[1]} for r in rows(db)]
+
+
 def test_ingesting_twice_changes_nothing(db):
     ingest(db, FLAT)
     before = rows(db)
@@ -177,8 +182,7 @@ def test_json_in_utf16_or_utf32_is_read_as_in_utf8(tmp_path, encoding):
         recoded.write_bytes(text.encode(encoding))
         ingest(utf8, path)
         result = ingest(wide, recoded)
-        read = [r | {"source": r["source"].rsplit(":", 1)[1]} for r in rows(wide)]  # its line, not its file
-        assert read == [r | {"source": r["source"].rsplit(":", 1)[1]} for r in rows(utf8)] and len(read) >= 5
+        assert by_line(wide) == by_line(utf8) and len(by_line(wide)) >= 5
         shown = {"utf-16": "UTF-16", "utf-16-be": "UTF-16BE", "utf-32-le": "UTF-32LE"}[encoding]
         assert f"note {recoded}: JSON in {shown}, not UTF-8: decoded as such" in " ".join(result.output.split())
 
@@ -212,9 +216,8 @@ def test_utf16_is_recoded_only_where_the_file_is_read_as_json(tmp_path):
         (tmp_path / f"16-{name}").write_text(text, "utf-16")
         ingest(tmp_path / f"{name}.duckdb", tmp_path / name)
         ingest(tmp_path / f"16-{name}.duckdb", tmp_path / f"16-{name}")
-        read = [r | {"source": r["source"].rsplit(":", 1)[1]} for r in rows(tmp_path / f"16-{name}.duckdb")]
-        utf8 = [r | {"source": r["source"].rsplit(":", 1)[1]} for r in rows(tmp_path / f"{name}.duckdb")]
-        assert read == utf8 and len(read) >= 8
+        read = by_line(tmp_path / f"16-{name}.duckdb")
+        assert read == by_line(tmp_path / f"{name}.duckdb") and len(read) >= 8
     assert len(rejects(tmp_path / "16-noisy.jsonl.duckdb")) == 25
 
 
